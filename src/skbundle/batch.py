@@ -1,0 +1,306 @@
+"""Batch scoring: read records from JSON, JSON lines, CSV or Parquet in chunks, predict, and
+write the results atomically.
+
+Memory stays constant whatever the input size (except a plain JSON document, which has to be
+parsed whole). Output goes to a temporary file beside the destination and is renamed into
+place only when every chunk has passed validation, so a bad row never leaves a half-written
+file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from skbundle.errors import InputProblem, InputValidationError, SkbundleError
+
+DEFAULT_CHUNK = 10_000
+
+INPUT_KINDS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+OUTPUT_KINDS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+class BatchInputError(SkbundleError, ValueError):
+    """The input to score cannot be read: wrong kind, unreadable, or not valid JSON."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        self.source = source
+        super().__init__(f"Cannot read input {source}: {problem}. {hint}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where records come from: a file of a known kind, standard input, or inline JSON."""
+
+    kind: str
+    path: Path | None = None
+    text: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        return "standard input" if self.kind == "stdin" else "inline JSON"
+
+
+def open_source(spec: str, *, stdin: IO[str] | None = None) -> Source:
+    """Interpret INPUT as the CLI takes it: ``-``, inline JSON, or a path by its extension."""
+    if spec == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        return Source("json", text=stream.read())
+    stripped = spec.lstrip()
+    if stripped.startswith(("{", "[")):
+        return Source("json", text=spec)
+    path = Path(spec)
+    if not path.exists():
+        raise BatchInputError(
+            spec,
+            "no such file, and it is not inline JSON",
+            "Pass a .json, .jsonl, .csv or .parquet file, inline JSON, or - for standard input.",
+        )
+    kind = INPUT_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise BatchInputError(
+            spec,
+            f"unknown file type {path.suffix!r}",
+            f"Use one of {sorted(INPUT_KINDS)}.",
+        )
+    return Source(kind, path=path)
+
+
+def count_records(source: Source) -> int | None:
+    """The number of records, when it can be known cheaply (for a progress bar)."""
+    if source.path is None:
+        return None
+    if source.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(source.path).metadata.num_rows)
+    if source.kind in ("csv", "jsonl"):
+        with open(source.path, "rb") as fh:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        return max(lines - (1 if source.kind == "csv" else 0), 0)
+    return None
+
+
+def _parse_json(text: str | bytes, label: str) -> object:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise BatchInputError(
+            label,
+            f"not valid JSON ({exc})",
+            "Send one object (a record) or an array of objects or of arrays.",
+        ) from exc
+
+
+def iter_chunks(source: Source, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[Any, int]]:
+    """Yield ``(records, offset)``: records in any shape the validator accepts."""
+    if source.kind == "json":
+        text = source.text if source.text is not None else source.path.read_bytes()  # type: ignore[union-attr]
+        data = _parse_json(text, source.label)
+        if isinstance(data, list):
+            for start in range(0, max(len(data), 1), chunk_size):
+                yield data[start : start + chunk_size], start
+        else:
+            yield data, 0
+    elif source.kind == "jsonl":
+        yield from _jsonl_chunks(source, chunk_size)
+    elif source.kind == "csv":
+        import pandas as pd
+
+        offset = 0
+        for frame in pd.read_csv(source.path, chunksize=chunk_size):  # type: ignore[arg-type]
+            yield frame, offset
+            offset += len(frame)
+    elif source.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        offset = 0
+        for batch in pq.ParquetFile(source.path).iter_batches(batch_size=chunk_size):
+            frame = batch.to_pandas()
+            yield frame, offset
+            offset += len(frame)
+    else:  # pragma: no cover - open_source only makes the kinds above
+        raise BatchInputError(source.label, f"unknown kind {source.kind}", "")
+
+
+def _jsonl_chunks(source: Source, chunk_size: int) -> Iterator[tuple[list[object], int]]:
+    assert source.path is not None
+    chunk: list[object] = []
+    offset = 0
+    with open(source.path, "rb") as fh:
+        for number, line in enumerate(fh):
+            if not line.strip():
+                continue
+            try:
+                chunk.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise InputValidationError(
+                    source.label,
+                    [
+                        InputProblem(
+                            offset + len(chunk),
+                            None,
+                            f"line {number + 1} is not valid JSON ({exc})",
+                            "one JSON object per line",
+                        )
+                    ],
+                ) from exc
+            if len(chunk) == chunk_size:
+                yield chunk, offset
+                offset += len(chunk)
+                chunk = []
+    if chunk or offset == 0:
+        yield chunk, offset
+
+
+# -- output -------------------------------------------------------------------------------
+def flatten(result: dict[str, Any], row: int) -> dict[str, Any]:
+    """One result as a flat table row: prediction, confidence, one p_<class> column each."""
+    flat: dict[str, Any] = {
+        "row": row,
+        "prediction": result["prediction"],
+        "confidence": result["confidence"],
+    }
+    for name, p in result["probabilities"].items():
+        flat[f"p_{name}"] = p
+    flat["warnings"] = "; ".join(result["warnings"])
+    return flat
+
+
+class _Writer:
+    """Streams results into a temporary file in the output's kind."""
+
+    def __init__(self, kind: str, fh: IO[bytes]) -> None:
+        self.kind = kind
+        self.fh = fh
+        self.count = 0
+        self._parquet: Any = None
+        self._header = True
+
+    def write(self, results: list[dict[str, Any]], offset: int) -> None:
+        if self.kind == "json":
+            for result in results:
+                self.fh.write(b"[\n" if self.count == 0 else b",\n")
+                self.fh.write(orjson.dumps(result))
+                self.count += 1
+        elif self.kind == "jsonl":
+            for result in results:
+                self.fh.write(orjson.dumps(result) + b"\n")
+                self.count += 1
+        else:
+            import pandas as pd
+
+            frame = pd.DataFrame([flatten(r, offset + i) for i, r in enumerate(results)])
+            self.count += len(results)
+            if self.kind == "csv":
+                frame.to_csv(self.fh, index=False, header=self._header)
+                self._header = False
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if self._parquet is None:
+                    self._parquet = pq.ParquetWriter(self.fh, table.schema)
+                self._parquet.write_table(table)
+
+    def close(self) -> None:
+        if self.kind == "json":
+            self.fh.write(b"[]\n" if self.count == 0 else b"\n]\n")
+        if self._parquet is not None:
+            self._parquet.close()
+
+
+@dataclass
+class ScoreSummary:
+    """What a batch run did."""
+
+    rows: int = 0
+    with_warnings: int = 0
+    by_class: dict[str, int] = field(default_factory=dict)
+    output: str | None = None
+
+
+def output_kind(path: Path) -> str:
+    kind = OUTPUT_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise BatchInputError(
+            str(path), f"unknown output type {path.suffix!r}", f"Use one of {sorted(OUTPUT_KINDS)}."
+        )
+    return kind
+
+
+def score(
+    bundle: Any,
+    source: Source,
+    output: Path,
+    *,
+    kind: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    ignore_unknown: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> ScoreSummary:
+    """Predict every record of ``source`` and write the results to ``output``, atomically.
+
+    ``kind`` defaults to the output's extension. ``on_progress`` is called with the number of
+    records done after each chunk.
+
+    Raises
+    ------
+    InputValidationError
+        A chunk does not fit the schema; record numbers count from the start of the input.
+        Nothing is written to ``output``.
+    BatchInputError
+        The input cannot be read.
+    """
+    kind = kind or output_kind(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    summary = ScoreSummary(output=str(output))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            writer = _Writer(kind, fh)
+            for records, offset in iter_chunks(source, chunk_size):
+                results = bundle.predict(records, ignore_unknown=ignore_unknown, offset=offset)
+                writer.write(results, offset)
+                summary.rows += len(results)
+                for result in results:
+                    label = result["prediction"]
+                    summary.by_class[label] = summary.by_class.get(label, 0) + 1
+                    summary.with_warnings += bool(result["warnings"])
+                if on_progress is not None:
+                    on_progress(summary.rows)
+            writer.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
+        os.replace(tmp_name, output)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return summary

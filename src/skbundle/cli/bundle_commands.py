@@ -1,0 +1,341 @@
+"""Commands for the bundle itself: demo, inspect, verify, predict."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from skbundle.cli._common import console, err_console, errors_to_exit
+
+if TYPE_CHECKING:
+    from skbundle.demo import DemoReport
+    from skbundle.manifest import Manifest
+
+BundlePath = Annotated[Path, typer.Argument(help="The bundle directory (holds bundle.json).")]
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow unpickling model.joblib. Only for bundles from a "
+        "source you trust: a pickle can run arbitrary code when loaded.",
+    ),
+]
+RuntimeOpt = Annotated[
+    str, typer.Option("--runtime", help="auto, or a format in the bundle (e.g. joblib).")
+]
+MismatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-version-mismatch",
+        help="Load even if the installed scikit-learn major.minor differs.",
+    ),
+]
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2%}"
+
+
+def render_demo(report: DemoReport) -> None:
+    d = report.dataset
+    console.rule("[bold]skbundle demo: breast-cancer diagnosis, from fit to a verified bundle")
+    console.print(f"\n[bold]1. Dataset[/]  {d.source}")
+    console.print(f"  samples: {d.n_samples}   features: {d.n_features}   classes: {d.classes}")
+    console.print("  class balance: " + ", ".join(f"{k}={v}" for k, v in d.class_counts.items()))
+    console.print("  first features: " + ", ".join(d.first_features))
+
+    s = report.split
+    console.print("\n[bold]2. Stratified 80/20 split[/] (random_state=42)")
+    console.print(f"  train: {s.n_train} rows, test: {s.n_test} rows")
+    for name in d.classes:
+        console.print(
+            f"  share of {name}: train {_pct(s.share_train[name])}, test {_pct(s.share_test[name])}"
+        )
+
+    console.print("\n[bold]3. Pipeline fitted[/]  " + "  ->  ".join(report.steps))
+    console.print(
+        f"  train accuracy: {_pct(report.train_accuracy)}   "
+        f"test accuracy: {_pct(report.test_accuracy)}"
+    )
+
+    m = report.manifest
+    console.print(
+        f"\n[bold]4. Bundle saved[/] to {report.bundle_path}/ "
+        f"({m.name} {m.version}, created {m.created_at})"
+    )
+    for artifact in m.artifacts:
+        console.print(
+            f"  {artifact.path:<22} {artifact.bytes / 1024:8.1f} KB  "
+            f"sha256 {artifact.sha256[:16]}..."
+        )
+    console.print("  bundle.json              manifest: schema, metrics, environment, hashes")
+
+    console.print("\n[bold]5. Reloaded and verified[/]")
+    console.print(
+        f"  hashes verified before loading; runtime: {report.runtime} "
+        f"({escape(report.runtime_reason)})"
+    )
+    console.print(f"  accuracy after reload: {_pct(report.reloaded_accuracy)}")
+    console.print(
+        f"  predictions identical to the original: {report.identical} "
+        f"(max |difference| = {report.max_abs_diff:g})"
+    )
+    console.print(
+        Panel(
+            "joblib/pickle files can run arbitrary code when loaded. This demo trusts "
+            "model.joblib only because it wrote it moments ago. Never pass trust_pickle=True for "
+            "a bundle whose source you have not verified.",
+            title="security",
+            border_style="yellow",
+        )
+    )
+
+    console.print("[bold]6. New data predicted[/] (three test rows)")
+    table = Table("sample", "prediction", *[f"P({c})" for c in d.classes], "confidence", "actual")
+    for i, sample in enumerate(report.samples, start=1):
+        table.add_row(
+            str(i),
+            sample["prediction"],
+            *[_pct(sample["probabilities"][c]) for c in d.classes],
+            _pct(sample["confidence"]),
+            sample["actual"],
+        )
+    console.print(table)
+
+    console.print("\n[bold]7. Input validation[/] (a string value and a missing feature)")
+    console.print(escape(report.invalid_input_error), style="red")
+    console.print("  a value ten times the training maximum is accepted with a warning:")
+    for warning in report.out_of_range_warnings:
+        console.print(f"  [yellow]warning:[/] {escape(warning)}")
+
+    console.print("\n[bold]8. Persistence compared[/] (best of 3, measured now)")
+    table = Table("method", "files", "size (KB)", "save (ms)", "load (ms)")
+    for row in report.persistence:
+        table.add_row(
+            row.method,
+            str(row.files),
+            f"{row.bytes / 1024:.1f}",
+            f"{row.save_ms:.1f}",
+            f"{row.load_ms:.1f}",
+        )
+    console.print(table)
+    console.print(
+        f"\nNext: skbundle inspect {report.bundle_path}   "
+        f"skbundle predict {report.bundle_path} '{{...}}' --trust-pickle"
+    )
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the bundle into.")] = Path(
+        "models"
+    ),
+) -> None:
+    """Run the breast-cancer workflow end to end: fit, bundle, reload, verify, predict.
+
+    Writes OUT/breast-cancer/ (replacing an earlier demo bundle) and prints every step with
+    figures measured in this run.
+    """
+    from skbundle.demo import run
+
+    with errors_to_exit(), err_console.status("fitting, bundling and measuring..."):
+        report = run(out)
+    render_demo(report)
+
+
+def _summary(manifest: Manifest) -> None:
+    m = manifest
+    console.print(f"[bold]{m.name}[/] {m.version}  ({m.task}, format v{m.format_version})")
+    if m.description:
+        console.print(f"  {m.description}")
+    console.print(f"  created: {m.created_at}   classes: {m.classes}")
+    console.print("  pipeline: " + "  ->  ".join(escape(s) for s in m.pipeline))
+    test = m.metrics.get("test", {})
+    keys = [
+        "accuracy",
+        "balanced_accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "roc_auc",
+        "log_loss",
+    ]
+    console.print(
+        "  test metrics: "
+        + ", ".join(f"{k}={test[k]:.4f}" for k in keys if k in test)
+        + f" (n={test.get('n_rows')})"
+    )
+    console.print(
+        f"  train accuracy: {m.metrics.get('train', {}).get('accuracy', float('nan')):.4f}"
+    )
+    console.print(
+        f"  training data: {m.dataset.n_rows} rows x {m.dataset.n_features} features, "
+        f"sha256 {m.dataset.sha256[:16]}..."
+    )
+
+
+def inspect(path: BundlePath) -> None:
+    """Show a bundle's identity, schema, metrics, artifacts and environment.
+
+    Reads bundle.json only: nothing is deserialized, so it is safe on any bundle.
+    """
+    from skbundle.manifest import read_manifest
+
+    with errors_to_exit():
+        m = read_manifest(path)
+    _summary(m)
+    table = Table("#", "feature", "dtype", "min", "max", "mean", "std", "missing", title="schema")
+    for i, f in enumerate(m.features):
+        table.add_row(
+            str(i),
+            f.name,
+            f.dtype,
+            *(f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean, f.std)),
+            "allowed" if f.missing_allowed else "refused",
+        )
+    console.print(table)
+    table = Table("file", "role", "format", "bytes", "sha256", title="artifacts")
+    for a in m.artifacts:
+        table.add_row(a.path, a.role, a.format, str(a.bytes), a.sha256[:16] + "...")
+    console.print(table)
+    if m.parity:
+        table = Table("runtime", "rows", "max |diff|", "label agreement", "exact", title="parity")
+        for name, p in m.parity.items():
+            table.add_row(
+                name, str(p.n_rows), f"{p.max_abs_diff:g}", f"{p.label_agreement:.2%}", str(p.exact)
+            )
+        console.print(table)
+    for name, why in m.unavailable_formats.items():
+        console.print(f"  [yellow]{name} unavailable:[/] {escape(why)}")
+    env = m.environment
+    console.print(
+        f"environment: Python {env.python} on {env.platform}; "
+        + ", ".join(
+            f"{k} {env.packages[k]}"
+            for k in ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
+            if k in env.packages
+        )
+    )
+
+
+def verify(path: BundlePath) -> None:
+    """Check every file of a bundle against the SHA-256 hashes in its manifest.
+
+    Reads bytes only, never deserializes. Exit 0 when intact, 1 with the reasons.
+    """
+    from skbundle.integrity import verify as verify_bundle
+
+    with errors_to_exit():
+        result = verify_bundle(path)
+    for artifact in result.checked:
+        bad = next((p for p in result.problems if p.path == artifact.path), None)
+        mark = "[red]FAIL[/]" if bad else "[green]ok[/]"
+        console.print(f"  {mark}  {artifact.path}")
+    for problem in result.problems:
+        err_console.print(f"[bold red]error:[/] {escape(problem.describe())}")
+    if not result.ok:
+        err_console.print(
+            f"[bold red]{path} failed verification[/] "
+            f"({len(result.problems)} problem(s)); do not load it."
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]{path} is intact:[/] {len(result.checked)} files match the manifest.")
+
+
+def predict(
+    path: BundlePath,
+    input: Annotated[
+        str,
+        typer.Argument(
+            help="Records to score: a .json/.jsonl/.csv/.parquet file, inline JSON, "
+            "or - for stdin.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write results here (.json, .jsonl, .csv or .parquet) instead of printing JSON.",
+        ),
+    ] = None,
+    runtime: RuntimeOpt = "auto",
+    trust_pickle: TrustOpt = False,
+    allow_version_mismatch: MismatchOpt = False,
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown", help="Drop fields that are not features instead of refusing them."
+        ),
+    ] = False,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size", min=1, help="Records scored at a time (memory stays constant)."
+        ),
+    ] = 10_000,
+) -> None:
+    """Predict with a bundle: one result per record (prediction, probabilities, confidence).
+
+    Input of any size is scored in chunks with a progress bar. Invalid input exits 1 with
+    every problem listed, and nothing is written to --output.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from skbundle import batch
+    from skbundle.bundle import load
+
+    with errors_to_exit():
+        if output is not None:
+            batch.output_kind(output)
+        source = batch.open_source(input)
+        bundle = load(
+            path,
+            runtime=runtime,
+            trust_pickle=trust_pickle,
+            allow_version_mismatch=allow_version_mismatch,
+        )
+        total = batch.count_records(source)
+        show = total is not None and total > chunk_size
+        with tempfile.TemporaryDirectory(prefix="skbundle-predict-") as tmp:
+            target = output if output is not None else Path(tmp) / "results.json"
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                disable=not show,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("scoring", total=total)
+                summary = batch.score(
+                    bundle,
+                    source,
+                    target,
+                    chunk_size=chunk_size,
+                    ignore_unknown=ignore_unknown,
+                    on_progress=lambda done: progress.update(task, completed=done),
+                )
+            if output is None:
+                sys.stdout.write(target.read_text(encoding="utf-8"))
+                return
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items()))
+    err_console.print(
+        f"wrote {summary.rows} predictions to {output} ({counts}; "
+        f"{summary.with_warnings} with range warnings)"
+    )
+
+
+def register(app: Any) -> None:
+    app.command()(demo)
+    app.command()(inspect)
+    app.command()(verify)
+    app.command()(predict)

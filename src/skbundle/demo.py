@@ -1,0 +1,183 @@
+"""The worked example: breast-cancer diagnosis, from fit to a verified, reloaded bundle.
+
+Every figure in the report is computed in this run; nothing is printed as a constant. The CLI
+(``skbundle demo``) renders the report; the library itself never prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skbundle.build import save
+from skbundle.bundle import Bundle, load
+from skbundle.errors import InputValidationError
+from skbundle.manifest import Manifest
+from skbundle.persistence import PersistenceRow, compare
+
+BUNDLE_NAME = "breast-cancer"
+BUNDLE_VERSION = "1.0.0"
+RANDOM_STATE = 42
+
+
+@dataclass(frozen=True)
+class Dataset:
+    n_samples: int
+    n_features: int
+    classes: list[str]
+    class_counts: dict[str, int]
+    first_features: list[str]
+    source: str = "sklearn.datasets.load_breast_cancer (UCI ML Breast Cancer Wisconsin)"
+
+
+@dataclass(frozen=True)
+class Split:
+    n_train: int
+    n_test: int
+    share_train: dict[str, float]
+    share_test: dict[str, float]
+
+
+@dataclass
+class DemoReport:
+    """Everything the demo did and measured, in the order it happened."""
+
+    dataset: Dataset
+    split: Split
+    steps: list[str]
+    train_accuracy: float
+    test_accuracy: float
+    bundle_path: Path
+    manifest: Manifest
+    runtime: str
+    runtime_reason: str
+    reloaded_accuracy: float
+    identical: bool
+    max_abs_diff: float
+    samples: list[dict[str, Any]]
+    invalid_input_error: str
+    out_of_range_warnings: list[str]
+    persistence: list[PersistenceRow]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def load_data() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The bundled breast-cancer data: features as a DataFrame, labels, class names."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    return data.data, data.target.to_numpy(), [str(n) for n in data.target_names]
+
+
+def make_pipeline() -> Any:
+    """StandardScaler -> RandomForestClassifier(100 trees), as in the lesson."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return Pipeline(
+        [
+            ("scaler", StandardScaler()),
+            ("model", RandomForestClassifier(n_estimators=100, random_state=RANDOM_STATE)),
+        ]
+    )
+
+
+def split(
+    X: pd.DataFrame, y: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Stratified 80/20 split, random_state=42."""
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.2, random_state=RANDOM_STATE, stratify=y
+    )
+    return X_train, X_test, y_train, y_test
+
+
+def _shares(y: np.ndarray, names: list[str]) -> dict[str, float]:
+    return {name: float(np.mean(y == i)) for i, name in enumerate(names)}
+
+
+def run(out: str | Path = "models", *, repeat: int = 3) -> DemoReport:
+    """Fit, bundle, reload, verify and exercise the breast-cancer model.
+
+    Parameters
+    ----------
+    out
+        Folder for the bundle; it is written to ``out/breast-cancer`` (replaced if present).
+    repeat
+        Repetitions for each timing of the persistence comparison (the best is kept).
+    """
+    X, y, names = load_data()
+    dataset = Dataset(
+        n_samples=len(X),
+        n_features=X.shape[1],
+        classes=names,
+        class_counts={name: int(np.sum(y == i)) for i, name in enumerate(names)},
+        first_features=[str(c) for c in X.columns[:10]],
+    )
+    X_train, X_test, y_train, y_test = split(X, y)
+    pipeline = make_pipeline().fit(X_train, y_train)
+    path = Path(out) / BUNDLE_NAME
+    manifest = save(
+        pipeline,
+        path,
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        name=BUNDLE_NAME,
+        version=BUNDLE_VERSION,
+        class_names=names,
+        overwrite=True,
+        description="Breast-cancer diagnosis (malignant/benign) from 30 cell-nucleus "
+        "measurements; the skbundle worked example.",
+    )
+    # The demo built this bundle a moment ago, so trusting its pickle is sound here; a bundle
+    # from elsewhere must not be loaded with trust_pickle=True unless its source is verified.
+    bundle: Bundle = load(path, trust_pickle=True)
+    original = pipeline.predict_proba(X_test)
+    reloaded = bundle.predict_proba(X_test)
+    labels = reloaded.argmax(axis=1)
+
+    samples = []
+    for (_, row), truth in zip(X_test.iloc[:3].iterrows(), y_test[:3], strict=True):
+        result = bundle.predict(row.to_dict())[0]
+        samples.append({**result, "actual": names[int(truth)]})
+
+    bad = X_test.iloc[0].to_dict()
+    bad["mean radius"] = "14.2"
+    del bad["worst area"]
+    try:
+        bundle.predict(bad)
+        invalid = "(accepted: this should not happen)"
+    except InputValidationError as exc:
+        invalid = str(exc)
+
+    odd = X_test.iloc[0].to_dict()
+    odd["mean area"] = float(X_train["mean area"].max() * 10)
+    out_of_range = bundle.predict(odd)[0]["warnings"]
+
+    return DemoReport(
+        dataset=dataset,
+        split=Split(len(X_train), len(X_test), _shares(y_train, names), _shares(y_test, names)),
+        steps=[f"{name}: {type(step).__name__}" for name, step in pipeline.steps],
+        train_accuracy=float(pipeline.score(X_train, y_train)),
+        test_accuracy=float(pipeline.score(X_test, y_test)),
+        bundle_path=path,
+        manifest=manifest,
+        runtime=bundle.runtime.format,
+        runtime_reason=bundle.runtime.reason,
+        reloaded_accuracy=float(np.mean(labels == y_test)),
+        identical=bool(np.array_equal(original, reloaded)),
+        max_abs_diff=float(np.max(np.abs(original - reloaded))),
+        samples=samples,
+        invalid_input_error=invalid,
+        out_of_range_warnings=out_of_range,
+        persistence=compare(pipeline, repeat=repeat),
+    )

@@ -1,0 +1,56 @@
+"""Model formats, registered as data: ``FORMATS[name]`` is the handler for that format.
+
+A handler writes the fitted pipeline into a bundle directory and builds a runtime from verified
+bytes. Handlers run in registry order at save time; at load time the bundle chooses among the
+formats its manifest lists (see ``skbundle.bundle.load``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from skbundle.runtime import Predictor
+
+
+class FormatUnavailable(Exception):
+    """A handler cannot represent this pipeline; the message says why (recorded in the manifest)."""
+
+
+@dataclass(frozen=True)
+class SaveContext:
+    """What a handler may need besides the pipeline: a sample of float input in schema order."""
+
+    feature_names: tuple[str, ...]
+    sample: np.ndarray
+    options: dict[str, Any]
+
+
+class FormatHandler(Protocol):
+    """One on-disk format of the fitted pipeline."""
+
+    name: str
+    filename: str
+    engine: str
+    needs_trust: bool
+    """True when loading could run arbitrary code (pickle): load() then requires trust."""
+
+    def save(self, pipeline: Any, directory: Path, context: SaveContext) -> Path:
+        """Write the pipeline; return the path written. Raise FormatUnavailable if impossible."""
+        ...
+
+    def load(self, data: bytes, *, source: str) -> Predictor:
+        """Build a runtime from verified bytes. ``source`` names the file in error messages."""
+        ...
+
+
+def _registry() -> dict[str, FormatHandler]:
+    from skbundle.formats.joblib_format import JoblibFormat
+
+    return {"joblib": JoblibFormat()}
+
+
+FORMATS: dict[str, FormatHandler] = _registry()

@@ -1,0 +1,210 @@
+"""The manifest, ``bundle.json``: the single source of truth of a bundle.
+
+Format versions
+---------------
+``FORMAT_VERSION`` is the version this skbundle writes and reads. Bump it when a change to the
+models below would make an older skbundle misread a new bundle (a field removed, renamed, or
+given a new meaning); adding an optional field with a default does not need a bump. When you
+bump it, move the reader of the old version to ``skbundle/manifest_compat/v<N>.py`` (convert
+it to the new models there), keep a bundle of the old version under ``tests/data/`` and keep
+its test loading.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from skbundle.errors import ManifestError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "bundle.json"
+SIGNATURE_NAME = "signature.json"
+
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureSpec(_Model):
+    """One input feature: its name, dtype, and what training data looked like."""
+
+    name: str
+    dtype: str
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    missing_allowed: bool
+    n_missing: int = 0
+
+
+class Artifact(_Model):
+    """A file of the bundle, with the hash that load() checks before reading it."""
+
+    path: str
+    role: str
+    format: str
+    bytes: int
+    sha256: str
+
+
+class DatasetFingerprint(_Model):
+    """Which training data the model saw, without storing the data."""
+
+    sha256: str
+    n_rows: int
+    n_features: int
+
+
+class Environment(_Model):
+    """Where the bundle was built."""
+
+    python: str
+    platform: str
+    packages: dict[str, str]
+
+
+class Parity(_Model):
+    """How closely one runtime reproduces the fitted pipeline, measured at save time."""
+
+    n_rows: int
+    max_abs_diff: float
+    label_agreement: float
+    exact: bool
+
+
+class Manifest(_Model):
+    """Everything known about a bundle; every other file is listed here with its hash."""
+
+    format_version: int = FORMAT_VERSION
+    name: str
+    version: str
+    description: str = ""
+    created_at: str
+    task: Literal["classification"] = "classification"
+    classes: list[str]
+    class_values: list[Any]
+    pipeline: list[str]
+    features: list[FeatureSpec]
+    metrics: dict[str, dict[str, Any]]
+    dataset: DatasetFingerprint
+    environment: Environment
+    artifacts: list[Artifact]
+    parity: dict[str, Parity] = Field(default_factory=dict)
+    unavailable_formats: dict[str, str] = Field(default_factory=dict)
+    benchmarks: dict[str, Any] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"name {value!r} is not a valid bundle name: use letters, digits, '.', '_' "
+                "and '-', starting with a letter or digit, at most 128 characters"
+            )
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if not _SEMVER.match(value):
+            raise ValueError(
+                f"version {value!r} is not a semantic version: use MAJOR.MINOR.PATCH, e.g. '1.0.0'"
+            )
+        return value
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def artifact(self, role: str) -> Artifact | None:
+        """The artifact with this role, or None."""
+        return next((a for a in self.artifacts if a.role == role), None)
+
+    def to_json(self) -> bytes:
+        """Canonical bytes: sorted keys, two-space indent. Signatures are computed over these."""
+        return orjson.dumps(
+            self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+        )
+
+
+def validate_identity(name: str, version: str) -> None:
+    """Raise ValueError with the manifest's own message when a name or version is invalid."""
+    Manifest._check_name(name)
+    Manifest._check_version(version)
+
+
+def read_manifest(bundle_dir: str | Path) -> Manifest:
+    """Parse ``bundle.json`` of a bundle directory.
+
+    Raises
+    ------
+    ManifestError
+        The directory or manifest is missing, the JSON does not parse, the format version is
+        not the one this skbundle reads, or a field is invalid.
+    """
+    path = Path(bundle_dir) / MANIFEST_NAME
+    if not Path(bundle_dir).is_dir():
+        raise ManifestError(
+            str(path),
+            "the bundle directory does not exist",
+            "Check the path, or create a bundle with skbundle.save() or 'skbundle demo'.",
+        )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ManifestError(
+            str(path),
+            "the file is missing",
+            "A bundle directory must contain bundle.json; this one is incomplete.",
+        ) from exc
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ManifestError(
+            str(path),
+            f"it is not valid JSON ({exc})",
+            "The manifest was damaged; rebuild the bundle or fetch an intact copy.",
+        ) from exc
+    if not isinstance(data, dict):
+        raise ManifestError(
+            str(path),
+            f"expected a JSON object, got {type(data).__name__}",
+            "The manifest was damaged; rebuild the bundle or fetch an intact copy.",
+        )
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ManifestError(
+            str(path),
+            f"format_version is {version!r}; this skbundle reads format version {FORMAT_VERSION}",
+            "Install the skbundle release that wrote this bundle, or rebuild it with this one.",
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ManifestError(
+            str(path),
+            f"field {where!r} is invalid: {first['msg']}"
+            + (f" ({exc.error_count() - 1} more)" if exc.error_count() > 1 else ""),
+            "The manifest was edited or damaged; rebuild the bundle.",
+        ) from exc
+
+
+def write_manifest(bundle_dir: str | Path, manifest: Manifest) -> Path:
+    """Write the canonical ``bundle.json`` into ``bundle_dir``."""
+    path = Path(bundle_dir) / MANIFEST_NAME
+    path.write_bytes(manifest.to_json() + b"\n")
+    return path

@@ -1,0 +1,397 @@
+"""The feature schema: inferred from training data at save time, enforced on every input.
+
+``Validator.validate`` is the one gate every prediction input passes through, whether it comes
+from Python, the CLI or HTTP. It turns a dict, a list of dicts, a DataFrame or a 2-D array into
+a float64 array in schema order, or raises ``InputValidationError`` listing every problem.
+Values outside the training range are not errors; they become per-record warnings.
+
+The single-record dict path is the serving hot path: it runs in pure Python plus one
+``np.array`` call and touches no pandas.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skbundle.errors import InputProblem, InputValidationError
+from skbundle.manifest import FeatureSpec
+
+MAX_PROBLEMS = 1000
+"""The validator stops collecting after this many problems (the error says it stopped)."""
+
+_NUMBER = "a number"
+_FINITE = "a finite number"
+_NO_MISSING = "a number (this feature had no missing values in training, so none are accepted)"
+
+
+def _clean(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def infer_schema(frame: pd.DataFrame) -> list[FeatureSpec]:
+    """One ``FeatureSpec`` per column of numeric training data, in column order.
+
+    A feature accepts missing values at prediction time only when the training data had some
+    in that column: a pipeline never taught to handle them should not silently guess.
+    """
+    specs = []
+    for name in frame.columns:
+        column = frame[name]
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[~np.isnan(values)]
+        n_missing = int(values.size - finite.size)
+        has = finite.size > 0
+        specs.append(
+            FeatureSpec(
+                name=str(name),
+                dtype=str(column.dtype),
+                min=float(finite.min()) if has else None,
+                max=float(finite.max()) if has else None,
+                mean=_clean(float(finite.mean())) if has else None,
+                std=_clean(float(finite.std(ddof=1))) if finite.size > 1 else None,
+                missing_allowed=n_missing > 0,
+                n_missing=n_missing,
+            )
+        )
+    return specs
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Input that passed validation: a float64 array in schema order, and per-record warnings."""
+
+    X: np.ndarray
+    warnings: list[list[str]]
+
+
+class _Collector:
+    """Gathers problems up to a cap, so that one bad million-row file cannot exhaust memory."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.problems: list[InputProblem] = []
+        self.truncated = False
+
+    def add(self, record: int | None, field: str | None, problem: str, expected: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.truncated = True
+            return
+        where = None if record is None else record + self.offset
+        self.problems.append(InputProblem(where, field, problem, expected))
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Validator:
+    """Checks prediction input against a feature schema.
+
+    Parameters
+    ----------
+    features
+        The bundle's feature schema, in the order the pipeline expects.
+    bundle
+        The bundle's name, used in error messages.
+    """
+
+    def __init__(self, features: Sequence[FeatureSpec], *, bundle: str) -> None:
+        self.features = list(features)
+        self.bundle = bundle
+        self.names: tuple[str, ...] = tuple(f.name for f in features)
+        self._n = len(self.names)
+        self._position = {name: i for i, name in enumerate(self.names)}
+        inf = math.inf
+        self._lo = tuple(-inf if f.min is None else f.min for f in features)
+        self._hi = tuple(inf if f.max is None else f.max for f in features)
+        self._lo_arr = np.array(self._lo, dtype=np.float64)
+        self._hi_arr = np.array(self._hi, dtype=np.float64)
+        self._missing_ok = tuple(f.missing_allowed for f in features)
+        self._bounds = tuple(zip(self._lo, self._hi, strict=True))
+
+    # -- entry point ---------------------------------------------------------------------
+    def validate(
+        self, records: object, *, ignore_unknown: bool = False, offset: int = 0
+    ) -> Validated:
+        """Validate any accepted input shape; see the module docstring.
+
+        Parameters
+        ----------
+        records
+            A dict (one record), a list of dicts, a pandas DataFrame, or a 2-D array or list of
+            lists with values in schema order.
+        ignore_unknown
+            Drop fields that are not in the schema (each result says so) instead of refusing.
+        offset
+            Added to record numbers in messages, for input scored in chunks.
+
+        Raises
+        ------
+        InputValidationError
+            Listing every problem found, each with record, field, problem and expectation.
+        """
+        if type(records) is dict:
+            fast = self._fast_record(records)
+            if fast is not None:
+                return fast
+            return self._from_dicts([records], ignore_unknown, offset)
+        if isinstance(records, Mapping):
+            return self._from_dicts([records], ignore_unknown, offset)
+        if isinstance(records, pd.DataFrame):
+            return self._from_frame(records, ignore_unknown, offset)
+        if isinstance(records, np.ndarray):
+            return self._from_array(records, offset)
+        if isinstance(records, (list, tuple)):
+            return self._from_list(records, ignore_unknown, offset)
+        self._fail_whole(
+            f"got {type(records).__name__}",
+            "a dict (one record), a list of dicts, a DataFrame, or a 2-D array / list of lists",
+            offset,
+        )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def example(self) -> dict[str, float]:
+        """A typical record: each feature at its training mean (0 where unknown)."""
+        return {f.name: round(f.mean, 6) if f.mean is not None else 0.0 for f in self.features}
+
+    # -- the hot path --------------------------------------------------------------------
+    def _fast_record(self, record: dict[str, Any]) -> Validated | None:
+        """One well-formed, in-range record; None sends it to the thorough path."""
+        if len(record) != self._n:
+            return None
+        try:
+            row = [record[name] for name in self.names]
+        except KeyError:
+            return None
+        for value, (lo, hi) in zip(row, self._bounds, strict=True):
+            kind = type(value)
+            # NaN and infinity fail the range test, so they go to the thorough path too.
+            if (kind is not float and kind is not int) or not lo <= value <= hi:
+                return None
+        return Validated(np.array([row], dtype=np.float64), [[]])
+
+    # -- thorough paths ------------------------------------------------------------------
+    def _fail_whole(self, problem: str, expected: str, offset: int) -> None:
+        raise InputValidationError(self.bundle, [InputProblem(None, None, problem, expected)])
+
+    def _finish(self, X: np.ndarray, found: _Collector, notes: list[list[str]]) -> Validated:
+        if found.problems:
+            raise InputValidationError(self.bundle, found.problems, truncated=found.truncated)
+        return Validated(X, self._range_warnings(X, notes))
+
+    def _check_value(self, value: object, j: int, i: int, found: _Collector) -> float:
+        name = self.names[j]
+        kind = type(value)
+        if kind is float or kind is int:
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except OverflowError:
+                found.add(i, name, f"got {_describe(value)}, too large for a float", _FINITE)
+                return math.nan
+        elif value is None:
+            number = math.nan
+        elif isinstance(value, (bool, np.bool_)):
+            found.add(i, name, f"got a boolean {value!r}", _NUMBER)
+            return math.nan
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            number = float(value)
+        elif isinstance(value, (str, bytes)):
+            found.add(i, name, f"got a string {_describe(value)}", f"{_NUMBER}, not a string")
+            return math.nan
+        else:
+            found.add(i, name, f"got {type(value).__name__} {_describe(value)}", _NUMBER)
+            return math.nan
+        if math.isnan(number):
+            if not self._missing_ok[j]:
+                found.add(i, name, "got a missing value (null or NaN)", _NO_MISSING)
+            return math.nan
+        if math.isinf(number):
+            found.add(i, name, f"got {number}", _FINITE)
+        return number
+
+    def _unknown(self, key: object, i: int | None, found: _Collector) -> None:
+        hint = ""
+        if isinstance(key, str):
+            close = difflib.get_close_matches(key, self.names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        found.add(
+            i,
+            str(key),
+            f"unknown feature{hint}",
+            f"only the bundle's {self._n} features; pass ignore_unknown=True "
+            "(CLI: --ignore-unknown) to drop extra fields",
+        )
+
+    def _from_dicts(
+        self, records: Sequence[object], ignore_unknown: bool, offset: int
+    ) -> Validated:
+        found = _Collector(offset)
+        X = np.empty((len(records), self._n), dtype=np.float64)
+        notes: list[list[str]] = [[] for _ in records]
+        for i, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                found.add(
+                    i,
+                    None,
+                    f"is {type(record).__name__}, not an object",
+                    "an object mapping feature names to numbers",
+                )
+                continue
+            for j, name in enumerate(self.names):
+                if name in record:
+                    X[i, j] = self._check_value(record[name], j, i, found)
+                elif self._missing_ok[j]:
+                    X[i, j] = math.nan
+                else:
+                    found.add(i, name, "feature is missing", _NUMBER)
+            extra = [key for key in record if key not in self._position]
+            if extra and ignore_unknown:
+                notes[i].append(f"ignored unknown fields: {sorted(map(str, extra))[:5]}")
+            elif extra:
+                for key in sorted(extra, key=str):
+                    self._unknown(key, i, found)
+        return self._finish(X, found, notes)
+
+    def _from_list(self, records: Sequence[object], ignore_unknown: bool, offset: int) -> Validated:
+        if len(records) == 0:
+            self._fail_whole("got no records", "at least one record", offset)
+        first = records[0]
+        if isinstance(first, Mapping):
+            return self._from_dicts(records, ignore_unknown, offset)
+        if isinstance(first, (list, tuple, np.ndarray)):
+            return self._from_rows(records, offset)
+        if isinstance(first, (int, float)) and not isinstance(first, bool):
+            self._fail_whole(
+                "got a flat list of numbers",
+                f"a list of records; wrap one record's {self._n} values as [[...]]",
+                offset,
+            )
+        return self._from_dicts(records, ignore_unknown, offset)
+
+    def _from_rows(self, rows: Sequence[object], offset: int) -> Validated:
+        found = _Collector(offset)
+        X = np.empty((len(rows), self._n), dtype=np.float64)
+        for i, row in enumerate(rows):
+            if not isinstance(row, (list, tuple, np.ndarray)):
+                found.add(
+                    i,
+                    None,
+                    f"is {type(row).__name__}, not a list of values",
+                    f"a list of {self._n} numbers in schema order",
+                )
+                continue
+            if len(row) != self._n:
+                found.add(
+                    i,
+                    None,
+                    f"has {len(row)} values",
+                    f"{self._n} values in schema order (see 'skbundle inspect')",
+                )
+                continue
+            for j, value in enumerate(row):
+                X[i, j] = self._check_value(value, j, i, found)
+        return self._finish(X, found, [[] for _ in rows])
+
+    def _from_array(self, array: np.ndarray, offset: int) -> Validated:
+        if array.ndim != 2:
+            self._fail_whole(
+                f"got a {array.ndim}-D array of shape {array.shape}",
+                f"a 2-D array of shape (n_records, {self._n}); reshape one record with "
+                "array.reshape(1, -1)",
+                offset,
+            )
+        if array.shape[0] == 0:
+            self._fail_whole("got no records", "at least one record", offset)
+        if array.shape[1] != self._n:
+            self._fail_whole(
+                f"got {array.shape[1]} columns",
+                f"{self._n} columns in schema order (see 'skbundle inspect')",
+                offset,
+            )
+        if array.dtype.kind in "fiu":
+            X = np.ascontiguousarray(array, dtype=np.float64)
+            found = _Collector(offset)
+            self._check_numeric_block(X, found)
+            return self._finish(X, found, [[] for _ in range(X.shape[0])])
+        return self._from_rows(array.tolist() if array.dtype.kind != "O" else list(array), offset)
+
+    def _check_numeric_block(
+        self, X: np.ndarray, found: _Collector, cols: Sequence[int] = ()
+    ) -> None:
+        """NaN and infinity checks on float columns, vectorized; one problem per bad cell."""
+        bad = ~np.isfinite(X)
+        if not bad.any():
+            return
+        for i, j in zip(*np.nonzero(bad), strict=True):
+            value = X[i, j]
+            if math.isnan(value):
+                if not self._missing_ok[j]:
+                    found.add(
+                        int(i), self.names[j], "got a missing value (null or NaN)", _NO_MISSING
+                    )
+            else:
+                found.add(int(i), self.names[j], f"got {float(value)}", _FINITE)
+            if found.truncated:
+                return
+
+    def _from_frame(self, frame: pd.DataFrame, ignore_unknown: bool, offset: int) -> Validated:
+        found = _Collector(offset)
+        if len(frame) == 0:
+            self._fail_whole("got a DataFrame with no rows", "at least one record", offset)
+        columns = list(frame.columns)
+        if len(set(columns)) != len(columns):
+            dupes = sorted({str(c) for c in columns if columns.count(c) > 1})
+            self._fail_whole(
+                f"got duplicate columns {dupes[:5]}", "each feature as exactly one column", offset
+            )
+        for name in self.names:
+            if name not in frame.columns and not self._missing_ok[self._position[name]]:
+                found.add(None, name, "column is missing", _NUMBER)
+        extra = [c for c in columns if c not in self._position]
+        if extra and not ignore_unknown:
+            for key in sorted(extra, key=str):
+                self._unknown(key, None, found)
+        if found.problems:
+            return self._finish(np.empty((0, self._n)), found, [])
+        n = len(frame)
+        X = np.empty((n, self._n), dtype=np.float64)
+        for j, name in enumerate(self.names):
+            if name not in frame.columns:
+                X[:, j] = math.nan
+                continue
+            column = frame[name]
+            kind = column.dtype.kind
+            if kind in "fiu":
+                X[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            elif kind == "b":
+                found.add(None, name, "column holds booleans", _NUMBER)
+            else:
+                for i, value in enumerate(column.tolist()):
+                    if isinstance(value, float) and math.isnan(value):
+                        value = None
+                    X[i, j] = self._check_value(value, j, i, found)
+        if not found.problems:
+            self._check_numeric_block(X, found)
+        note = [f"ignored unknown fields: {sorted(map(str, extra))[:5]}"] if extra else []
+        return self._finish(X, found, [list(note) for _ in range(n)])
+
+    # -- range findings ------------------------------------------------------------------
+    def _range_warnings(self, X: np.ndarray, notes: list[list[str]]) -> list[list[str]]:
+        with np.errstate(invalid="ignore"):
+            outside = (self._lo_arr > X) | (self._hi_arr < X)
+        if not outside.any():
+            return notes
+        for i, j in zip(*np.nonzero(outside), strict=True):
+            notes[i].append(
+                f"{self.names[j]!r} = {float(X[i, j]):g} is outside the training range "
+                f"[{self._lo[j]:g}, {self._hi[j]:g}]"
+            )
+        return notes
