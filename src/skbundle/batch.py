@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -116,7 +116,9 @@ def _parse_json(text: str | bytes, label: str) -> object:
         ) from exc
 
 
-def iter_chunks(source: Source, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[Any, int]]:
+def iter_chunks(
+    source: Source, chunk_size: int = DEFAULT_CHUNK
+) -> Generator[tuple[Any, int], None, None]:
     """Yield ``(records, offset)``: records in any shape the validator accepts."""
     if source.kind == "json":
         text = source.text if source.text is not None else source.path.read_bytes()  # type: ignore[union-attr]
@@ -131,10 +133,12 @@ def iter_chunks(source: Source, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tup
     elif source.kind == "csv":
         import pandas as pd
 
+        assert source.path is not None
         offset = 0
-        for frame in pd.read_csv(source.path, chunksize=chunk_size):  # type: ignore[arg-type]
-            yield frame, offset
-            offset += len(frame)
+        with pd.read_csv(source.path, chunksize=chunk_size) as reader:
+            for frame in reader:
+                yield _numbers_from_text(frame), offset
+                offset += len(frame)
     elif source.kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -147,7 +151,33 @@ def iter_chunks(source: Source, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tup
         raise BatchInputError(source.label, f"unknown kind {source.kind}", "")
 
 
-def _jsonl_chunks(source: Source, chunk_size: int) -> Iterator[tuple[list[object], int]]:
+def _numbers_from_text(frame: Any) -> Any:
+    """CSV cells are text: parse numeric-looking cells of mixed columns as numbers.
+
+    pandas types each chunk's column as a whole, so one bad cell turns a whole column into
+    strings; here the numbers are recovered and only the cells that are not numbers stay text,
+    for the validator to report one by one.
+    """
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind != "O":
+            continue
+        parsed = pd.to_numeric(column, errors="coerce")
+        bad = parsed.isna() & column.notna()
+        if bad.any():
+            mixed = parsed.astype(object)
+            mixed[bad] = column[bad]
+            frame[name] = mixed
+        else:
+            frame[name] = parsed
+    return frame
+
+
+def _jsonl_chunks(
+    source: Source, chunk_size: int
+) -> Generator[tuple[list[object], int], None, None]:
     assert source.path is not None
     chunk: list[object] = []
     offset = 0
@@ -282,9 +312,10 @@ def score(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
     summary = ScoreSummary(output=str(output))
     try:
-        with os.fdopen(fd, "wb") as fh:
+        chunks = iter_chunks(source, chunk_size)
+        with os.fdopen(fd, "wb") as fh, contextlib.closing(chunks):
             writer = _Writer(kind, fh)
-            for records, offset in iter_chunks(source, chunk_size):
+            for records, offset in chunks:
                 results = bundle.predict(records, ignore_unknown=ignore_unknown, offset=offset)
                 writer.write(results, offset)
                 summary.rows += len(results)

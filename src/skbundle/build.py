@@ -61,6 +61,7 @@ class BuildContext:
     metrics: dict[str, dict[str, Any]]
     environment: Environment
     options: dict[str, Any]
+    proba_test: np.ndarray
     artifacts: list[Artifact] = field(default_factory=list)
     parity: dict[str, Parity] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -223,6 +224,13 @@ def _check_labels(y: np.ndarray, values: list[Any], which: str) -> None:
         )
 
 
+def _model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """Data in the form the pipeline was fitted on: named columns only if it saw names."""
+    if getattr(pipeline, "feature_names_in_", None) is not None:
+        return frame
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def fingerprint(X: pd.DataFrame, y: np.ndarray) -> DatasetFingerprint:
     """SHA-256 over column names, float64 values and labels: which data, not the data itself."""
     digest = hashlib.sha256()
@@ -246,7 +254,6 @@ def _estimators(pipeline: Any) -> list[object]:
 
 # -- formats --------------------------------------------------------------------------------
 def _write_formats(ctx: BuildContext) -> None:
-    reference = np.asarray(ctx.pipeline.predict_proba(ctx.X_test), dtype=np.float64)
     X_eval = evaluation_set(ctx.X_test.to_numpy(dtype=np.float64, na_value=np.nan))
     save_ctx = SaveContext(
         feature_names=tuple(str(c) for c in ctx.X_train.columns),
@@ -261,7 +268,7 @@ def _write_formats(ctx: BuildContext) -> None:
             # Parity is measured on the bytes as written and re-read, exactly as load() will.
             # A pickle written a moment ago into our own temporary directory is trusted.
             runtime = handler.load(read_verified(ctx.directory, artifact), source=relpath)
-            ctx.parity[name] = measure(reference, runtime, X_eval)
+            ctx.parity[name] = measure(ctx.proba_test, runtime, X_eval)
         except FormatUnavailable as exc:
             ctx.unavailable[name] = str(exc)
             for path in ctx.directory.glob(f"{Path(handler.filename).stem}.*"):
@@ -364,8 +371,10 @@ def save(
     _check_labels(y_tr, class_values, "y_train")
 
     created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    proba_test = np.asarray(pipeline.predict_proba(test), dtype=np.float64)
-    proba_train = np.asarray(pipeline.predict_proba(train), dtype=np.float64)
+    proba_test = np.asarray(pipeline.predict_proba(_model_input(pipeline, test)), dtype=np.float64)
+    proba_train = np.asarray(
+        pipeline.predict_proba(_model_input(pipeline, train)), dtype=np.float64
+    )
     train_metrics = classification_metrics(y_tr, proba_train, class_values, classes)
     metrics = {
         "test": classification_metrics(y_te, proba_test, class_values, classes),
@@ -390,6 +399,7 @@ def save(
             metrics=metrics,
             environment=environment.capture(_estimators(pipeline)),
             options={"compress": compress},
+            proba_test=proba_test,
         )
         _write_formats(ctx)
         for writer in WRITERS:

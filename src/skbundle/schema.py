@@ -199,7 +199,7 @@ class Validator:
         elif value is None:
             number = math.nan
         elif isinstance(value, (bool, np.bool_)):
-            found.add(i, name, f"got a boolean {value!r}", _NUMBER)
+            found.add(i, name, f"got a boolean {bool(value)}", _NUMBER)
             return math.nan
         elif isinstance(value, (int, float, np.integer, np.floating)):
             number = float(value)

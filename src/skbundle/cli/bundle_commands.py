@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
@@ -190,12 +191,16 @@ def inspect(path: BundlePath) -> None:
     with errors_to_exit():
         m = read_manifest(path)
     _summary(m)
-    table = Table("#", "feature", "dtype", "min", "max", "mean", "std", "missing", title="schema")
+    table = Table(title="schema", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("feature", overflow="fold", min_width=12)
+    for heading in ("min", "max", "mean", "std"):
+        table.add_column(heading, justify="right")
+    table.add_column("missing")
     for i, f in enumerate(m.features):
         table.add_row(
             str(i),
             f.name,
-            f.dtype,
             *(f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean, f.std)),
             "allowed" if f.missing_allowed else "refused",
         )

@@ -1,0 +1,313 @@
+"""The validator: every accepted input shape, and a table of bad inputs with exact messages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skbundle.errors import InputProblem, InputValidationError
+from skbundle.manifest import FeatureSpec
+from skbundle.schema import MAX_PROBLEMS, Validator, infer_schema
+
+FEATURES = [
+    FeatureSpec(
+        name="a", dtype="float64", min=0.0, max=10.0, mean=5.0, std=1.0, missing_allowed=False
+    ),
+    FeatureSpec(
+        name="b", dtype="int64", min=-1.0, max=1.0, mean=0.0, std=0.5, missing_allowed=False
+    ),
+    FeatureSpec(
+        name="c",
+        dtype="float64",
+        min=1.0,
+        max=2.0,
+        mean=1.5,
+        std=0.1,
+        missing_allowed=True,
+        n_missing=3,
+    ),
+]
+V = Validator(FEATURES, bundle="toy")
+GOOD = {"a": 1.0, "b": 0, "c": 1.5}
+
+
+def problems(records: object, **kwargs: Any) -> list[InputProblem]:
+    with pytest.raises(InputValidationError) as info:
+        V.validate(records, **kwargs)
+    return info.value.problems
+
+
+def P(record: int | None, field: str | None, problem: str, expected: str) -> InputProblem:
+    return InputProblem(record, field, problem, expected)
+
+
+NUM = "a number"
+NO_MISSING = "a number (this feature had no missing values in training, so none are accepted)"
+UNKNOWN = (
+    "only the bundle's 3 features; pass ignore_unknown=True (CLI: --ignore-unknown) to drop "
+    "extra fields"
+)
+
+BAD = [
+    ("missing-feature", {"a": 1.0, "c": 1.5}, [P(0, "b", "feature is missing", NUM)]),
+    ("unknown-feature", {**GOOD, "zzz": 1}, [P(0, "zzz", "unknown feature", UNKNOWN)]),
+    (
+        "unknown-with-hint",
+        {**GOOD, "bb": 1},
+        [P(0, "bb", "unknown feature (did you mean 'b'?)", UNKNOWN)],
+    ),
+    (
+        "numeric-string",
+        {**GOOD, "a": "5.0"},
+        [P(0, "a", "got a string '5.0'", "a number, not a string")],
+    ),
+    ("boolean", {**GOOD, "b": True}, [P(0, "b", "got a boolean True", NUM)]),
+    ("numpy-boolean", {**GOOD, "b": np.bool_(False)}, [P(0, "b", "got a boolean False", NUM)]),
+    (
+        "null-not-allowed",
+        {**GOOD, "a": None},
+        [P(0, "a", "got a missing value (null or NaN)", NO_MISSING)],
+    ),
+    (
+        "nan-not-allowed",
+        {**GOOD, "a": math.nan},
+        [P(0, "a", "got a missing value (null or NaN)", NO_MISSING)],
+    ),
+    ("inf", {**GOOD, "a": math.inf}, [P(0, "a", "got inf", "a finite number")]),
+    (
+        "minus-inf-allowed-missing-feature",
+        {**GOOD, "c": -math.inf},
+        [P(0, "c", "got -inf", "a finite number")],
+    ),
+    ("list-value", {**GOOD, "a": [1]}, [P(0, "a", "got list [1]", NUM)]),
+    (
+        "huge-int",
+        {**GOOD, "a": 10**400},
+        [
+            P(
+                0,
+                "a",
+                "got 1000000000000000000000000000000000000..., too large for a float",
+                "a finite number",
+            )
+        ],
+    ),
+    ("empty-list", [], [P(None, None, "got no records", "at least one record")]),
+    (
+        "not-a-record",
+        "hello",
+        [
+            P(
+                None,
+                None,
+                "got str",
+                "a dict (one record), a list of dicts, a DataFrame, or a 2-D array / list of lists",
+            )
+        ],
+    ),
+    (
+        "flat-list",
+        [1.0, 0, 1.5],
+        [
+            P(
+                None,
+                None,
+                "got a flat list of numbers",
+                "a list of records; wrap one record's 3 values as [[...]]",
+            )
+        ],
+    ),
+    (
+        "row-too-short",
+        [[1.0, 0]],
+        [P(0, None, "has 2 values", "3 values in schema order (see 'skbundle inspect')")],
+    ),
+    (
+        "record-not-object",
+        [GOOD, 7],
+        [P(1, None, "is int, not an object", "an object mapping feature names to numbers")],
+    ),
+    (
+        "1d-array",
+        np.array([1.0, 0.0, 1.5]),
+        [
+            P(
+                None,
+                None,
+                "got a 1-D array of shape (3,)",
+                "a 2-D array of shape (n_records, 3); reshape one record with array.reshape(1, -1)",
+            )
+        ],
+    ),
+    (
+        "array-wrong-width",
+        np.zeros((2, 4)),
+        [P(None, None, "got 4 columns", "3 columns in schema order (see 'skbundle inspect')")],
+    ),
+    ("array-empty", np.zeros((0, 3)), [P(None, None, "got no records", "at least one record")]),
+    (
+        "array-nan",
+        np.array([[1.0, 0.0, 1.5], [np.nan, 0.0, np.nan]]),
+        [P(1, "a", "got a missing value (null or NaN)", NO_MISSING)],
+    ),
+    (
+        "array-bool",
+        np.array([[True, False, True]]),
+        [
+            P(0, "a", "got a boolean True", NUM),
+            P(0, "b", "got a boolean False", NUM),
+            P(0, "c", "got a boolean True", NUM),
+        ],
+    ),
+    (
+        "frame-missing-column",
+        pd.DataFrame({"a": [1.0], "c": [1.5]}),
+        [P(None, "b", "column is missing", NUM)],
+    ),
+    (
+        "frame-extra-column",
+        pd.DataFrame({**{k: [v] for k, v in GOOD.items()}, "id": [1]}),
+        [P(None, "id", "unknown feature", UNKNOWN)],
+    ),
+    (
+        "frame-bool-column",
+        pd.DataFrame({"a": [1.0], "b": [True], "c": [1.5]}),
+        [P(None, "b", "column holds booleans", NUM)],
+    ),
+    (
+        "frame-string-cell",
+        pd.DataFrame({"a": [1.0, "x"], "b": [0, 1], "c": [1.5, 1.5]}),
+        [P(1, "a", "got a string 'x'", "a number, not a string")],
+    ),
+    (
+        "frame-empty",
+        pd.DataFrame({k: [] for k in GOOD}, dtype=float),
+        [P(None, None, "got a DataFrame with no rows", "at least one record")],
+    ),
+    (
+        "every-problem-at-once",
+        [{"a": "1", "b": None}, {**GOOD, "x": 1}],
+        [
+            P(0, "a", "got a string '1'", "a number, not a string"),
+            P(0, "b", "got a missing value (null or NaN)", NO_MISSING),
+            P(1, "x", "unknown feature", UNKNOWN),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("records", "expected"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_input_lists_every_problem(records: object, expected: list[InputProblem]) -> None:
+    assert problems(records) == expected
+
+
+def test_message_names_record_field_problem_and_expectation() -> None:
+    with pytest.raises(InputValidationError) as info:
+        V.validate([GOOD, {"a": "5.0", "c": 1.5}])
+    assert str(info.value) == (
+        "Input does not fit the bundle 'toy' (2 problems):\n"
+        "  - record 1, field 'a': got a string '5.0'; expected a number, not a string\n"
+        "  - record 1, field 'b': feature is missing; expected a number\n"
+        "Send every feature listed by 'skbundle inspect' (or GET /metadata) as a number."
+    )
+    assert isinstance(info.value, ValueError)
+    assert info.value.to_dict()["problems"][0] == {
+        "record": 1,
+        "field": "a",
+        "problem": "got a string '5.0'",
+        "expected": "a number, not a string",
+    }
+
+
+def test_offset_shifts_record_numbers_for_chunked_input() -> None:
+    assert problems([GOOD, {**GOOD, "a": "x"}], offset=1000)[0].record == 1001
+
+
+def test_problem_count_is_capped_and_says_so() -> None:
+    with pytest.raises(InputValidationError) as info:
+        V.validate([{"a": "x", "b": "y", "c": "z"}] * 1000)
+    assert len(info.value.problems) == MAX_PROBLEMS
+    assert info.value.truncated
+    assert "... and 990 more (stopped counting; fix these first)" in str(info.value)
+
+
+ROW = [1.0, 0.0, 1.5]
+GOOD_SHAPES = [
+    ("dict", GOOD, ROW),
+    ("dict-int-and-float", {"a": 1, "b": 0, "c": 1.5}, ROW),
+    ("list-of-dicts", [GOOD, GOOD], ROW),
+    ("list-of-lists", [[1.0, 0, 1.5], [1.0, 0, 1.5]], ROW),
+    ("tuple-row", [(1.0, 0, 1.5)], ROW),
+    ("array", np.array([ROW]), ROW),
+    ("int-array", np.array([[1, 0, 2]]), [1.0, 0.0, 2.0]),
+    ("frame", pd.DataFrame([GOOD]), ROW),
+    ("frame-reordered", pd.DataFrame([GOOD])[["c", "a", "b"]], ROW),
+    ("numpy-scalars", {"a": np.float32(1.0), "b": np.int64(0), "c": np.float64(1.5)}, ROW),
+]
+
+
+@pytest.mark.parametrize(
+    ("records", "row"), [c[1:] for c in GOOD_SHAPES], ids=[c[0] for c in GOOD_SHAPES]
+)
+def test_every_shape_gives_floats_in_schema_order(records: object, row: list[float]) -> None:
+    out = V.validate(records)
+    assert out.X.dtype == np.float64
+    assert out.X.flags.c_contiguous
+    assert out.X[0].tolist() == row
+
+
+def test_missing_values_pass_only_where_training_had_them() -> None:
+    out = V.validate([{"a": 1.0, "b": 0, "c": None}, {"a": 1.0, "b": 0}])
+    assert np.isnan(out.X[:, 2]).all()
+    frame = pd.DataFrame({"a": [1.0], "b": [0]})
+    assert np.isnan(V.validate(frame).X[0, 2])
+
+
+def test_out_of_range_values_are_warnings_not_errors() -> None:
+    out = V.validate([{"a": 11.0, "b": 0, "c": 1.5}, GOOD, {"a": -0.5, "b": 2, "c": 1.5}])
+    assert out.warnings == [
+        ["'a' = 11 is outside the training range [0, 10]"],
+        [],
+        [
+            "'a' = -0.5 is outside the training range [0, 10]",
+            "'b' = 2 is outside the training range [-1, 1]",
+        ],
+    ]
+
+
+def test_ignore_unknown_drops_extra_fields_and_says_so() -> None:
+    out = V.validate({**GOOD, "zzz": 1, "id": 2}, ignore_unknown=True)
+    assert out.X[0].tolist() == [1.0, 0.0, 1.5]
+    assert out.warnings == [["ignored unknown fields: ['id', 'zzz']"]]
+
+
+def test_fast_path_and_thorough_path_agree() -> None:
+    fast = V.validate({"a": 3.25, "b": 1, "c": 1.75})
+    thorough = V.validate([{"a": 3.25, "b": 1, "c": 1.75}])
+    assert np.array_equal(fast.X, thorough.X)
+    assert fast.warnings == thorough.warnings == [[]]
+
+
+def test_infer_schema_records_ranges_and_missingness() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, np.nan, 4.0], "n": [1, 2, 3, 4]})
+    x, n = infer_schema(frame)
+    assert (x.name, x.dtype, x.min, x.max, x.missing_allowed, x.n_missing) == (
+        "x",
+        "float64",
+        1.0,
+        4.0,
+        True,
+        1,
+    )
+    assert x.mean == pytest.approx(7 / 3)
+    assert (n.dtype, n.missing_allowed, n.n_missing) == ("int64", False, 0)
+    assert n.std == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+
+
+def test_example_record_is_valid_input() -> None:
+    assert V.example() == {"a": 5.0, "b": 0.0, "c": 1.5}
+    assert V.validate(V.example()).warnings == [[]]
