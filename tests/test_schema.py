@@ -311,3 +311,13 @@ def test_infer_schema_records_ranges_and_missingness() -> None:
 def test_example_record_is_valid_input() -> None:
     assert V.example() == {"a": 5.0, "b": 0.0, "c": 1.5}
     assert V.validate(V.example()).warnings == [[]]
+
+
+def test_bulk_fast_path_matches_the_thorough_path() -> None:
+    records = [{"a": 11.0, "b": 0, "c": 1.5}, GOOD, {"a": 3, "b": -1, "c": 2.0}]
+    fast = V.validate(records)
+    thorough = V.validate(pd.DataFrame(records))
+    assert np.array_equal(fast.X, thorough.X)
+    assert fast.warnings == thorough.warnings == [
+        ["'a' = 11 is outside the training range [0, 10]"], [], [],
+    ]
