@@ -231,7 +231,9 @@ def test_make_demo_runs_the_demo(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         ["make", "--no-print-directory", "-C", str(root), "demo", f"DEMO_OUT={tmp_path}"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "predictions identical to the original: True" in flat(result.stdout)

@@ -318,6 +318,22 @@ def test_bulk_fast_path_matches_the_thorough_path() -> None:
     fast = V.validate(records)
     thorough = V.validate(pd.DataFrame(records))
     assert np.array_equal(fast.X, thorough.X)
-    assert fast.warnings == thorough.warnings == [
-        ["'a' = 11 is outside the training range [0, 10]"], [], [],
+    assert (
+        fast.warnings
+        == thorough.warnings
+        == [
+            ["'a' = 11 is outside the training range [0, 10]"],
+            [],
+            [],
+        ]
+    )
+
+
+def test_missing_features_of_one_record_share_one_line() -> None:
+    with pytest.raises(InputValidationError) as info:
+        V.validate([{"c": 1.5}, {"a": 1.0, "c": 1.5}])
+    assert [(p.record, p.field) for p in info.value.problems] == [(0, "a"), (0, "b"), (1, "b")]
+    assert str(info.value).splitlines()[1:3] == [
+        "  - record 0: 2 features are missing: ['a', 'b']; expected a number for each",
+        "  - record 1, field 'b': feature is missing; expected a number",
     ]

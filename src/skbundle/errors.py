@@ -161,6 +161,37 @@ class InputProblem:
         }
 
 
+MISSING = "feature is missing"
+
+
+def _group_missing(problems: Sequence[InputProblem]) -> list[str]:
+    """One line per problem, except that a record's missing features share one line."""
+    entries: list[str | tuple[int | None, list[str]]] = []
+    by_record: dict[int | None, list[str]] = {}
+    for p in problems:
+        if p.problem != MISSING or p.field is None:
+            entries.append(p.describe())
+            continue
+        if p.record not in by_record:
+            by_record[p.record] = []
+            entries.append((p.record, by_record[p.record]))
+        by_record[p.record].append(p.field)
+    lines = []
+    for entry in entries:
+        if isinstance(entry, str):
+            lines.append(entry)
+            continue
+        record, names = entry
+        if len(names) == 1:
+            lines.append(InputProblem(record, names[0], MISSING, "a number").describe())
+        else:
+            lines.append(
+                f"record {record}: {len(names)} features are missing: {preview(names)}; "
+                "expected a number for each"
+            )
+    return lines
+
+
 class InputValidationError(SkbundleError, ValueError):
     """Prediction input does not fit the bundle's feature schema.
 
@@ -174,9 +205,10 @@ class InputValidationError(SkbundleError, ValueError):
         self.bundle = bundle
         self.problems = list(problems)
         self.truncated = truncated
-        shown = self.problems[:10]
-        lines = "\n".join(f"  - {p.describe()}" for p in shown)
-        more = len(self.problems) - len(shown)
+        described = _group_missing(self.problems)
+        shown = described[:10]
+        lines = "\n".join(f"  - {line}" for line in shown)
+        more = len(described) - len(shown)
         tail = f"\n  ... and {more} more" if more > 0 else ""
         if truncated:
             tail += " (stopped counting; fix these first)"

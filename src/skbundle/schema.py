@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skbundle.errors import InputProblem, InputValidationError
+from skbundle.errors import MISSING, InputProblem, InputValidationError
 from skbundle.manifest import FeatureSpec
 
 MAX_PROBLEMS = 1000
@@ -275,7 +275,7 @@ class Validator:
                 elif self._missing_ok[j]:
                     X[i, j] = math.nan
                 else:
-                    found.add(i, name, "feature is missing", _NUMBER)
+                    found.add(i, name, MISSING, _NUMBER)
             extra = [key for key in record if key not in self._position]
             if extra and ignore_unknown:
                 notes[i].append(f"ignored unknown fields: {sorted(map(str, extra))[:5]}")
