@@ -24,15 +24,8 @@ from skbundle.errors import InputProblem, InputValidationError, SkbundleError
 
 DEFAULT_CHUNK = 10_000
 
-INPUT_KINDS = {
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-OUTPUT_KINDS = {
+# Readable and writable file kinds, by extension: the same set both ways.
+FILE_KINDS = {
     ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -80,12 +73,12 @@ def open_source(spec: str, *, stdin: IO[str] | None = None) -> Source:
             "no such file, and it is not inline JSON",
             "Pass a .json, .jsonl, .csv or .parquet file, inline JSON, or - for standard input.",
         )
-    kind = INPUT_KINDS.get(path.suffix.lower())
+    kind = FILE_KINDS.get(path.suffix.lower())
     if kind is None:
         raise BatchInputError(
             spec,
             f"unknown file type {path.suffix!r}",
-            f"Use one of {sorted(INPUT_KINDS)}.",
+            f"Use one of {sorted(FILE_KINDS)}.",
         )
     return Source(kind, path=path)
 
@@ -276,10 +269,10 @@ class ScoreSummary:
 
 
 def output_kind(path: Path) -> str:
-    kind = OUTPUT_KINDS.get(path.suffix.lower())
+    kind = FILE_KINDS.get(path.suffix.lower())
     if kind is None:
         raise BatchInputError(
-            str(path), f"unknown output type {path.suffix!r}", f"Use one of {sorted(OUTPUT_KINDS)}."
+            str(path), f"unknown output type {path.suffix!r}", f"Use one of {sorted(FILE_KINDS)}."
         )
     return kind
 
