@@ -42,15 +42,21 @@ class FormatHandler(Protocol):
         """Write the pipeline; return the path written. Raise FormatUnavailable if impossible."""
         ...
 
-    def load(self, data: bytes, *, source: str) -> Predictor:
-        """Build a runtime from verified bytes. ``source`` names the file in error messages."""
+    def load(self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()) -> Predictor:
+        """Build a runtime from verified bytes. ``source`` names the file in error messages.
+
+        ``trusted`` holds names the caller trusts beyond ``skbundle.allowlist`` (formats that
+        import types check every one against both; the file itself never adds to them).
+        """
         ...
 
 
 def _registry() -> dict[str, FormatHandler]:
     from skbundle.formats.joblib_format import JoblibFormat
+    from skbundle.formats.onnx_format import OnnxFormat
+    from skbundle.formats.skops_format import SkopsFormat
 
-    return {"joblib": JoblibFormat()}
+    return {"joblib": JoblibFormat(), "skops": SkopsFormat(), "onnx": OnnxFormat()}
 
 
 FORMATS: dict[str, FormatHandler] = _registry()
