@@ -197,6 +197,7 @@ def _scan(stream: io.BytesIO, report: AuditReport, allowed: set[str]) -> None:
     """Follow one pickle stream to its STOP, recording every name it imports."""
     stack: list[Any] = []
     memo: dict[int, Any] = {}
+    items: Any
     try:
         for op, arg, _pos in pickletools.genops(stream):
             name = op.name
@@ -258,9 +259,9 @@ def _scan(stream: io.BytesIO, report: AuditReport, allowed: set[str]) -> None:
                 _pop_mark(stack)
                 stack.append(_Obj(_Global("builtins.frozenset")))
             elif name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo[int(arg)])
+                stack.append(memo[int(arg or 0)])
             elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[int(arg)] = stack[-1]
+                memo[int(arg or 0)] = stack[-1]
             elif name == "MEMOIZE":
                 memo[len(memo)] = stack[-1]
             elif name in ("GLOBAL", "INST"):

@@ -224,15 +224,27 @@ def inspect(path: BundlePath) -> None:
     )
 
 
-def verify(path: BundlePath) -> None:
+def verify(
+    path: BundlePath,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Also check signature.json against this public key file."),
+    ] = None,
+) -> None:
     """Check every file of a bundle against the SHA-256 hashes in its manifest.
 
-    Reads bytes only, never deserializes. Exit 0 when intact, 1 with the reasons.
+    Reads bytes only, never deserializes. With --key, the manifest's signature must also
+    match that public key. Exit 0 when intact, 1 with the reasons.
     """
     from skbundle.integrity import verify as verify_bundle
 
     with errors_to_exit():
         result = verify_bundle(path)
+        if key is not None:
+            from skbundle.signing import verify_signature
+
+            signature = verify_signature(path, key, result.manifest)
+            console.print(f"  [green]ok[/]  signature by key {signature.key_fingerprint[:16]}...")
     for artifact in result.checked:
         bad = next((p for p in result.problems if p.path == artifact.path), None)
         mark = "[red]FAIL[/]" if bad else "[green]ok[/]"

@@ -81,8 +81,6 @@ class SkopsFormat:
     def load(
         self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
     ) -> SklearnPredictor:
-        import skops.io as sio
-
         found = types_in(data, source=source)
         refused = untrusted(found, SKOPS_CONTAINERS | trusted)
         if refused:
