@@ -266,8 +266,8 @@ def verify_signature(
     if signature.key_fingerprint != expected:
         raise SignatureError(
             str(root / SIGNATURE_NAME),
-            f"it was made with key {signature.key_fingerprint[:16]}..., expected key "
-            f"{expected[:16]}...",
+            f"it was made with key {signature.key_fingerprint[:16]}..., not with the key "
+            f"given ({expected[:16]}...)",
             "The bundle was signed by someone else; get the publisher's public key, or do "
             "not load it.",
         )
