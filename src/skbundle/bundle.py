@@ -72,7 +72,7 @@ def _auto_ok(fmt: str, manifest: Manifest, trusted_pickle: bool) -> str | None:
     if parity is None:
         return None
     if handler.needs_trust:
-        return "the caller trusts the pickle" if trusted_pickle and parity.exact else None
+        return "the pickle is trusted" if trusted_pickle and parity.exact else None
     if handler.engine not in _SKLEARN_ENGINES:
         # Another engine must reproduce scikit-learn bit for bit to be chosen unasked.
         return "its parity with the fitted pipeline is exact" if parity.exact else None
@@ -308,7 +308,7 @@ def load(
         )
     verify(root, manifest).raise_for_problems()
     trusted_pickle = trust_pickle or bool(signed)
-    trust_reason = signed or ("trusted by the caller (trust_pickle=True)" if trust_pickle else "")
+    trust_reason = signed or ("trust_pickle=True" if trust_pickle else "")
     handler, reason = _choose(manifest, runtime, trusted_pickle, root, trust_reason)
     if handler.engine in _SKLEARN_ENGINES:
         environment.check(manifest.environment, allow_version_mismatch=allow_version_mismatch)

@@ -56,7 +56,7 @@ def convert(pipeline: Any, n_features: int) -> tuple[Any, str]:
         return _skl2onnx(pipeline, n_features), "skl2onnx"
     except Exception as exc:  # skl2onnx raises many types (MissingShapeCalculator, ...)
         raise FormatUnavailable(
-            shorten(f"skl2onnx: {type(exc).__name__}: {exc} (exact converter: {exact_why})")
+            shorten(f"exact converter: {exact_why}; skl2onnx: {type(exc).__name__}: {exc}")
         ) from exc
 
 
