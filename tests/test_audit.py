@@ -215,7 +215,9 @@ def test_unpickling_is_never_reached_on_refusal(
 
 def test_caller_trust_lets_an_audited_name_through(monkeypatch: pytest.MonkeyPatch) -> None:
     reached: list[bytes] = []
-    monkeypatch.setattr(joblib_format, "_unpickle", lambda data: reached.append(data) or _Reduce(eval, "1"))
+    monkeypatch.setattr(
+        joblib_format, "_unpickle", lambda data: reached.append(data) or _Reduce(eval, "1")
+    )
     data = _dump(_Reduce(eval, "1"))
     joblib_format.JoblibFormat().load(
         data, source="model.joblib", trusted=frozenset({"builtins.eval"})

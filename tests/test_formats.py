@@ -119,7 +119,9 @@ def test_auto_uses_a_pickle_only_when_trusted(bundle_copy: Path) -> None:
     with pytest.raises(UntrustedArtifactError, match=re.escape("pass trust_pickle=True")):
         skbundle.load(bundle_copy)
     bundle = skbundle.load(bundle_copy, trust_pickle=True)
-    assert bundle.runtime.reason == "auto: joblib, because the pickle is trusted (trust_pickle=True)"
+    assert (
+        bundle.runtime.reason == "auto: joblib, because the pickle is trusted (trust_pickle=True)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -155,9 +157,7 @@ def test_the_environment_check_does_not_apply_to_onnx(bundle_copy: Path) -> None
 # -- a pipeline a format cannot represent -------------------------------------------------------
 @pytest.fixture(scope="module")
 def custom(iris: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
-    pipe = make_pipeline(Log1p(), LogisticRegression(max_iter=500)).fit(
-        iris.X_train, iris.y_train
-    )
+    pipe = make_pipeline(Log1p(), LogisticRegression(max_iter=500)).fit(iris.X_train, iris.y_train)
     path = tmp_path_factory.mktemp("custom") / "custom"
     skbundle.save(
         pipe,
@@ -233,7 +233,7 @@ def test_caller_trusted_types_let_a_custom_step_load(custom: tuple[Path, Any, An
         pytest.param(
             "model.skops",
             b"PK\x05\x06" + b"\x00" * 18,
-            "it is not a skops archive with a readable schema.json (\"There is no item named "
+            'it is not a skops archive with a readable schema.json ("There is no item named '
             "'schema.json' in the archive\"). The file is not what the manifest says it is; "
             "rebuild the bundle.",
             id="skops-empty-zip",
