@@ -223,3 +223,21 @@ def test_caller_trust_lets_an_audited_name_through(monkeypatch: pytest.MonkeyPat
         data, source="model.joblib", trusted=frozenset({"builtins.eval"})
     )
     assert reached == [data]
+
+
+def test_damaged_files_are_refused_never_crash(cancer: Any) -> None:
+    """Flip bytes of a real (uncompressed) pickle: the audit passes or refuses, nothing else."""
+    data = _dump(cancer.pipeline.steps[0][1])
+    rng = np.random.default_rng(0)
+    outcomes = {"passed": 0, "refused": 0}
+    for _ in range(300):
+        damaged = bytearray(data)
+        for pos in rng.integers(2, len(data), size=3):
+            damaged[pos] = int(rng.integers(0, 256))
+        try:
+            audit.check(bytes(damaged), source="model.joblib")
+            outcomes["passed"] += 1
+        except UntrustedArtifactError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0
+    assert sum(outcomes.values()) == 300

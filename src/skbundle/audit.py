@@ -336,10 +336,12 @@ def scan(data: bytes, *, source: str) -> AuditReport:
     report = AuditReport()
     try:
         _scan(stream, report, set())
-    except _CannotFollow as exc:
+    except (_CannotFollow, RecursionError, TypeError, ValueError, OverflowError) as exc:
+        # Fail closed: whatever confuses the audit is refused, never passed on to pickle.
+        reason = str(exc) if isinstance(exc, _CannotFollow) else f"{type(exc).__name__}: {exc}"
         raise UntrustedArtifactError(
             source,
-            f"the pickle audit cannot follow it: {exc}",
+            f"the pickle audit cannot follow it: {reason}",
             "skbundle only loads pickles whose every import it can check; rebuild the bundle "
             "with skbundle.save().",
         ) from exc
