@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import skbundle
 from skbundle import UntrustedArtifactError
 from skbundle.cli import app
+from skbundle.formats import joblib_format
 
 NOT_TRUSTED = (
     "it is a pickle (joblib), and unpickling a file runs whatever code its author put in it; "
@@ -68,8 +69,15 @@ def test_joblib_without_trust_is_refused(forged: tuple[Path, Path]) -> None:
     assert not sentinel.exists()
 
 
-def test_joblib_with_trust_is_refused_by_the_audit(forged: tuple[Path, Path]) -> None:
+def test_joblib_with_trust_is_refused_by_the_audit(
+    forged: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, sentinel = forged
+
+    def must_not_run(data: bytes) -> object:
+        raise AssertionError("the unpickler was reached")
+
+    monkeypatch.setattr(joblib_format, "_unpickle", must_not_run)
     message = f"Refusing to load {path / 'model.joblib'}: {AUDIT}"
     with pytest.raises(UntrustedArtifactError, match=re.escape(message)):
         skbundle.load(path, runtime="joblib", trust_pickle=True)

@@ -153,7 +153,7 @@ def _dtype_of(value: Any) -> tuple[int, bool]:
     return int(np.dtype(code).itemsize), False
 
 
-def _skip_array(state: Any, stream: io.BytesIO, report: AuditReport, allowed: set[str]) -> None:
+def _skip_array(state: Any, stream: io.BytesIO, report: AuditReport) -> None:
     """Step over the bytes joblib wrote after a NumpyArrayWrapper (see joblib's read_array)."""
     if not isinstance(state, dict):
         raise _CannotFollow("an array wrapper without its state")
@@ -164,7 +164,7 @@ def _skip_array(state: Any, stream: io.BytesIO, report: AuditReport, allowed: se
     report.arrays += 1
     if has_object:
         # Object arrays are a nested pickle stream at this position: audit it the same way.
-        _scan(stream, report, allowed)
+        _scan(stream, report)
         return
     if state.get("numpy_array_alignment_bytes") is not None:
         padding = stream.read(1)
@@ -193,7 +193,7 @@ _REFUSED = frozenset(
 )
 
 
-def _scan(stream: io.BytesIO, report: AuditReport, allowed: set[str]) -> None:
+def _scan(stream: io.BytesIO, report: AuditReport) -> None:
     """Follow one pickle stream to its STOP, recording every name it imports."""
     stack: list[Any] = []
     memo: dict[int, Any] = {}
@@ -250,7 +250,8 @@ def _scan(stream: io.BytesIO, report: AuditReport, allowed: set[str]) -> None:
                 key = stack.pop()
                 _setitems(stack[-1], [key, value])
             elif name == "SETITEMS":
-                _setitems_from(stack, _pop_mark(stack))
+                items = _pop_mark(stack)
+                _setitems(stack[-1], items)
             elif name == "EMPTY_SET":
                 stack.append(_Obj(_Global("builtins.set")))
             elif name == "ADDITEMS":
@@ -296,7 +297,7 @@ def _scan(stream: io.BytesIO, report: AuditReport, allowed: set[str]) -> None:
                 if isinstance(target_obj, _Obj):
                     target_obj.state = state
                     if _name_of(target_obj.callable) == _NUMPY_WRAPPER:
-                        _skip_array(state, stream, report, allowed)
+                        _skip_array(state, stream, report)
             else:
                 raise _CannotFollow(f"it uses the {name} opcode")
     except (IndexError, KeyError) as exc:
@@ -320,10 +321,6 @@ def _setitems(target: Any, items: list[Any]) -> None:
             target[key] = value
 
 
-def _setitems_from(stack: list[Any], items: list[Any]) -> None:
-    _setitems(stack[-1], items)
-
-
 def scan(data: bytes, *, source: str) -> AuditReport:
     """Every name a joblib file would import, read from its opcodes without executing any.
 
@@ -335,7 +332,7 @@ def scan(data: bytes, *, source: str) -> AuditReport:
     stream = io.BytesIO(decompress(data, source=source))
     report = AuditReport()
     try:
-        _scan(stream, report, set())
+        _scan(stream, report)
     except (_CannotFollow, RecursionError, TypeError, ValueError, OverflowError) as exc:
         # Fail closed: whatever confuses the audit is refused, never passed on to pickle.
         reason = str(exc) if isinstance(exc, _CannotFollow) else f"{type(exc).__name__}: {exc}"
