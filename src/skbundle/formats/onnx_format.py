@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from skbundle.errors import UntrustedArtifactError
+from skbundle.errors import UntrustedArtifactError, preview
 from skbundle.formats import FormatUnavailable, SaveContext
 
 CONVERTER_KEY = "skbundle.converter"
@@ -93,7 +93,7 @@ def check_self_contained(data: bytes, *, source: str) -> None:
     if external:
         raise UntrustedArtifactError(
             source,
-            f"tensors {sorted(external)[:5]} read their data from files outside the model",
+            f"tensors {preview(sorted(external))} read their data from files outside the model",
             "A bundle's ONNX model must be self-contained; rebuild the bundle.",
         )
 
