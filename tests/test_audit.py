@@ -12,11 +12,11 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from tampering import SystemPayload, payload_bytes
 
 from skbundle import UntrustedArtifactError, audit
 from skbundle.allowlist import is_trusted
 from skbundle.formats import joblib_format
+from tests.tampering import SystemPayload, payload_bytes
 
 
 class _Reduce:

@@ -9,10 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from custom_steps import Log1p
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from tampering import rehash
 
 import skbundle
 from skbundle import (
@@ -23,6 +21,8 @@ from skbundle import (
 from skbundle.formats import FORMATS, skops_format
 from skbundle.integrity import sha256_file
 from skbundle.manifest import read_manifest, write_manifest
+from tests.custom_steps import Log1p
+from tests.tampering import rehash
 
 RUNTIMES = ["joblib", "skops", "onnx"]
 
@@ -172,7 +172,7 @@ def custom(iris: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, A
 
 
 SKOPS_REFUSAL = (
-    "it would construct 1 type outside skbundle's allowlist: ['custom_steps.Log1p']. Nothing "
+    "it would construct 1 type outside skbundle's allowlist: ['tests.custom_steps.Log1p']. Nothing "
     "was constructed. If you trust those types, pass them as trusted_types=[...] to "
     "skbundle.load(); never take that list from the file."
 )
@@ -190,7 +190,7 @@ def test_an_unconvertible_pipeline_still_gets_a_bundle(custom: tuple[Path, Any, 
     why = manifest.unavailable_formats["onnx"]
     assert why.startswith(
         "exact converter: no exact conversion for Log1p; skl2onnx: MissingShapeCalculator: "
-        "Unable to find a shape calculator for type '<class 'custom_steps.Log1p'>'."
+        "Unable to find a shape calculator for type '<class 'tests.custom_steps.Log1p'>'."
     )
     assert len(why) <= 300
     with pytest.raises(RuntimeUnavailableError) as info:
@@ -217,12 +217,12 @@ def test_caller_trusted_types_let_a_custom_step_load(custom: tuple[Path, Any, An
     path, pipe, iris = custom
     for runtime in ("skops", "joblib"):
         bundle = skbundle.load(
-            path, runtime=runtime, trust_pickle=True, trusted_types=["custom_steps.Log1p"]
+            path, runtime=runtime, trust_pickle=True, trusted_types=["tests.custom_steps.Log1p"]
         )
         got = bundle.predict_proba(iris.X_test)
         assert np.array_equal(got, pipe.predict_proba(iris.X_test)), runtime
     # the pickle audit holds the same line as skops
-    with pytest.raises(UntrustedArtifactError, match=re.escape("['custom_steps.Log1p']")):
+    with pytest.raises(UntrustedArtifactError, match=re.escape("['tests.custom_steps.Log1p']")):
         skbundle.load(path, runtime="joblib", trust_pickle=True)
 
 

@@ -236,3 +236,21 @@ def test_passthrough_steps_are_skipped(
     pipeline = make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0))
     fitted = pipeline.set_params(standardscaler="passthrough").fit(X_train, y)
     assert _exact_parity(fitted, X_train, X_test).exact
+
+
+def test_parity_of_a_pipeline_fitted_on_arrays(
+    cancer_data: tuple[pd.DataFrame, pd.DataFrame, np.ndarray],
+) -> None:
+    """No feature names at fit time: the reference and the boundary set must not hand it a
+    DataFrame (pytest turns scikit-learn's feature-name warning into an error)."""
+    X_train, X_test, y = cancer_data
+    names = list(X_train.columns)
+    pipe = make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0))
+    pipe.fit(X_train.to_numpy(), y)
+    sets = parity.evaluation_sets(pipe, X_test.to_numpy(), X_train.to_numpy(), names)
+    refs = [parity.reference(pipe, s.X, names) for s in sets]
+    assert np.array_equal(refs[0], pipe.predict_proba(X_test.to_numpy()))
+    assert sets[1].X.shape[0] > 0
+    assert sets[1].note.endswith(
+        f"{len(sets[1].X)} of {len(sets[1].X)} rows verified to land there"
+    )

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tampering import rehash
 from typer.testing import CliRunner
 
 import skbundle
@@ -24,6 +23,7 @@ from skbundle.signing import (
     verify_signature,
     write_keypair,
 )
+from tests.tampering import rehash
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ from typing import Any
 
 import joblib
 import pytest
-from tampering import payload_bytes, rehash
 from typer.testing import CliRunner
 
 import skbundle
 from skbundle import UntrustedArtifactError
 from skbundle.cli import app
 from skbundle.formats import joblib_format
+from tests.tampering import payload_bytes, rehash
 
 NOT_TRUSTED = (
     "it is a pickle (joblib), and unpickling a file runs whatever code its author put in it; "

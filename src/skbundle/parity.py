@@ -42,6 +42,25 @@ def evaluation_set(X_test: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X_test, dtype=np.float64)
 
 
+def _saw_names(estimator: Any) -> bool:
+    """Whether the first real step of ``estimator`` was fitted on named columns."""
+    first = estimator
+    while hasattr(first, "steps"):
+        steps = [s for _, s in first.steps if s is not None and s != "passthrough"]
+        if not steps:
+            return False
+        first = steps[0]
+    return getattr(first, "feature_names_in_", None) is not None
+
+
+def _model_input(estimator: Any, X: np.ndarray, names: list[str]) -> pd.DataFrame | np.ndarray:
+    """Rows in the form the estimator was fitted on: named columns only if it saw names."""
+    if _saw_names(estimator):
+        frame: pd.DataFrame = pd.DataFrame(X, columns=pd.Index(names))
+        return frame
+    return X
+
+
 def _final_and_preprocessing(pipeline: Any) -> tuple[Any, list[Any]]:
     steps = [s for _, s in getattr(pipeline, "steps", [("model", pipeline)])]
     return steps[-1], [s for s in steps[:-1] if s is not None and s != "passthrough"]
@@ -93,8 +112,11 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
     trees = list(getattr(final, "estimators_", [final]))
     if not all(hasattr(t, "tree_") for t in trees):
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "not a tree model")
-    frame = pd.DataFrame(base, columns=feature_names)
-    prepared = np.asarray(pipeline[:-1].transform(frame) if pre else base, dtype=np.float32)
+    head = pipeline[:-1] if pre else None
+    prepared = np.asarray(
+        head.transform(_model_input(head, base, feature_names)) if head else base,
+        dtype=np.float32,
+    )
     nodes: list[tuple[int, int, int]] = []  # (tree, node, base row)
     for t, tree_est in enumerate(trees):
         tree = tree_est.tree_
@@ -124,8 +146,9 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
     if not rows:
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "no split nodes")
     X = np.vstack(rows)
-    check = pd.DataFrame(X, columns=feature_names)
-    seen = np.asarray(pipeline[:-1].transform(check) if pre else X, dtype=np.float32)
+    seen = np.asarray(
+        head.transform(_model_input(head, X, feature_names)) if head else X, dtype=np.float32
+    )
     ok = np.array([seen[i, f] == target for i, (f, target) in enumerate(wanted)], dtype=bool)
     note = (
         f"{len(nodes)} split nodes x 3 (1 ulp below, on, 1 ulp above the threshold in float32); "
@@ -149,8 +172,9 @@ def reference(pipeline: Any, X: np.ndarray, feature_names: list[str]) -> np.ndar
     """The fitted pipeline's own probabilities, given the frame it was fitted on."""
     if len(X) == 0:
         return np.empty((0, len(pipeline.classes_)), dtype=np.float64)
-    frame = pd.DataFrame(X, columns=feature_names)
-    return np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+    return np.asarray(
+        pipeline.predict_proba(_model_input(pipeline, X, feature_names)), dtype=np.float64
+    )
 
 
 def _compare(expected: np.ndarray, runtime: Predictor, X: np.ndarray) -> ParitySet:
