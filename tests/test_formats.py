@@ -226,6 +226,30 @@ def test_caller_trusted_types_let_a_custom_step_load(custom: tuple[Path, Any, An
         skbundle.load(path, runtime="joblib", trust_pickle=True)
 
 
+def test_a_pipeline_only_onnx_can_store(cancer: Any, tmp_path: Path) -> None:
+    """A lambda attribute: joblib cannot pickle it, skops writes it but cannot read it back;
+    the bundle is still made, with ONNX, and says why the others are missing."""
+    from sklearn.base import clone
+
+    pipe = clone(cancer.pipeline).fit(cancer.X_train, cancer.y_train)
+    pipe.steps[0][1].hook = lambda x: x
+    manifest = skbundle.save(pipe, tmp_path / "b", **cancer.save_kwargs())
+    assert sorted(a.path for a in manifest.artifacts) == ["model.onnx", "requirements.txt"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "bundle.json",
+        "model.onnx",
+        "requirements.txt",
+    ]
+    why = manifest.unavailable_formats
+    assert why["joblib"].startswith("joblib could not pickle the pipeline: ")
+    assert why["skops"].startswith(
+        "skops wrote the pipeline but cannot read it back: AttributeError: "
+    )
+    assert manifest.parity["onnx"].exact
+    bundle = skbundle.load(tmp_path / "b")
+    assert np.array_equal(bundle.predict_proba(cancer.X_test), pipe.predict_proba(cancer.X_test))
+
+
 # -- forged files -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("filename", "content", "reason"),

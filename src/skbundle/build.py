@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skbundle import atomic, environment
 from skbundle.errors import PipelineError, UntrustedArtifactError, preview
-from skbundle.formats import FORMATS, FormatUnavailable, SaveContext
+from skbundle.formats import FORMATS, FormatUnavailable, SaveContext, shorten
 from skbundle.integrity import describe_file, read_verified
 from skbundle.manifest import (
     MANIFEST_NAME,
@@ -282,7 +282,18 @@ def _write_formats(ctx: BuildContext) -> None:
             # A file written a moment ago into our own temporary directory is trusted: every
             # name it imports is the pipeline's own (the pickle is still audited).
             data = read_verified(ctx.directory, artifact)
-            runtime = handler.load(data, source=relpath, trusted=_own_types(name, data, relpath))
+            try:
+                trusted = _own_types(name, data, relpath)
+                runtime = handler.load(data, source=relpath, trusted=trusted)
+            except UntrustedArtifactError:
+                raise
+            except Exception as exc:  # a reader fails in its own ways (AttributeError, ...)
+                raise FormatUnavailable(
+                    shorten(
+                        f"{name} wrote the pipeline but cannot read it back: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                ) from exc
             ctx.parity[name] = measure_sets(references, runtime, sets)
         except (FormatUnavailable, UntrustedArtifactError) as exc:
             ctx.unavailable[name] = str(exc)

@@ -20,6 +20,12 @@ class FormatUnavailable(Exception):
     """A handler cannot represent this pipeline; the message says why (recorded in the manifest)."""
 
 
+def shorten(text: str, limit: int = 300) -> str:
+    """An error on one line, at most ``limit`` characters: what the manifest records."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class SaveContext:
     """What a handler may need besides the pipeline: a sample of float input in schema order."""

@@ -14,16 +14,9 @@ from typing import Any
 import numpy as np
 
 from skbundle.errors import UntrustedArtifactError, preview
-from skbundle.formats import FormatUnavailable, SaveContext
+from skbundle.formats import FormatUnavailable, SaveContext, shorten
 
 CONVERTER_KEY = "skbundle.converter"
-_MAX_REASON = 300
-
-
-def shorten(text: str, limit: int = _MAX_REASON) -> str:
-    """A converter's error on one line, at most ``limit`` characters (for the manifest)."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _skl2onnx(pipeline: Any, n_features: int) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 from skbundle.allowlist import SKOPS_CONTAINERS, untrusted
 from skbundle.errors import UntrustedArtifactError, preview
-from skbundle.formats import FormatUnavailable, SaveContext
+from skbundle.formats import FormatUnavailable, SaveContext, shorten
 from skbundle.runtime import SklearnPredictor
 
 _SCHEMA = "schema.json"
@@ -74,7 +74,7 @@ class SkopsFormat:
             # Deflated: the arrays of a forest shrink about 20-fold.
             data = sio.dumps(pipeline, compression=zipfile.ZIP_DEFLATED)
         except Exception as exc:  # skops raises TypeError/NotImplementedError/... per type
-            raise FormatUnavailable(f"skops cannot store the pipeline: {exc}") from exc
+            raise FormatUnavailable(shorten(f"skops cannot store the pipeline: {exc}")) from exc
         path.write_bytes(data)
         return path
 
