@@ -406,7 +406,15 @@ def test_failed_overwrite_keeps_the_old_bundle_intact(
     assert skbundle.verify(target).ok
 
 
-def test_a_format_that_cannot_store_the_pipeline_is_recorded(cancer: Case, tmp_path: Path) -> None:
+def test_a_pipeline_no_format_can_store_is_refused(
+    cancer: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only joblib registered, a lambda makes the pipeline unstorable: save() refuses,
+    names the format's reason and leaves nothing behind. (With every format registered, ONNX
+    still stores it: tests/test_formats.py.)"""
+    from skbundle import formats
+
+    monkeypatch.setattr(build, "FORMATS", {"joblib": formats.FORMATS["joblib"]})
     unpicklable = clone(cancer.pipeline).fit(cancer.X_train, cancer.y_train)
     unpicklable.steps[0][1].hook = lambda x: x  # lambdas cannot be pickled
     with pytest.raises(PipelineError) as info:

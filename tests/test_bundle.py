@@ -63,10 +63,9 @@ def test_pickles_are_refused_without_trust(cancer: Case, monkeypatch: pytest.Mon
         "comes from a source you trust. If you built this bundle yourself or verified where it "
         "came from, pass trust_pickle=True (CLI: --trust-pickle)."
     )
-    for runtime in ("auto", "joblib"):
-        with pytest.raises(UntrustedArtifactError) as info:
-            skbundle.load(cancer.path, runtime=runtime)
-        assert str(info.value) == message
+    with pytest.raises(UntrustedArtifactError) as info:
+        skbundle.load(cancer.path, runtime="joblib")
+    assert str(info.value) == message
 
 
 def test_unknown_runtime_lists_the_choices(cancer: Case) -> None:
@@ -77,11 +76,13 @@ def test_unknown_runtime_lists_the_choices(cancer: Case) -> None:
 
 
 def test_runtime_says_what_was_chosen_and_why(cancer: Case) -> None:
-    bundle = skbundle.load(cancer.path, trust_pickle=True)
-    assert bundle.runtime.format == "joblib"
-    assert bundle.runtime.engine == "scikit-learn"
-    assert "trust_pickle=True" in bundle.runtime.reason
-    assert repr(bundle) == ("<Bundle breast-cancer 1.0.0: 2 classes, 30 features, runtime=joblib>")
+    auto = skbundle.load(cancer.path)
+    assert (auto.runtime.format, auto.runtime.engine) == ("onnx", "onnxruntime")
+    assert "exact" in auto.runtime.reason
+    assert repr(auto) == "<Bundle breast-cancer 1.0.0: 2 classes, 30 features, runtime=onnx>"
+    trusted = skbundle.load(cancer.path, runtime="joblib", trust_pickle=True)
+    assert (trusted.runtime.format, trusted.runtime.engine) == ("joblib", "scikit-learn")
+    assert trusted.runtime.reason == "requested with runtime='joblib'; trust_pickle=True"
 
 
 def _record_sklearn(bundle: Path, version: str) -> None:
@@ -100,7 +101,7 @@ def test_a_different_minor_sklearn_is_refused(bundle_copy: Path) -> None:
     recorded = _other_minor()
     _record_sklearn(bundle_copy, recorded)
     with pytest.raises(IncompatibleEnvironmentError) as info:
-        skbundle.load(bundle_copy, trust_pickle=True)
+        skbundle.load(bundle_copy, runtime="joblib", trust_pickle=True)
     assert str(info.value) == (
         f"The bundle was built with scikit-learn {recorded}, but {sklearn.__version__} is "
         "installed: a different major.minor version may change predictions or fail to load. "
@@ -110,11 +111,19 @@ def test_a_different_minor_sklearn_is_refused(bundle_copy: Path) -> None:
     )
 
 
+def test_the_onnx_runtime_does_not_depend_on_the_installed_sklearn(bundle_copy: Path) -> None:
+    _record_sklearn(bundle_copy, _other_minor())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bundle = skbundle.load(bundle_copy)
+    assert bundle.runtime.format == "onnx"
+
+
 def test_allowing_the_mismatch_loads_with_one_warning(bundle_copy: Path) -> None:
     _record_sklearn(bundle_copy, _other_minor())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        skbundle.load(bundle_copy, trust_pickle=True, allow_version_mismatch=True)
+        skbundle.load(bundle_copy, runtime="joblib", trust_pickle=True, allow_version_mismatch=True)
     mismatch = [w for w in caught if issubclass(w.category, EnvironmentMismatchWarning)]
     assert len(mismatch) == 1
     assert f"scikit-learn {_other_minor()} recorded, {sklearn.__version__} installed" in str(
@@ -132,7 +141,7 @@ def test_patch_differences_are_a_single_warning(bundle_copy: Path) -> None:
     packages["scipy"] = "0.0.1"
     path.write_bytes(orjson.dumps(data))
     with pytest.warns(EnvironmentMismatchWarning) as record:
-        skbundle.load(bundle_copy, trust_pickle=True)
+        skbundle.load(bundle_copy, runtime="joblib", trust_pickle=True)
     assert len(record) == 1
     text = str(record[0].message)
     assert "joblib 0.0.1 recorded" in text and "scipy 0.0.1 recorded" in text

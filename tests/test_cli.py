@@ -52,7 +52,7 @@ def test_inspect_shows_identity_schema_and_artifacts(cancer: Case) -> None:
 def test_verify_exit_codes(bundle_copy: Path) -> None:
     code, out, _ = run("verify", str(bundle_copy))
     assert code == 0
-    assert f"{bundle_copy} is intact: 2 files match the manifest." in flat(out)
+    assert f"{bundle_copy} is intact: 4 files match the manifest." in flat(out)
     (bundle_copy / "requirements.txt").write_text("evil==1.0\n")
     code, out, err = run("verify", str(bundle_copy))
     assert code == 1
@@ -76,7 +76,7 @@ def test_predict_inline_json(cancer: Case) -> None:
 
 
 def test_predict_refuses_pickles_without_trust(cancer: Case) -> None:
-    code, out, err = run("predict", str(cancer.path), "{}")
+    code, out, err = run("predict", str(cancer.path), "{}", "--runtime", "joblib")
     assert code == 1 and out == ""
     assert "pass trust_pickle=True (CLI: --trust-pickle)" in flat(err)
 

@@ -22,8 +22,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from skbundle import atomic, environment
-from skbundle.errors import PipelineError, preview
-from skbundle.formats import FORMATS, FormatUnavailable, SaveContext
+from skbundle.errors import PipelineError, UntrustedArtifactError, preview
+from skbundle.formats import FORMATS, FormatUnavailable, SaveContext, shorten
 from skbundle.integrity import describe_file, read_verified
 from skbundle.manifest import (
     MANIFEST_NAME,
@@ -37,7 +37,7 @@ from skbundle.manifest import (
     write_manifest,
 )
 from skbundle.metrics import classification_metrics
-from skbundle.parity import evaluation_set, measure
+from skbundle.parity import evaluation_sets, measure_sets, reference
 from skbundle.schema import infer_schema
 
 
@@ -61,7 +61,6 @@ class BuildContext:
     metrics: dict[str, dict[str, Any]]
     environment: Environment
     options: dict[str, Any]
-    proba_test: np.ndarray
     artifacts: list[Artifact] = field(default_factory=list)
     parity: dict[str, Parity] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -253,11 +252,32 @@ def _estimators(pipeline: Any) -> list[object]:
 
 
 # -- formats --------------------------------------------------------------------------------
+def _own_types(fmt: str, data: bytes, source: str) -> frozenset[str]:
+    """The names a file this save just wrote imports: trusted for the save-time parity check.
+
+    At load time they must come from skbundle's allowlist or from the caller's trusted_types.
+    """
+    if fmt == "joblib":
+        from skbundle.audit import scan
+
+        return frozenset(scan(data, source=source).imports)
+    if fmt == "skops":
+        from skbundle.formats.skops_format import types_in
+
+        return frozenset(types_in(data, source=source))
+    return frozenset()
+
+
 def _write_formats(ctx: BuildContext) -> None:
-    X_eval = evaluation_set(ctx.X_test.to_numpy(dtype=np.float64, na_value=np.nan))
+    names = [str(c) for c in ctx.X_train.columns]
+    X_train = ctx.X_train.to_numpy(dtype=np.float64, na_value=np.nan)
+    sets = evaluation_sets(
+        ctx.pipeline, ctx.X_test.to_numpy(dtype=np.float64, na_value=np.nan), X_train, names
+    )
+    references = [reference(ctx.pipeline, s.X, names) for s in sets]
     save_ctx = SaveContext(
-        feature_names=tuple(str(c) for c in ctx.X_train.columns),
-        sample=ctx.X_train.to_numpy(dtype=np.float64, na_value=np.nan),
+        feature_names=tuple(names),
+        sample=X_train,
         options=ctx.options,
     )
     for name, handler in FORMATS.items():
@@ -266,13 +286,26 @@ def _write_formats(ctx: BuildContext) -> None:
             relpath = written.relative_to(ctx.directory).as_posix()
             artifact = ctx.add_file(relpath, role="model", fmt=name)
             # Parity is measured on the bytes as written and re-read, exactly as load() will.
-            # A pickle written a moment ago into our own temporary directory is trusted.
-            runtime = handler.load(read_verified(ctx.directory, artifact), source=relpath)
-            ctx.parity[name] = measure(ctx.proba_test, runtime, X_eval)
-        except FormatUnavailable as exc:
+            # A file written a moment ago into our own temporary directory is trusted: every
+            # name it imports is the pipeline's own (the pickle is still audited).
+            data = read_verified(ctx.directory, artifact)
+            try:
+                trusted = _own_types(name, data, relpath)
+                runtime = handler.load(data, source=relpath, trusted=trusted)
+            except UntrustedArtifactError:
+                raise
+            except Exception as exc:  # a reader fails in its own ways (AttributeError, ...)
+                raise FormatUnavailable(
+                    shorten(
+                        f"{name} wrote the pipeline but cannot read it back: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                ) from exc
+            ctx.parity[name] = measure_sets(references, runtime, sets)
+        except (FormatUnavailable, UntrustedArtifactError) as exc:
             ctx.unavailable[name] = str(exc)
-            for path in ctx.directory.glob(f"{Path(handler.filename).stem}.*"):
-                path.unlink()
+            # Only this handler's file: every format's file is called model.<something>.
+            (ctx.directory / handler.filename).unlink(missing_ok=True)
             ctx.artifacts = [a for a in ctx.artifacts if a.format != name]
     if not ctx.parity:
         raise PipelineError(
@@ -399,7 +432,6 @@ def save(
             metrics=metrics,
             environment=environment.capture(_estimators(pipeline)),
             options={"compress": compress},
-            proba_test=proba_test,
         )
         _write_formats(ctx)
         for writer in WRITERS:

@@ -1,14 +1,15 @@
 """``load()`` and ``Bundle``: a verified bundle, ready to validate input and predict.
 
-Security order on load: read the manifest (JSON, no code), verify every file's hash, choose a
-runtime, compare the environment, and only then deserialize, from the very bytes that were
-hashed. A pickle is never deserialized unless the caller trusts the bundle.
+Security order on load: read the manifest (JSON, no code), check its signature when a key is
+given, verify every file's hash, choose a runtime, compare the environment, audit what the file
+would import, and only then deserialize, from the very bytes that were hashed. A pickle is never
+deserialized unless the caller trusts the bundle (``trust_pickle`` or a valid signature).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ from skbundle.integrity import read_verified, verify
 from skbundle.manifest import Manifest, read_manifest
 from skbundle.runtime import Predictor, RuntimeInfo
 from skbundle.schema import Validated, Validator
+from skbundle.signing import (
+    ENV_PUBLIC_KEY,
+    KeySpec,
+    SignatureError,
+    fingerprint,
+    load_public_key,
+    public_key_from_env,
+    verify_signature,
+)
 
 AUTO = "auto"
 
@@ -51,8 +61,26 @@ def _untrusted(path: str) -> UntrustedArtifactError:
     )
 
 
+PREFERENCE = ("onnx", "skops", "joblib")
+"""The order ``runtime="auto"`` tries formats in: no code on load first, pickles last."""
+
+
+def _auto_ok(fmt: str, manifest: Manifest, trusted_pickle: bool) -> str | None:
+    """Why ``auto`` may pick this format, or None when it may not."""
+    parity = manifest.parity.get(fmt)
+    handler = FORMATS[fmt]
+    if parity is None:
+        return None
+    if handler.needs_trust:
+        return "the pickle is trusted" if trusted_pickle and parity.exact else None
+    if handler.engine not in _SKLEARN_ENGINES:
+        # Another engine must reproduce scikit-learn bit for bit to be chosen unasked.
+        return "its parity with the fitted pipeline is exact" if parity.exact else None
+    return "it reproduces the fitted pipeline" if parity.label_agreement == 1.0 else None
+
+
 def _choose(
-    manifest: Manifest, requested: str, trust_pickle: bool, path: Path
+    manifest: Manifest, requested: str, trusted_pickle: bool, path: Path, trust_reason: str = ""
 ) -> tuple[FormatHandler, str]:
     """The format handler to load, and the reason it was chosen."""
     present = [a.format for a in manifest.artifacts if a.role == "model" and a.format in FORMATS]
@@ -61,30 +89,36 @@ def _choose(
             why = manifest.unavailable_formats.get(requested, "")
             raise RuntimeUnavailableError(requested, present, why)
         handler = FORMATS[requested]
-        if handler.needs_trust and not trust_pickle:
+        if handler.needs_trust and not trusted_pickle:
             raise _untrusted(str(path / handler.filename))
-        return handler, f"requested with runtime={requested!r}"
-    # Prefer formats that run no code on load and agree on every label; exact parity first,
-    # then registry order.
-    parity = manifest.parity
-    safe = [
-        f
-        for f in present
-        if not FORMATS[f].needs_trust and f in parity and parity[f].label_agreement == 1.0
-    ]
-    safe.sort(key=lambda f: not parity[f].exact)
-    if safe:
-        fmt = safe[0]
-        return FORMATS[fmt], (
-            f"auto: {fmt} loads without running code and its parity with the fitted pipeline "
-            f"is {'exact' if parity[fmt].exact else 'label-exact'}"
+        return handler, f"requested with runtime={requested!r}" + (
+            f"; {trust_reason}" if handler.needs_trust else ""
         )
+    order = [f for f in PREFERENCE if f in present] + [f for f in present if f not in PREFERENCE]
+    skipped: list[str] = []
+    for fmt in order:
+        ok = _auto_ok(fmt, manifest, trusted_pickle)
+        if ok is not None:
+            extra = f" ({trust_reason})" if FORMATS[fmt].needs_trust else ""
+            passed = f"; not {', '.join(skipped)}" if skipped else ""
+            return FORMATS[fmt], f"auto: {fmt}, because {ok}{extra}{passed}"
+        skipped.append(_skip_reason(fmt, manifest))
     pickled = [f for f in present if FORMATS[f].needs_trust]
-    if pickled and trust_pickle:
-        return FORMATS[pickled[0]], f"auto: {pickled[0]}, trusted by the caller (trust_pickle=True)"
-    if pickled:
+    if pickled and not trusted_pickle:
         raise _untrusted(str(path / FORMATS[pickled[0]].filename))
-    raise RuntimeUnavailableError(AUTO, present, "no format with full label agreement")
+    raise RuntimeUnavailableError(AUTO, present, "; ".join(skipped) or "no model format")
+
+
+def _skip_reason(fmt: str, manifest: Manifest) -> str:
+    parity = manifest.parity.get(fmt)
+    if parity is None:
+        return f"{fmt} (no parity recorded)"
+    if FORMATS[fmt].needs_trust:
+        return f"{fmt} (a pickle, not trusted)"
+    return (
+        f"{fmt} (parity not exact: max |diff| {parity.max_abs_diff:g}, labels "
+        f"{parity.label_agreement:.2%})"
+    )
 
 
 class Bundle:
@@ -205,6 +239,9 @@ def load(
     runtime: str = AUTO,
     trust_pickle: bool = False,
     allow_version_mismatch: bool = False,
+    trusted_types: Collection[str] = (),
+    public_key: KeySpec | None = None,
+    require_signature: bool = False,
 ) -> Bundle:
     """Verify and load a bundle.
 
@@ -213,15 +250,26 @@ def load(
     path
         The bundle directory.
     runtime
-        ``"auto"`` (default) or a format name from the manifest, e.g. ``"joblib"``. Auto
-        prefers formats that run no code on load and reproduce the pipeline exactly; it uses
-        a pickle only when ``trust_pickle`` is True.
+        ``"auto"`` (default), ``"onnx"``, ``"skops"`` or ``"joblib"``. Auto picks ONNX when
+        its recorded parity with the fitted pipeline is exact (bit-identical), else skops,
+        and joblib only when the pickle is trusted. ``Bundle.runtime`` says which and why.
     trust_pickle
         Allow unpickling ``model.joblib``. Only for bundles from a source you trust: a pickle
-        can run arbitrary code when loaded.
+        can run arbitrary code when loaded. A valid signature counts as trust too. Either
+        way, the pickle is audited first and refused if it imports anything outside
+        skbundle's allowlist.
     allow_version_mismatch
         Load even when the installed scikit-learn differs in major.minor from the one that
-        built the bundle (a warning is still issued).
+        built the bundle (a warning is still issued). Not checked for the ONNX runtime.
+    trusted_types
+        Fully qualified names (e.g. ``"mypackage.MyTransformer"``) trusted in addition to
+        skbundle's allowlist when auditing a skops or joblib file. Never read from the bundle.
+    public_key
+        An Ed25519 public key (PEM path, PEM text/bytes, or key object) that must have signed
+        the manifest. Defaults to the environment variable ``SKBUNDLE_PUBLIC_KEY``. When a key
+        is given, a missing or wrong signature is refused.
+    require_signature
+        Refuse the bundle unless it is signed by ``public_key`` (or the environment's key).
 
     Returns
     -------
@@ -234,7 +282,10 @@ def load(
     BundleIntegrityError
         A file changed, is missing, or was added; nothing was deserialized.
     UntrustedArtifactError
-        Only a pickle could be loaded and the caller did not trust it.
+        Only a pickle could be loaded and the caller did not trust it; or the skops/joblib
+        file would construct or import names outside the allowlist.
+    SignatureError
+        A signature is required (a key was given) and it is missing or does not match.
     IncompatibleEnvironmentError
         The installed scikit-learn's major.minor differs from the recorded one.
 
@@ -244,11 +295,28 @@ def load(
     """
     root = Path(path)
     manifest = read_manifest(root)
+    key = load_public_key(public_key) if public_key is not None else public_key_from_env()
+    signed = ""
+    if key is not None:
+        verify_signature(root, key, manifest)
+        signed = f"signed by key {fingerprint(key)[:16]}..."
+    elif require_signature:
+        raise SignatureError(
+            str(root),
+            "a signature is required and no public key was given",
+            f"Pass public_key=... (CLI: --key) or set {ENV_PUBLIC_KEY}.",
+        )
     verify(root, manifest).raise_for_problems()
-    handler, reason = _choose(manifest, runtime, trust_pickle, root)
+    trusted_pickle = trust_pickle or bool(signed)
+    trust_reason = signed or ("trust_pickle=True" if trust_pickle else "")
+    handler, reason = _choose(manifest, runtime, trusted_pickle, root, trust_reason)
     if handler.engine in _SKLEARN_ENGINES:
         environment.check(manifest.environment, allow_version_mismatch=allow_version_mismatch)
     artifact = next(a for a in manifest.artifacts if a.role == "model" and a.format == handler.name)
-    predictor = handler.load(read_verified(root, artifact), source=str(root / artifact.path))
+    predictor = handler.load(
+        read_verified(root, artifact),
+        source=str(root / artifact.path),
+        trusted=frozenset(trusted_types),
+    )
     info = RuntimeInfo(format=handler.name, engine=handler.engine, reason=reason)
     return Bundle(manifest, predictor, info, root)

@@ -75,13 +75,27 @@ class Environment(_Model):
     packages: dict[str, str]
 
 
+class ParitySet(_Model):
+    """Parity on one set of rows (``test``: held-out data; ``boundary``: split thresholds)."""
+
+    n_rows: int
+    max_abs_diff: float
+    label_agreement: float
+
+
 class Parity(_Model):
-    """How closely one runtime reproduces the fitted pipeline, measured at save time."""
+    """How closely one runtime reproduces the fitted pipeline, measured at save time.
+
+    The top-level figures cover every set: the largest difference, and full label agreement
+    only when every set agrees fully. ``exact`` means bit-identical probabilities everywhere.
+    """
 
     n_rows: int
     max_abs_diff: float
     label_agreement: float
     exact: bool
+    sets: dict[str, ParitySet] = Field(default_factory=dict)
+    notes: dict[str, str] = Field(default_factory=dict)
 
 
 class Manifest(_Model):

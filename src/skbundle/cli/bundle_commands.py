@@ -90,9 +90,10 @@ def render_demo(report: DemoReport) -> None:
     )
     console.print(
         Panel(
-            "joblib/pickle files can run arbitrary code when loaded. This demo trusts "
-            "model.joblib only because it wrote it moments ago. Never pass trust_pickle=True for "
-            "a bundle whose source you have not verified.",
+            "joblib/pickle files can run arbitrary code when loaded. This bundle was loaded "
+            "without trusting model.joblib: skbundle chose a format that runs no code. Never "
+            "pass trust_pickle=True for a bundle whose source you have not verified; sign "
+            "bundles you publish (skbundle keygen / sign / verify --key).",
             title="security",
             border_style="yellow",
         )
@@ -129,7 +130,7 @@ def render_demo(report: DemoReport) -> None:
     console.print(table)
     console.print(
         f"\nNext: skbundle inspect {report.bundle_path}   "
-        f"skbundle predict {report.bundle_path} '{{...}}' --trust-pickle"
+        f"skbundle predict {report.bundle_path} '{{...}}'"
     )
 
 
@@ -210,10 +211,19 @@ def inspect(path: BundlePath) -> None:
         table.add_row(a.path, a.role, a.format, str(a.bytes), a.sha256[:16] + "...")
     console.print(table)
     if m.parity:
-        table = Table("runtime", "rows", "max |diff|", "label agreement", "exact", title="parity")
+        sets = sorted(
+            {s for p in m.parity.values() for s in p.sets}, key=lambda s: (s != "test", s)
+        )
+        rows = "rows (" + " + ".join(sets) + ")" if sets else "rows"
+        table = Table("runtime", rows, "max |diff|", "label agreement", "exact", title="parity")
         for name, p in m.parity.items():
+            n = " + ".join(str(p.sets[s].n_rows) if s in p.sets else "-" for s in sets)
             table.add_row(
-                name, str(p.n_rows), f"{p.max_abs_diff:g}", f"{p.label_agreement:.2%}", str(p.exact)
+                name,
+                n or str(p.n_rows),
+                f"{p.max_abs_diff:g}",
+                f"{p.label_agreement:.2%}",
+                str(p.exact),
             )
         console.print(table)
     for name, why in m.unavailable_formats.items():
@@ -229,15 +239,27 @@ def inspect(path: BundlePath) -> None:
     )
 
 
-def verify(path: BundlePath) -> None:
+def verify(
+    path: BundlePath,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Also check signature.json against this public key file."),
+    ] = None,
+) -> None:
     """Check every file of a bundle against the SHA-256 hashes in its manifest.
 
-    Reads bytes only, never deserializes. Exit 0 when intact, 1 with the reasons.
+    Reads bytes only, never deserializes. With --key, the manifest's signature must also
+    match that public key. Exit 0 when intact, 1 with the reasons.
     """
     from skbundle.integrity import verify as verify_bundle
 
     with errors_to_exit():
         result = verify_bundle(path)
+        if key is not None:
+            from skbundle.signing import verify_signature
+
+            signature = verify_signature(path, key, result.manifest)
+            console.print(f"  [green]ok[/]  signature by key {signature.key_fingerprint[:16]}...")
     for artifact in result.checked:
         bad = next((p for p in result.problems if p.path == artifact.path), None)
         mark = "[red]FAIL[/]" if bad else "[green]ok[/]"

@@ -20,6 +20,12 @@ class FormatUnavailable(Exception):
     """A handler cannot represent this pipeline; the message says why (recorded in the manifest)."""
 
 
+def shorten(text: str, limit: int = 300) -> str:
+    """An error on one line, at most ``limit`` characters: what the manifest records."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class SaveContext:
     """What a handler may need besides the pipeline: a sample of float input in schema order."""
@@ -42,15 +48,21 @@ class FormatHandler(Protocol):
         """Write the pipeline; return the path written. Raise FormatUnavailable if impossible."""
         ...
 
-    def load(self, data: bytes, *, source: str) -> Predictor:
-        """Build a runtime from verified bytes. ``source`` names the file in error messages."""
+    def load(self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()) -> Predictor:
+        """Build a runtime from verified bytes. ``source`` names the file in error messages.
+
+        ``trusted`` holds names the caller trusts beyond ``skbundle.allowlist`` (formats that
+        import types check every one against both; the file itself never adds to them).
+        """
         ...
 
 
 def _registry() -> dict[str, FormatHandler]:
     from skbundle.formats.joblib_format import JoblibFormat
+    from skbundle.formats.onnx_format import OnnxFormat
+    from skbundle.formats.skops_format import SkopsFormat
 
-    return {"joblib": JoblibFormat()}
+    return {"joblib": JoblibFormat(), "skops": SkopsFormat(), "onnx": OnnxFormat()}
 
 
 FORMATS: dict[str, FormatHandler] = _registry()

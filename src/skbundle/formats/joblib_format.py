@@ -1,7 +1,8 @@
 """joblib: the scikit-learn community's default format. Plain ``joblib.load()`` works on it.
 
 Unpickling runs code chosen by whoever wrote the file, so this handler's ``load`` is only ever
-called after the caller has said the bundle is trusted (see ``skbundle.bundle.load``).
+called after the caller has said the bundle is trusted (see ``skbundle.bundle.load``), and even
+then every name the pickle would import is audited first (``skbundle.audit``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import joblib
 
+from skbundle import audit
 from skbundle.errors import UntrustedArtifactError
 from skbundle.formats import FormatUnavailable, SaveContext
 from skbundle.runtime import SklearnPredictor
@@ -71,11 +73,20 @@ class JoblibFormat:
             raise FormatUnavailable(f"joblib could not pickle the pipeline: {exc}") from exc
         return path
 
-    def load(self, data: bytes, *, source: str) -> SklearnPredictor:
+    def load(
+        self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
+    ) -> SklearnPredictor:
         if sniff(data) is None:
             raise UntrustedArtifactError(
                 source,
                 f"its first bytes {data[:4]!r} are not those of a joblib file",
                 "The file is not what the manifest says it is; rebuild the bundle.",
             )
-        return SklearnPredictor(joblib.load(io.BytesIO(data)))
+        # Audit first: a refused file never reaches the unpickler, trusted or not.
+        audit.check(data, source=source, trusted=trusted)
+        return SklearnPredictor(_unpickle(data))
+
+
+def _unpickle(data: bytes) -> Any:
+    """The one place a bundle's pickle is deserialized (tests patch it to prove the audit)."""
+    return joblib.load(io.BytesIO(data))

@@ -1,0 +1,151 @@
+"""ONNX: the pipeline as a graph of operators, run by onnxruntime. Loading runs no Python code.
+
+Conversion uses skbundle's own exact converter (``onnx_graph``) when it knows every step, and
+skl2onnx otherwise; the model's metadata says which (``skbundle.converter``). Either way,
+parity with the fitted pipeline is measured at save time and recorded in the manifest, and
+``load(runtime="auto")`` picks ONNX only when that parity is exact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skbundle.errors import UntrustedArtifactError, preview
+from skbundle.formats import FormatUnavailable, SaveContext, shorten
+
+CONVERTER_KEY = "skbundle.converter"
+
+
+def _skl2onnx(pipeline: Any, n_features: int) -> Any:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    return convert_sklearn(
+        pipeline,
+        initial_types=[("X", FloatTensorType([None, n_features]))],
+        options={id(final): {"zipmap": False}},
+    )
+
+
+def convert(pipeline: Any, n_features: int) -> tuple[Any, str]:
+    """The ONNX model and the name of the converter that made it.
+
+    Raises
+    ------
+    FormatUnavailable
+        Neither converter can represent the pipeline; the message holds both reasons.
+    """
+    from skbundle.formats import onnx_graph
+
+    try:
+        return onnx_graph.convert(pipeline, n_features), "skbundle-exact"
+    except onnx_graph.Unsupported as exc:
+        exact_why = str(exc)
+    try:
+        return _skl2onnx(pipeline, n_features), "skl2onnx"
+    except Exception as exc:  # skl2onnx raises many types (MissingShapeCalculator, ...)
+        raise FormatUnavailable(
+            shorten(f"exact converter: {exact_why}; skl2onnx: {type(exc).__name__}: {exc}")
+        ) from exc
+
+
+def _tensors(graph: Any) -> Any:
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
+def check_self_contained(data: bytes, *, source: str) -> None:
+    """Refuse a model that points at external data files: those paths come from the file.
+
+    Raises
+    ------
+    UntrustedArtifactError
+        The model does not parse, or a tensor's data lives outside the file.
+    """
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # protobuf's DecodeError, whose module has no type stubs
+        raise UntrustedArtifactError(
+            source, f"it is not an ONNX model ({exc})", "Rebuild the bundle."
+        ) from exc
+    external = [t.name for t in _tensors(model.graph) if t.data_location == 1]
+    if external:
+        raise UntrustedArtifactError(
+            source,
+            f"tensors {preview(sorted(external))} read their data from files outside the model",
+            "A bundle's ONNX model must be self-contained; rebuild the bundle.",
+        )
+
+
+class OnnxPredictor:
+    """An onnxruntime session; everything a call needs is looked up once, here."""
+
+    def __init__(self, session: Any) -> None:
+        inp = session.get_inputs()[0]
+        outputs = [o.name for o in session.get_outputs()]
+        self._input = inp.name
+        self._float32 = inp.type == "tensor(float)"
+        self._outputs = ["probabilities"] if "probabilities" in outputs else [outputs[-1]]
+        self._run = session.run
+        self.session = session
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self._float32:  # a skl2onnx graph: float32 input, float32 probabilities
+            X = X.astype(np.float32)
+        return np.asarray(self._run(self._outputs, {self._input: X})[0], dtype=np.float64)
+
+
+def session_options() -> Any:
+    """One thread: onnxruntime may otherwise sum the trees of one row in another order."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxFormat:
+    name = "onnx"
+    filename = "model.onnx"
+    engine = "onnxruntime"
+    needs_trust = False
+
+    def save(self, pipeline: Any, directory: Path, context: SaveContext) -> Path:
+        model, converter = convert(pipeline, len(context.feature_names))
+        entry = model.metadata_props.add()
+        entry.key, entry.value = CONVERTER_KEY, converter
+        path = directory / self.filename
+        path.write_bytes(model.SerializeToString())
+        return path
+
+    def load(
+        self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
+    ) -> OnnxPredictor:
+        import onnxruntime as ort
+
+        check_self_contained(data, source=source)
+        try:
+            session = ort.InferenceSession(
+                data, session_options(), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
+            raise UntrustedArtifactError(
+                source, f"onnxruntime cannot load it ({shorten(str(exc))})", "Rebuild the bundle."
+            ) from exc
+        return OnnxPredictor(session)

@@ -1,0 +1,256 @@
+"""Parity: measured at save time on the test split and on split-threshold boundaries."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from skbundle import parity
+from skbundle.formats import onnx_format, onnx_graph
+from skbundle.manifest import Parity, read_manifest
+
+
+@pytest.mark.parametrize(
+    ("case", "exact_onnx"), [("cancer", True), ("wine", True), ("iris", False)]
+)
+def test_manifest_records_parity_per_runtime_and_set(
+    request: pytest.FixtureRequest, case: str, exact_onnx: bool
+) -> None:
+    c = request.getfixturevalue(case)
+    recorded = read_manifest(c.path).parity
+    assert sorted(recorded) == ["joblib", "onnx", "skops"]
+    trees = hasattr(c.pipeline.steps[-1][1], "estimators_")
+    for runtime, p in recorded.items():
+        assert sorted(p.sets) == ["boundary", "test"], runtime
+        assert p.sets["test"].n_rows == len(c.X_test)
+        assert p.label_agreement == 1.0, runtime
+        assert p.n_rows == p.sets["test"].n_rows + p.sets["boundary"].n_rows
+        if runtime != "onnx" or exact_onnx:
+            assert (p.exact, p.max_abs_diff) == (True, 0.0), runtime
+            assert p.sets["boundary"].max_abs_diff == 0.0, runtime
+    onnx = recorded["onnx"]
+    if not exact_onnx:
+        # Exp in onnxruntime and numpy's exp differ in the last bit: recorded, never hidden.
+        assert onnx.exact is False
+        assert 0.0 < onnx.max_abs_diff < 1e-15
+    if trees:
+        boundary = onnx.sets["boundary"]
+        assert boundary.n_rows > 1000
+        assert onnx.notes["boundary"].endswith(
+            f"{boundary.n_rows} of {boundary.n_rows} rows verified to land there"
+        )
+    else:
+        assert (onnx.sets["boundary"].n_rows, onnx.notes) == (0, {"boundary": "not a tree model"})
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (
+            0.5,
+            (
+                np.nextafter(np.float32(0.5), np.float32(0)),
+                np.float32(0.5),
+                np.nextafter(np.float32(0.5), np.float32(1)),
+            ),
+        ),
+        # a midpoint between two float32 values: 'on' is the lower one, which goes left
+        (
+            (float(np.float32(1.0)) + float(np.nextafter(np.float32(1.0), np.float32(2)))) / 2,
+            (
+                np.nextafter(np.float32(1.0), np.float32(0)),
+                np.float32(1.0),
+                np.nextafter(np.float32(1.0), np.float32(2)),
+            ),
+        ),
+        (-1e-3, None),
+    ],
+)
+def test_boundary_targets(threshold: float, expected: Any) -> None:
+    below, on, above = parity._targets(threshold)
+    assert float(on) <= threshold < float(above)
+    assert below == np.nextafter(on, np.float32(-np.inf))
+    assert above == np.nextafter(on, np.float32(np.inf))
+    if expected is not None:
+        assert (below, on, above) == expected
+
+
+def _scaled32(pipeline: Any, X: np.ndarray, names: list[str]) -> np.ndarray:
+    frame = pd.DataFrame(X, columns=names)
+    return np.asarray(pipeline[:-1].transform(frame), dtype=np.float32)
+
+
+def test_boundary_rows_sit_on_thresholds_and_change_paths(cancer: Any) -> None:
+    names = list(cancer.X_train.columns)
+    base = cancer.X_test.to_numpy(np.float64)
+    found = parity.boundary_set(cancer.pipeline, base, names)
+    X = found.X
+    assert len(X) % 3 == 0 and len(X) > 0
+    scaled = _scaled32(cancer.pipeline, X, names)
+    forest = cancer.pipeline.steps[-1][1]
+    # every triple (below, on, above): one feature differs, by one float32 ulp each step,
+    # and 'on' is the largest float32 at or below some threshold of that feature
+    thresholds: dict[int, set[float]] = {}
+    for tree in forest.estimators_:
+        t = tree.tree_
+        for node in np.flatnonzero(t.children_left != -1):
+            thresholds.setdefault(int(t.feature[node]), set()).add(float(t.threshold[node]))
+    changed = 0
+    proba = cancer.pipeline.predict_proba(pd.DataFrame(X, columns=names))
+    for i in range(0, len(X), 3):
+        below, on, above = scaled[i], scaled[i + 1], scaled[i + 2]
+        (cols,) = np.nonzero((below != on) | (on != above))
+        assert len(cols) == 1, i
+        f = int(cols[0])
+        assert np.nextafter(below[f], np.float32(np.inf)) == on[f]
+        assert np.nextafter(on[f], np.float32(np.inf)) == above[f]
+        assert any(float(on[f]) <= thr < float(above[f]) for thr in thresholds[f]), i
+        changed += not np.array_equal(proba[i + 1], proba[i + 2])
+    # crossing a threshold by one ulp changes the forest's output for many rows
+    assert changed > len(X) // 3 // 4
+
+
+def test_plain_skl2onnx_is_not_exact_and_the_boundary_set_shows_it(cancer: Any) -> None:
+    """Why skbundle has its own converter: the default graph is off by up to 0.01 on the test
+    split and flips labels on the boundary."""
+    names = list(cancer.X_train.columns)
+    plain = onnx_format._skl2onnx(cancer.pipeline, len(names))
+    session = ort.InferenceSession(plain.SerializeToString(), onnx_format.session_options())
+    sets = parity.evaluation_sets(
+        cancer.pipeline,
+        cancer.X_test.to_numpy(np.float64),
+        cancer.X_train.to_numpy(np.float64),
+        names,
+    )
+    refs = [parity.reference(cancer.pipeline, s.X, names) for s in sets]
+    measured = parity.measure_sets(refs, onnx_format.OnnxPredictor(session), sets)
+    assert measured.sets["test"].max_abs_diff > 1e-3
+    assert measured.sets["boundary"].label_agreement < 1.0
+    assert not measured.exact
+    ours = read_manifest(cancer.path).parity["onnx"]
+    assert ours.exact and ours.sets["boundary"].n_rows == measured.sets["boundary"].n_rows
+
+
+def _exact_parity(pipeline: Any, X_train: pd.DataFrame, X_test: pd.DataFrame) -> Parity:
+    names = list(X_train.columns)
+    model = onnx_graph.convert(pipeline, len(names))
+    session = ort.InferenceSession(model.SerializeToString(), onnx_format.session_options())
+    sets = parity.evaluation_sets(
+        pipeline, X_test.to_numpy(np.float64), X_train.to_numpy(np.float64), names
+    )
+    refs = [parity.reference(pipeline, s.X, names) for s in sets]
+    return parity.measure_sets(refs, onnx_format.OnnxPredictor(session), sets)
+
+
+@pytest.fixture(scope="module")
+def cancer_data() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    data = load_breast_cancer(as_frame=True)
+    return data.data.iloc[::2], data.data.iloc[1::2], data.target.to_numpy()[::2]
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        pytest.param(DecisionTreeClassifier(random_state=0), id="tree-alone"),
+        pytest.param(
+            make_pipeline(StandardScaler(), ExtraTreesClassifier(20, random_state=0)),
+            id="extra-trees",
+        ),
+        pytest.param(
+            make_pipeline(StandardScaler(), RandomForestClassifier(5, max_depth=1, random_state=0)),
+            id="stumps",
+        ),
+        pytest.param(
+            make_pipeline(DecisionTreeClassifier(min_samples_split=10_000)), id="one-leaf-tree"
+        ),
+    ],
+)
+def test_exact_converter_on_other_tree_models(
+    estimator: Any, cancer_data: tuple[pd.DataFrame, pd.DataFrame, np.ndarray]
+) -> None:
+    X_train, X_test, y = cancer_data
+    fitted = estimator.fit(X_train, y)
+    measured = _exact_parity(fitted, X_train, X_test)
+    assert measured.exact, measured
+
+
+def test_binary_logistic_regression_is_label_exact(
+    cancer_data: tuple[pd.DataFrame, pd.DataFrame, np.ndarray],
+) -> None:
+    X_train, X_test, y = cancer_data
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_train, y)
+    measured = _exact_parity(fitted, X_train, X_test)
+    assert measured.label_agreement == 1.0
+    assert measured.max_abs_diff < 1e-15
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "message"),
+    [
+        pytest.param(
+            make_pipeline(MinMaxScaler(), RandomForestClassifier(3, random_state=0)),
+            "no exact conversion for MinMaxScaler",
+            id="other-scaler",
+        ),
+        pytest.param(
+            make_pipeline(SimpleImputer(add_indicator=True), RandomForestClassifier(3)),
+            "SimpleImputer other than missing_values=nan without indicator",
+            id="imputer-indicator",
+        ),
+        pytest.param(
+            make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=3)),
+            "no exact conversion for GradientBoostingClassifier",
+            id="boosting",
+        ),
+    ],
+)
+def test_steps_without_an_exact_conversion(
+    pipeline: Any, message: str, cancer_data: tuple[pd.DataFrame, pd.DataFrame, np.ndarray]
+) -> None:
+    X_train, _, y = cancer_data
+    fitted = pipeline.fit(X_train, y)
+    with pytest.raises(onnx_graph.Unsupported, match=f"^{re.escape(message)}$"):
+        onnx_graph.convert(fitted, X_train.shape[1])
+
+
+def test_passthrough_steps_are_skipped(
+    cancer_data: tuple[pd.DataFrame, pd.DataFrame, np.ndarray],
+) -> None:
+    X_train, X_test, y = cancer_data
+    pipeline = make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0))
+    fitted = pipeline.set_params(standardscaler="passthrough").fit(X_train, y)
+    assert _exact_parity(fitted, X_train, X_test).exact
+
+
+def test_parity_of_a_pipeline_fitted_on_arrays(
+    cancer_data: tuple[pd.DataFrame, pd.DataFrame, np.ndarray],
+) -> None:
+    """No feature names at fit time: the reference and the boundary set must not hand it a
+    DataFrame (pytest turns scikit-learn's feature-name warning into an error)."""
+    X_train, X_test, y = cancer_data
+    names = list(X_train.columns)
+    pipe = make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0))
+    pipe.fit(X_train.to_numpy(), y)
+    sets = parity.evaluation_sets(pipe, X_test.to_numpy(), X_train.to_numpy(), names)
+    refs = [parity.reference(pipe, s.X, names) for s in sets]
+    assert np.array_equal(refs[0], pipe.predict_proba(X_test.to_numpy()))
+    assert sets[1].X.shape[0] > 0
+    assert sets[1].note.endswith(
+        f"{len(sets[1].X)} of {len(sets[1].X)} rows verified to land there"
+    )
