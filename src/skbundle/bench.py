@@ -289,9 +289,7 @@ def _persistence(root: Path, manifest: Manifest) -> list[dict[str, Any]] | None:
     pipeline = getattr(predictor, "estimator", None)
     if pipeline is None:
         return None
-    sample = np.array(
-        [list(r.values()) for r in synthetic_records(manifest, 50)], dtype=np.float64
-    )
+    sample = np.array([list(r.values()) for r in synthetic_records(manifest, 50)], dtype=np.float64)
     rows = compare(pipeline, repeat=3, sample=sample, feature_names=manifest.feature_names)
     return [asdict(row) for row in rows]
 

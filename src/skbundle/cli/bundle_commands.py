@@ -147,6 +147,9 @@ def demo(
     with errors_to_exit(), err_console.status("fitting, bundling and measuring..."):
         report = run(out)
     render_demo(report)
+    from skbundle.cli.readiness_commands import render_demo_readiness
+
+    render_demo_readiness(report)
 
 
 def _summary(manifest: Manifest) -> None:
@@ -213,6 +216,10 @@ def inspect(path: BundlePath) -> None:
         console.print(table)
     for name, why in m.unavailable_formats.items():
         console.print(f"  [yellow]{name} unavailable:[/] {escape(why)}")
+    from skbundle.cli.readiness_commands import importance_lines
+
+    for line in importance_lines(path):
+        console.print(escape(line))
     env = m.environment
     console.print(
         f"environment: Python {env.python} on {env.platform}; "

@@ -155,9 +155,7 @@ def version_item(manifest: Manifest) -> Item:
     title = "Semantic version"
     version = Version(manifest.version)
     if version.is_prerelease or "-" in manifest.version:
-        return Item(
-            "model", "version", title, WARN, f"{manifest.version} is a pre-release version"
-        )
+        return Item("model", "version", title, WARN, f"{manifest.version} is a pre-release version")
     if version.major == 0:
         return Item(
             "model",
@@ -300,9 +298,7 @@ def requirements_item(root: Path, manifest: Manifest) -> Item:
         else:
             other.append(line)
     if breaking:
-        return Item(
-            "environment", "requirements", title, FAIL, "; ".join(breaking + other)
-        )
+        return Item("environment", "requirements", title, FAIL, "; ".join(breaking + other))
     if other:
         return Item(
             "environment",
@@ -320,9 +316,7 @@ def python_item(manifest: Manifest) -> Item:
     title = "Python version"
     built, running = manifest.environment.python, platform.python_version()
     if _major_minor(built) == _major_minor(running):
-        return Item(
-            "environment", "python", title, PASS, f"built with {built}, running {running}"
-        )
+        return Item("environment", "python", title, PASS, f"built with {built}, running {running}")
     return Item(
         "environment",
         "python",
@@ -401,9 +395,7 @@ def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
     reference = manifest.artifact("reference")
     installed = feature_installed("skbundle.reference")
     if reference is not None:
-        return file_item(
-            "docs", "monitoring", title, manifest, verification, reference.path
-        )
+        return file_item("docs", "monitoring", title, manifest, verification, reference.path)
     if installed:
         return Item(
             "docs",
@@ -425,9 +417,7 @@ def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
 def signature_item(root: Path) -> Item:
     title = "Signature present"
     if (root / SIGNATURE_NAME).is_file():
-        return Item(
-            "docs", "signature", title, PASS, f"{SIGNATURE_NAME} present", required=False
-        )
+        return Item("docs", "signature", title, PASS, f"{SIGNATURE_NAME} present", required=False)
     return Item(
         "docs",
         "signature",

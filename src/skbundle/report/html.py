@@ -97,7 +97,7 @@ def _benchmark(bench: dict[str, Any] | None) -> str:
     batches = _table(["runtime", "batch size", "latency (ms)", "rows/s"], batch_rows, {1, 2, 3})
     machine = bench.get("machine", {})
     return (
-        f"<p class=\"muted\">Measured {escape(str(bench.get('measured_at')))}, "
+        f'<p class="muted">Measured {escape(str(bench.get("measured_at")))}, '
         f"{bench.get('n')} single-row calls, on {escape(str(machine.get('platform')))} "
         f"({machine.get('cpus')} CPUs), Python {escape(str(machine.get('python')))}.</p>"
         f"{single}{batches}"
@@ -168,7 +168,8 @@ def render(
             f"{v['f1']:.4f}",
             str(v["support"]),
         ]
-        for name, v in test.get("per_class", {}).items()
+        for name, v in ((c, test.get("per_class", {}).get(c)) for c in m.classes)
+        if v is not None
     ]
     figures = []
     if "confusion_matrix" in test:
@@ -182,8 +183,7 @@ def render(
     if importance:
         png = importance_png or plots.feature_importance_png(importance)
         importance_html = (
-            f"<p>Method: {escape(importance['method'])}.</p>"
-            f"{_img(png, 'feature importance')}"
+            f"<p>Method: {escape(importance['method'])}.</p>{_img(png, 'feature importance')}"
         )
     overview = _table(
         ["", "rows", *m.classes],

@@ -36,7 +36,9 @@ def checklist_summary(checklist: Checklist | None, *, strict: bool = False) -> l
         "",
     ]
     lines += [
-        f"- {item.status.upper()}: {item.title}" for item in checklist.items if item.status != "pass"
+        f"- {item.status.upper()}: {item.title}"
+        for item in checklist.items
+        if item.status != "pass"
     ]
     return lines
 
@@ -98,8 +100,7 @@ def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None
     for f in m.features:
         cells = (f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean))
         out.append(
-            f"| {f.name} | {' | '.join(cells)} | "
-            f"{'accepted' if f.missing_allowed else 'refused'} |"
+            f"| {f.name} | {' | '.join(cells)} | {'accepted' if f.missing_allowed else 'refused'} |"
         )
     example = json.dumps(_example(m))
     out += [

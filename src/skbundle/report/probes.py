@@ -70,7 +70,9 @@ def validation_probes(bundle: Any) -> list[ProbeResult]:
     strict = next((f.name for f in features if f.n_missing == 0), None)
     out: list[ProbeResult] = []
 
-    def probe(name: str, change: Callable[[dict[str, Any]], object], field: str | None, text: str):  # type: ignore[no-untyped-def]
+    def probe(
+        name: str, change: Callable[[dict[str, Any]], object], field: str | None, text: str
+    ) -> None:
         record = dict(base)
         out.append(_expect_rejection(bundle, name, change(record), field, text))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from skbundle.report.checklist import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_P99_MS,
     DEFAULT_REQUESTS,
+    FAIL,
     MODEL_CARD_NAME,
     NOT_MEASURED,
-    FAIL,
     PASS,
     Checklist,
     Item,
@@ -46,9 +47,7 @@ from skbundle.update import UpdateResult
 SERVER_MODULE = "skbundle.serve"
 
 
-def _server_items(
-    bundle: Any, why_not: str, requests: int, concurrency: int
-) -> tuple[Item, Item]:
+def _server_items(bundle: Any, why_not: str, requests: int, concurrency: int) -> tuple[Item, Item]:
     load_title = f"Load probe: {requests or DEFAULT_REQUESTS} concurrent requests, 0 errors"
     spec_title = "OpenAPI spec exported"
     if not feature_installed(SERVER_MODULE):
@@ -62,7 +61,8 @@ def _server_items(
             Item("tests", "load", load_title, NOT_MEASURED, why_not),
             Item("docs", "openapi", spec_title, NOT_MEASURED, why_not),
         )
-    from skbundle.serve import create_app  # type: ignore[attr-defined,unused-ignore]
+    # Imported by name: the server is an optional part of skbundle (see feature_installed).
+    create_app = importlib.import_module(SERVER_MODULE).create_app
 
     body = orjson.dumps(bundle.validator.example())
     try:
