@@ -208,8 +208,11 @@ class _FittedPipeline:
         import numpy as np
         import pandas as pd
 
+        from skbundle.report.evaluation import model_input
+
         frame = pd.DataFrame(X, columns=self.columns)
-        return np.asarray(self.pipeline.predict_proba(frame), dtype=np.float64)
+        proba = self.pipeline.predict_proba(model_input(self.pipeline, frame))
+        return np.asarray(proba, dtype=np.float64)
 
 
 @dataclass(frozen=True)
