@@ -27,6 +27,7 @@ import numpy as np
 
 from skbundle.errors import SkbundleError
 from skbundle.formats import FORMATS
+from skbundle.integrity import verify
 from skbundle.manifest import Manifest, read_manifest
 
 BATCH_SIZES = (1, 10, 50, 100, 1000)
@@ -221,6 +222,8 @@ def run(
 
     Raises
     ------
+    BundleIntegrityError
+        A file of the bundle does not match the manifest: nothing is measured.
     BenchmarkError
         No requested runtime could be measured.
     RuntimeUnavailableError
@@ -230,6 +233,7 @@ def run(
 
     root = Path(path)
     manifest = read_manifest(root)
+    verify(root, manifest).raise_for_problems()
     models = {a.format: a for a in manifest.artifacts if a.role == "model" and a.format in FORMATS}
     wanted = list(runtimes) if runtimes else list(models)
     unknown = [r for r in wanted if r not in models]
