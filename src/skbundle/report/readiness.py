@@ -48,7 +48,9 @@ SERVER_MODULE = "skbundle.serve"
 
 
 def _server_items(bundle: Any, why_not: str, requests: int, concurrency: int) -> tuple[Item, Item]:
-    load_title = f"Load probe: {requests or DEFAULT_REQUESTS} concurrent requests, 0 errors"
+    load_title = (
+        f"Load probe: {requests or DEFAULT_REQUESTS} requests, {concurrency} at a time, 0 errors"
+    )
     spec_title = "OpenAPI spec exported"
     if not feature_installed(SERVER_MODULE):
         reason = f"{SERVER_MODULE} (the HTTP server) is not installed in this skbundle"
