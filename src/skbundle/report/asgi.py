@@ -179,7 +179,11 @@ def exercise(
     async def main() -> tuple[LoadResult, Response]:
         async with Client(app) as client:
             result = await _load(client, path, body, requests, concurrency)
-            spec = await client.request("GET", spec_path)
+            try:
+                spec = await client.request("GET", spec_path)
+            except Exception as exc:  # reported as the spec's failure, like any other answer
+                spec = Response(0, f"the app raised {type(exc).__name__}: {exc}".encode())
         return result, spec
 
     return asyncio.run(main())
+

@@ -1,0 +1,40 @@
+"""`skbundle demo` produces every readiness file, benchmarked and checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skbundle import demo
+from skbundle.integrity import verify
+from skbundle.manifest import read_manifest
+from skbundle.report.render import read_readiness
+
+from .readiness_helpers import png_size
+
+
+def test_demo_produces_all_readiness_files(tmp_path: Path) -> None:
+    report = demo.run(tmp_path, repeat=1, bench_n=20)
+    path = report.bundle_path
+    manifest = read_manifest(path)
+    listed = {a.path for a in manifest.artifacts}
+    assert {
+        "checklist.md",
+        "feature_importance.png",
+        "model_card.md",
+        "readiness.json",
+        "report.html",
+    } <= listed
+    assert verify(path).ok
+    assert manifest.benchmarks is not None
+    assert list(manifest.benchmarks["runtimes"]) == ["joblib"]
+    checklist = report.extras["checklist"]
+    # Latency is judged against the default 100 ms budget: a shared machine may miss it, and
+    # this test makes no timing assertion. Everything else must pass.
+    assert [i.key for i in checklist.items if i.blocking and i.key != "latency"] == []
+    data = read_readiness(path)
+    assert data["checklist"]["items"] == checklist.to_dict()["items"]
+    assert [row["method"] for row in data["persistence"]][-1] == "format joblib (model.joblib)"
+    assert png_size((path / "feature_importance.png").read_bytes()) == (800, 600)
+    page = (path / "report.html").read_text(encoding="utf-8")
+    assert "Ready to deploy" in page
+    assert "one Pipeline file, compress=9" in page
