@@ -160,8 +160,9 @@ def write_reports(ctx: Any) -> None:
     (ctx.directory / IMPORTANCE_PNG).write_bytes(png)
     ctx.add_file(IMPORTANCE_PNG, role="plot", fmt="png")
     # The checklist looks for the model card among the bundle's files, and the card shows the
-    # checklist: write the files once without it, compute it, then write them again.
-    _write(ctx, render_files(ctx.manifest(), data, importance_png=png))
+    # checklist: write the card once without it, compute it, then write every file.
+    card = model_card.render(ctx.manifest(), data, None).encode()
+    _write(ctx, {MODEL_CARD_NAME: NewFile(card, "model-card", "markdown")})
     data["checklist"] = compute_for_build(ctx).to_dict()
     _write(ctx, render_files(ctx.manifest(), data, importance_png=png))
 
