@@ -96,7 +96,7 @@ def test_check_stores_the_checklist_and_the_bundle_stays_intact(ready: Path) -> 
     ("threshold", "status", "start"),
     [
         (None, "pass", "test split (n=114): accuracy 0.9561"),
-        (0.9, "pass", "test split (n=114): accuracy 0.9561"),
+        (0.9, "pass", "accuracy 0.9561 >= the threshold 0.9000; test split (n=114)"),
         (0.99, "fail", "accuracy 0.9561 is below the threshold 0.9900"),
     ],
     ids=["no-threshold", "above", "below"],
@@ -300,7 +300,7 @@ def test_probability_check_table(row: dict[str, float], problem: str) -> None:
 @pytest.mark.parametrize(
     ("pin", "status", "evidence"),
     [
-        ("numpy=={numpy}", "pass", "all 1 pins match the installed"),
+        ("numpy=={numpy}", "pass", "all 1 pins match the installed versions"),
         ("numpy==0.0.1", "warn", "0/1 pins match; numpy==0.0.1 pinned, {numpy} installed"),
         ("scikit-learn==0.1.0", "fail", "scikit-learn==0.1.0 pinned, {sklearn} installed"),
         ("not-a-real-package==1.0", "fail", "not-a-real-package==1.0 is not installed"),
@@ -328,7 +328,7 @@ def test_requirements_item_fails_without_the_file(cancer: Case, tmp_path: Path) 
 def test_requirements_item_passes_on_the_bundle_as_built(cancer: Case) -> None:
     item = cl.requirements_item(cancer.path, read_manifest(cancer.path))
     assert item.status == "pass"
-    assert re.fullmatch(r"all \d+ pins match the installed", item.evidence)
+    assert re.fullmatch(r"all \d+ pins match the installed versions", item.evidence)
 
 
 def test_python_item(cancer: Case) -> None:

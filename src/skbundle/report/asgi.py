@@ -186,4 +186,3 @@ def exercise(
         return result, spec
 
     return asyncio.run(main())
-

@@ -128,7 +128,13 @@ def metrics_item(manifest: Manifest, min_accuracy: float | None) -> Item:
             FAIL,
             f"accuracy {accuracy:.4f} is below the threshold {min_accuracy:.4f}; {evidence}",
         )
-    return Item("model", "metrics", title, PASS, f"{evidence} >= {min_accuracy:.4f}")
+    return Item(
+        "model",
+        "metrics",
+        title,
+        PASS,
+        f"accuracy {accuracy:.4f} >= the threshold {min_accuracy:.4f}; {evidence}",
+    )
 
 
 def integrity_item(verification: Verification) -> Item:
@@ -308,7 +314,11 @@ def requirements_item(root: Path, manifest: Manifest) -> Item:
             f"{len(pins) - len(other)}/{len(pins)} pins match; " + "; ".join(other),
         )
     return Item(
-        "environment", "requirements", title, PASS, f"all {len(pins)} pins match the installed"
+        "environment",
+        "requirements",
+        title,
+        PASS,
+        f"all {len(pins)} pins match the installed versions",
     )
 
 
