@@ -166,3 +166,16 @@ def test_inspect_lists_the_top_ten_features(cancer: Case) -> None:
     listed = lines[start + 1 : start + 11]
     assert [line.split()[0] for line in listed] == [f"{i}." for i in range(1, 11)]
     assert "worst" in listed[0] or "mean" in listed[0]
+
+
+def test_bench_on_a_signed_bundle_says_the_signature_must_be_renewed(
+    cancer: Case, tmp_path: Path
+) -> None:
+    path = copy_bundle(cancer.path, tmp_path / "signed")
+    (path / "signature.json").write_text("{}", encoding="utf-8")
+    result = runner.invoke(app, ["bench", str(path), "--n", "5", "--trust-pickle"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: signature.json was made over the previous bundle.json and no longer matches "
+        "it: sign the bundle again to renew the signature." in flat(result.output)
+    )

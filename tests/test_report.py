@@ -20,7 +20,7 @@ from skbundle.report.evaluation import feature_importance
 from skbundle.report.render import ReadinessError, read_readiness, refresh
 
 from .conftest import Case
-from .readiness_helpers import copy_bundle, png_size
+from .readiness_helpers import copy_bundle, edit_manifest, png_size
 
 CHROMIUM = os.environ.get("SKBUNDLE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -143,12 +143,29 @@ def test_refresh_rerenders_and_keeps_the_bundle_intact(cancer: Case, tmp_path: P
     assert (path / "report.html").read_bytes().startswith(b"<!doctype html>")
 
 
-def test_refresh_of_a_bundle_without_readiness_data(cancer: Case, tmp_path: Path) -> None:
+def test_refresh_of_a_bundle_saved_before_reports_existed(cancer: Case, tmp_path: Path) -> None:
+    """An older bundle: no readiness files at all. The report renders what the manifest has."""
     path = copy_bundle(cancer.path, tmp_path / "old")
-    (path / "readiness.json").unlink()
+    gone = {"readiness.json", "model_card.md", "report.html", "checklist.md"}
+    for name in gone:
+        (path / name).unlink()
+    manifest = read_manifest(path)
+    edit_manifest(path, artifacts=[a for a in manifest.artifacts if a.path not in gone])
+    assert verify(path).ok
+    update = refresh(path)
+    assert update.written == ["model_card.md", "readiness.json", "report.html"]
+    assert verify(path).ok
+    page = (path / "report.html").read_text(encoding="utf-8")
+    assert "No feature importance recorded." in page
+    assert f"{manifest.metrics['test']['accuracy']:.4f}" in page
+
+
+def test_refresh_refuses_damaged_readiness_data(cancer: Case, tmp_path: Path) -> None:
+    path = copy_bundle(cancer.path, tmp_path / "bad")
+    (path / "readiness.json").write_text("[1, 2]", encoding="utf-8")
     message = (
-        f"Cannot read the readiness data {path / 'readiness.json'}: the file is missing. The "
-        "bundle was built before reports existed; rebuild it with skbundle.save()."
+        f"Cannot read the readiness data {path / 'readiness.json'}: expected a JSON object. "
+        "Rebuild the bundle."
     )
     with pytest.raises(ReadinessError, match=f"^{re.escape(message)}$"):
         refresh(path)

@@ -118,14 +118,23 @@ def refresh(
     UpdateResult
         Says whether the bundle's signature must be renewed.
 
+    A bundle saved before reports existed (no ``readiness.json``) gets the files its
+    manifest alone can fill: no curves or importances, the rest as usual.
+
     Raises
     ------
     ManifestError, ReadinessError
-        The manifest or ``readiness.json`` cannot be read.
+        The manifest cannot be read, or ``readiness.json`` exists but is not valid.
     """
     root = Path(path)
     manifest = read_manifest(root)
-    data = read_readiness(root)
+    try:
+        data = read_readiness(root)
+    except ReadinessError:
+        if (root / READINESS_NAME).exists():
+            raise
+        # A bundle saved before reports existed: render what its manifest alone can show.
+        data = {}
     if checklist is not None:
         data["checklist"] = checklist.to_dict()
     if persistence is not None:
