@@ -179,3 +179,17 @@ def test_bench_on_a_signed_bundle_says_the_signature_must_be_renewed(
         "warning: signature.json was made over the previous bundle.json and no longer matches "
         "it: sign the bundle again to renew the signature." in flat(result.output)
     )
+
+
+def test_check_with_an_unknown_runtime_measures_no_probe(benched: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["check", str(benched), "--runtime", "tflite", "--json", "--no-write", *BUDGET],
+    )
+    assert result.exit_code == 1
+    items = {i["key"]: i for i in json.loads(result.stdout)["items"]}
+    assert items["validation"]["status"] == "not measured"
+    assert items["validation"]["evidence"] == (
+        "the bundle could not be loaded: Runtime 'tflite' is not available for this bundle: "
+        "expected one of ['auto', 'joblib']."
+    )

@@ -164,6 +164,9 @@ def check(
         bool,
         typer.Option("--strict", help="Fail on any item that is not a pass (warn, not measured)."),
     ] = False,
+    runtime: Annotated[
+        str, typer.Option("--runtime", help="Runtime the probes load: auto, or a format name.")
+    ] = "auto",
     trust_pickle: TrustOpt = False,
     write: Annotated[
         bool,
@@ -189,6 +192,7 @@ def check(
             min_accuracy=min_accuracy,
             max_p99_ms=max_p99_ms,
             requests=requests,
+            runtime=runtime,
             trust_pickle=trust_pickle,
             write=write,
         )
