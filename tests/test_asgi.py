@@ -9,46 +9,11 @@ import pytest
 
 from skbundle.report import asgi
 
-
-class CountingApp:
-    """A real ASGI app: lifespan marks it ready; /predict echoes; every Nth request fails."""
-
-    def __init__(self, fail_every: int = 0, lifespan: bool = True) -> None:
-        self.fail_every = fail_every
-        self.lifespan = lifespan
-        self.calls = 0
-        self.events: list[str] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            if not self.lifespan:
-                raise RuntimeError("lifespan not supported")
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    scope["state"]["ready"] = True
-                    self.events.append("startup")
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    self.events.append("shutdown")
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        message = await receive()
-        self.calls += 1
-        if scope["path"] == "/openapi.json":
-            status, body = 200, orjson.dumps({"paths": {"/predict": {}, "/health": {}}})
-        elif self.fail_every and self.calls % self.fail_every == 0:
-            status, body = 500, b'{"error": "boom"}'
-        else:
-            record = orjson.loads(message["body"])
-            ready = scope.get("state", {}).get("ready", False)
-            status, body = 200, orjson.dumps([{"echo": record, "ready": ready}])
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": body})
+from .readiness_helpers import EchoApp
 
 
 def test_all_requests_succeed_after_the_lifespan_started() -> None:
-    app = CountingApp()
+    app = EchoApp()
     result, spec = asgi.exercise(app, body=b'{"a": 1}', requests=300, concurrency=16)
     assert (result.requests, result.errors, result.statuses) == (300, 0, {200: 300})
     assert result.first_error == ""
@@ -58,7 +23,7 @@ def test_all_requests_succeed_after_the_lifespan_started() -> None:
 
 
 def test_failures_are_counted_and_the_first_is_kept() -> None:
-    app = CountingApp(fail_every=10)
+    app = EchoApp(fail_every=10)
     result, _ = asgi.exercise(app, body=b'{"a": 1}', requests=200, concurrency=8)
     assert result.errors == 20
     assert result.statuses == {200: 180, 500: 20}
@@ -66,7 +31,7 @@ def test_failures_are_counted_and_the_first_is_kept() -> None:
 
 
 def test_an_app_without_lifespan_support_is_still_exercised() -> None:
-    app = CountingApp(lifespan=False)
+    app = EchoApp(lifespan=False)
     result, _ = asgi.exercise(app, body=b'{"a": 1}', requests=10, concurrency=2)
     assert result.errors == 0
 

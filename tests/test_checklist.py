@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,10 +18,10 @@ from skbundle.integrity import verify
 from skbundle.manifest import Parity, read_manifest
 from skbundle.report import checklist as cl
 from skbundle.report import probes
-from skbundle.report.readiness import CheckOutcome, check
+from skbundle.report.readiness import CheckOutcome, check, server_items
 
 from .conftest import Case
-from .readiness_helpers import copy_bundle, edit_features
+from .readiness_helpers import EchoApp, copy_bundle, edit_features
 
 SERVER = cl.feature_installed("skbundle.serve")
 MONITORING = cl.feature_installed("skbundle.reference")
@@ -431,6 +432,61 @@ def test_load_probe_is_not_faked_while_the_server_is_absent(
         False,
         "skbundle.serve (the HTTP server) is not installed in this skbundle",
     )
+
+
+def _served(app: Any, ready: Path, requests: int = 200) -> tuple[cl.Item, cl.Item]:
+    bundle = skbundle.load(ready, trust_pickle=True)
+    return server_items(bundle, "", requests, 8, app_factory=lambda _: app)
+
+
+def test_load_probe_and_spec_pass_when_the_app_answers(ready: Path) -> None:
+    app = EchoApp()
+    load, spec = _served(app, ready)
+    assert load.status == "pass"
+    assert re.fullmatch(
+        r"200 POST /predict, 8 concurrent, served in-process \(ASGI\): 0 errors, "
+        r"[\d,]+ requests/s",
+        load.evidence,
+    )
+    assert (spec.status, spec.evidence) == (
+        "pass",
+        "GET /openapi.json: 2 paths, including /predict",
+    )
+    assert app.events == ["startup", "shutdown"]
+
+
+def test_load_probe_fails_on_errors(ready: Path) -> None:
+    load, _ = _served(EchoApp(fail_every=10), ready)
+    assert (load.status, load.evidence) == (
+        "fail",
+        "20/200 requests failed (statuses {200: 180, 500: 20}); first: status 500: "
+        '{"error": "boom"}',
+    )
+
+
+def test_spec_fails_without_predict(ready: Path) -> None:
+    _, spec = _served(EchoApp(paths=("/health",)), ready)
+    assert (spec.status, spec.evidence) == (
+        "fail",
+        "GET /openapi.json answered 200 without a /predict path",
+    )
+
+
+def test_an_app_that_cannot_be_built_fails_both_items(ready: Path) -> None:
+    def factory(bundle: Any) -> Any:
+        raise RuntimeError("no port")
+
+    bundle = skbundle.load(ready, trust_pickle=True)
+    load, spec = server_items(bundle, "", 10, 2, app_factory=factory)
+    assert (load.status, load.evidence) == ("fail", "the app failed: RuntimeError: no port")
+    assert (spec.status, spec.evidence) == ("fail", "the app failed: RuntimeError: no port")
+
+
+def test_the_load_probe_needs_a_loaded_bundle() -> None:
+    load, spec = server_items(None, "the bundle could not be loaded: x", 10, 2, EchoApp())
+    assert (load.status, load.required) == ("not measured", True)
+    assert load.evidence == "the bundle could not be loaded: x"
+    assert spec.status == "not measured"
 
 
 # -- the verdict ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,23 @@ from skbundle.update import UpdateResult
 SERVER_MODULE = "skbundle.serve"
 
 
-def _server_items(bundle: Any, why_not: str, requests: int, concurrency: int) -> tuple[Item, Item]:
+def server_items(
+    bundle: Any,
+    why_not: str,
+    requests: int,
+    concurrency: int,
+    app_factory: Callable[[Any], Any] | None = None,
+) -> tuple[Item, Item]:
+    """The load probe and the OpenAPI item, from the bundle's app served in-process.
+
+    ``app_factory(bundle)`` builds the ASGI app; by default ``skbundle.serve.create_app`` when
+    the server is installed (both items are advisory and not measured when it is not).
+    """
     load_title = (
         f"Load probe: {requests or DEFAULT_REQUESTS} requests, {concurrency} at a time, 0 errors"
     )
     spec_title = "OpenAPI spec exported"
-    if not feature_installed(SERVER_MODULE):
+    if app_factory is None and not feature_installed(SERVER_MODULE):
         reason = f"{SERVER_MODULE} (the HTTP server) is not installed in this skbundle"
         return (
             Item("tests", "load", load_title, NOT_MEASURED, reason, required=False),
@@ -63,15 +75,16 @@ def _server_items(bundle: Any, why_not: str, requests: int, concurrency: int) ->
             Item("tests", "load", load_title, NOT_MEASURED, why_not),
             Item("docs", "openapi", spec_title, NOT_MEASURED, why_not),
         )
-    # Imported by name: the server is an optional part of skbundle (see feature_installed).
-    create_app = importlib.import_module(SERVER_MODULE).create_app
+    if app_factory is None:
+        # Imported by name: the server is an optional part of skbundle (see feature_installed).
+        app_factory = importlib.import_module(SERVER_MODULE).create_app
 
     body = orjson.dumps(bundle.validator.example())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result, spec = asgi.exercise(
-                create_app(bundle), body=body, requests=requests, concurrency=concurrency
+                app_factory(bundle), body=body, requests=requests, concurrency=concurrency
             )
     except Exception as exc:  # the server is under test: whatever it raises is the finding
         finding = f"the app failed: {type(exc).__name__}: {exc}"
@@ -140,7 +153,7 @@ def compute(
     probes that need it are not measured, for the reason ``why_not``)."""
     validation = probes.validation_probes(bundle) if bundle is not None else None
     boundary = probes.boundary_probes(bundle) if bundle is not None else None
-    load, spec = _server_items(bundle, why_not, requests, concurrency)
+    load, spec = server_items(bundle, why_not, requests, concurrency)
     items = [
         metrics_item(manifest, min_accuracy),
         integrity_item(verification),
