@@ -436,7 +436,7 @@ def test_load_probe_is_not_faked_while_the_server_is_absent(
 
 def _served(app: Any, ready: Path, requests: int = 200) -> tuple[cl.Item, cl.Item]:
     bundle = skbundle.load(ready, trust_pickle=True)
-    return server_items(bundle, "", requests, 8, app_factory=lambda _: app)
+    return server_items(bundle, "", requests=requests, concurrency=8, app_factory=lambda _: app)
 
 
 def test_load_probe_and_spec_pass_when_the_app_answers(ready: Path) -> None:
@@ -477,13 +477,19 @@ def test_an_app_that_cannot_be_built_fails_both_items(ready: Path) -> None:
         raise RuntimeError("no port")
 
     bundle = skbundle.load(ready, trust_pickle=True)
-    load, spec = server_items(bundle, "", 10, 2, app_factory=factory)
+    load, spec = server_items(bundle, "", requests=10, concurrency=2, app_factory=factory)
     assert (load.status, load.evidence) == ("fail", "the app failed: RuntimeError: no port")
     assert (spec.status, spec.evidence) == ("fail", "the app failed: RuntimeError: no port")
 
 
 def test_the_load_probe_needs_a_loaded_bundle() -> None:
-    load, spec = server_items(None, "the bundle could not be loaded: x", 10, 2, EchoApp())
+    load, spec = server_items(
+        None,
+        "the bundle could not be loaded: x",
+        requests=10,
+        concurrency=2,
+        app_factory=lambda _: EchoApp(),
+    )
     assert (load.status, load.required) == ("not measured", True)
     assert load.evidence == "the bundle could not be loaded: x"
     assert spec.status == "not measured"

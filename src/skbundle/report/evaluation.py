@@ -87,6 +87,8 @@ def curves(
         truth = (y_idx == k).astype(int)
         if truth.min() == truth.max():  # a class absent from the test split has no curve
             continue
+        if not np.all(np.isfinite(proba[:, k])) or proba[:, k].min() < 0 or proba[:, k].max() > 1:
+            continue  # not probabilities: the checklist's probes report it, no curve is drawn
         fpr, tpr, _ = roc_curve(truth, proba[:, k])
         xs, ys = _thin(fpr, tpr)
         roc[classes[k]] = {"fpr": xs, "tpr": ys, "auc": float(auc(fpr, tpr))}

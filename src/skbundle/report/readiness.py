@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -45,12 +45,16 @@ from skbundle.report.checklist import (
 )
 from skbundle.update import UpdateResult
 
+if TYPE_CHECKING:
+    from skbundle.build import BuildContext
+
 SERVER_MODULE = "skbundle.serve"
 
 
 def server_items(
     bundle: Any,
     why_not: str,
+    *,
     requests: int,
     concurrency: int,
     app_factory: Callable[[Any], Any] | None = None,
@@ -153,7 +157,7 @@ def compute(
     probes that need it are not measured, for the reason ``why_not``)."""
     validation = probes.validation_probes(bundle) if bundle is not None else None
     boundary = probes.boundary_probes(bundle) if bundle is not None else None
-    load, spec = server_items(bundle, why_not, requests, concurrency)
+    load, spec = server_items(bundle, why_not, requests=requests, concurrency=concurrency)
     items = [
         metrics_item(manifest, min_accuracy),
         integrity_item(verification),
@@ -200,7 +204,7 @@ def compute(
     return Checklist(manifest.name, manifest.version, now(), items, settings)
 
 
-def compute_for_build(ctx: Any) -> Checklist:
+def compute_for_build(ctx: BuildContext) -> Checklist:
     """The checklist at save time, against the bundle being built (no load probe yet)."""
     from skbundle.bundle import Bundle
     from skbundle.runtime import RuntimeInfo

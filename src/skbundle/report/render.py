@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +22,9 @@ from skbundle.report.checklist import CHECKLIST_NAME, MODEL_CARD_NAME, Checklist
 from skbundle.report.evaluation import READINESS_NAME, evaluate
 from skbundle.report.plots import feature_importance_png
 from skbundle.update import NewFile, UpdateResult, update_bundle
+
+if TYPE_CHECKING:
+    from skbundle.build import BuildContext
 
 REPORT_NAME = "report.html"
 IMPORTANCE_PNG = "feature_importance.png"
@@ -149,7 +152,7 @@ def refresh(
     return update_bundle(root, files, benchmarks=benchmarks)
 
 
-def write_reports(ctx: Any) -> None:
+def write_reports(ctx: BuildContext) -> None:
     """``build.WRITERS`` entry: evaluation data, importance plot, checklist, card and report.
 
     Runs last, so the checklist sees every other file of the bundle.
@@ -176,7 +179,7 @@ def write_reports(ctx: Any) -> None:
     _write(ctx, render_files(ctx.manifest(), data, importance_png=png))
 
 
-def _write(ctx: Any, files: dict[str, NewFile]) -> None:
+def _write(ctx: BuildContext, files: dict[str, NewFile]) -> None:
     for relpath, new in files.items():
         (ctx.directory / relpath).write_bytes(new.content)
         ctx.artifacts = [a for a in ctx.artifacts if a.path != relpath]
