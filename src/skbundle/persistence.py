@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
+
+if TYPE_CHECKING:
+    from skbundle.formats import FormatHandler, SaveContext
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,12 @@ def _measure(
 
 
 def _measure_format(
-    name: str, handler: Any, pipeline: Any, context: Any, folder: Path, repeat: int
+    name: str,
+    handler: FormatHandler,
+    pipeline: Any,
+    context: SaveContext,
+    folder: Path,
+    repeat: int,
 ) -> PersistenceRow | None:
     from skbundle.formats import FormatUnavailable
 
