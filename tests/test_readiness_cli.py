@@ -128,6 +128,12 @@ def test_check_json_is_machine_readable(benched: Path) -> None:
     data = json.loads(result.stdout)
     assert data["ok"] is True
     assert data["strict"] is False
+    assert data["settings"] == {
+        "min_accuracy": None,
+        "max_p99_ms": 1e9,
+        "requests": 20,
+        "concurrency": 32,
+    }
     assert [item["key"] for item in data["items"]][:3] == ["metrics", "integrity", "version"]
     assert set(data["items"][0]) == {"group", "key", "title", "status", "evidence", "required"}
 

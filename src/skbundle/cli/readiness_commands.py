@@ -157,6 +157,9 @@ def check(
     requests: Annotated[
         int, typer.Option("--requests", min=1, help="Requests sent by the load probe.")
     ] = 2000,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Load probe requests in flight at once.")
+    ] = 32,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
     ] = False,
@@ -192,6 +195,7 @@ def check(
             min_accuracy=min_accuracy,
             max_p99_ms=max_p99_ms,
             requests=requests,
+            concurrency=concurrency,
             runtime=runtime,
             trust_pickle=trust_pickle,
             write=write,
