@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from skbundle import demo
 from skbundle.integrity import verify
 from skbundle.manifest import read_manifest
@@ -12,8 +14,12 @@ from skbundle.report.render import read_readiness
 from .readiness_helpers import png_size
 
 
-def test_demo_produces_all_readiness_files(tmp_path: Path) -> None:
-    report = demo.run(tmp_path, repeat=1, bench_n=20)
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> demo.DemoReport:
+    return demo.run(tmp_path_factory.mktemp("demo"), repeat=1, bench_n=20)
+
+
+def test_demo_produces_all_readiness_files(report: demo.DemoReport) -> None:
     path = report.bundle_path
     manifest = read_manifest(path)
     listed = {a.path for a in manifest.artifacts}
@@ -38,3 +44,22 @@ def test_demo_produces_all_readiness_files(tmp_path: Path) -> None:
     page = (path / "report.html").read_text(encoding="utf-8")
     assert "Ready to deploy" in page
     assert "one Pipeline file, compress=9" in page
+
+
+def test_demo_output_ends_with_the_benchmark_and_the_checklist(
+    report: demo.DemoReport, tmp_path: Path
+) -> None:
+    from skbundle.cli._common import console
+    from skbundle.cli.readiness_commands import render_demo_readiness
+
+    with console.capture() as captured:
+        render_demo_readiness(report)
+    text = " ".join(captured.get().split())
+    assert "9. Benchmarked (stored in bundle.json, shown in report.html)" in text
+    assert "10. Deployment checklist (every item measured; checklist.md)" in text
+    assert f"CI gate: skbundle check {report.bundle_path} --trust-pickle" in text
+    empty = demo.run(tmp_path / "plain", repeat=1, readiness=False)
+    assert empty.extras == {}
+    with console.capture() as captured:
+        render_demo_readiness(empty)
+    assert captured.get() == ""
