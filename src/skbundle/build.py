@@ -71,6 +71,25 @@ class BuildContext:
         self.artifacts.append(artifact)
         return artifact
 
+    def manifest(self) -> Manifest:
+        """The manifest as it stands: every file added so far. save() writes the final one."""
+        return Manifest(
+            name=self.name,
+            version=self.version,
+            description=self.description,
+            created_at=self.created_at,
+            classes=self.classes,
+            class_values=self.class_values,
+            pipeline=_describe_steps(self.pipeline),
+            features=self.features,
+            metrics=self.metrics,
+            dataset=fingerprint(self.X_train, self.y_train),
+            environment=self.environment,
+            artifacts=sorted(self.artifacts, key=lambda a: a.path),
+            parity=self.parity,
+            unavailable_formats=self.unavailable,
+        )
+
 
 def write_requirements(ctx: BuildContext) -> None:
     text = environment.requirements_txt(
@@ -80,7 +99,14 @@ def write_requirements(ctx: BuildContext) -> None:
     ctx.add_file("requirements.txt", role="requirements", fmt="pip-requirements")
 
 
-WRITERS: list[Callable[[BuildContext], None]] = [write_requirements]
+def write_reports(ctx: BuildContext) -> None:
+    from skbundle.report.render import write_reports as render
+
+    render(ctx)
+
+
+# write_reports renders the checklist, which inspects every other file: keep it last.
+WRITERS: list[Callable[[BuildContext], None]] = [write_requirements, write_reports]
 """Writers that add files after the model formats; each lists what it writes in the context."""
 
 
@@ -436,22 +462,7 @@ def save(
         _write_formats(ctx)
         for writer in WRITERS:
             writer(ctx)
-        manifest = Manifest(
-            name=name,
-            version=version,
-            description=description,
-            created_at=created_at,
-            classes=classes,
-            class_values=class_values,
-            pipeline=_describe_steps(pipeline),
-            features=ctx.features,
-            metrics=ctx.metrics,
-            dataset=fingerprint(train, y_tr),
-            environment=ctx.environment,
-            artifacts=sorted(ctx.artifacts, key=lambda a: a.path),
-            parity=ctx.parity,
-            unavailable_formats=ctx.unavailable,
-        )
+        manifest = ctx.manifest()
         write_manifest(directory, manifest)
         return manifest
 

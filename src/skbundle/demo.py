@@ -16,7 +16,7 @@ import pandas as pd
 from skbundle.build import save
 from skbundle.bundle import Bundle, load
 from skbundle.errors import InputValidationError
-from skbundle.manifest import Manifest
+from skbundle.manifest import Manifest, read_manifest
 from skbundle.persistence import PersistenceRow, compare
 
 BUNDLE_NAME = "breast-cancer"
@@ -103,7 +103,9 @@ def _shares(y: np.ndarray, names: list[str]) -> dict[str, float]:
     return {name: float(np.mean(y == i)) for i, name in enumerate(names)}
 
 
-def run(out: str | Path = "models", *, repeat: int = 3) -> DemoReport:
+def run(
+    out: str | Path = "models", *, repeat: int = 3, readiness: bool = True, bench_n: int = 1000
+) -> DemoReport:
     """Fit, bundle, reload, verify and exercise the breast-cancer model.
 
     Parameters
@@ -112,6 +114,11 @@ def run(out: str | Path = "models", *, repeat: int = 3) -> DemoReport:
         Folder for the bundle; it is written to ``out/breast-cancer`` (replaced if present).
     repeat
         Repetitions for each timing of the persistence comparison (the best is kept).
+    readiness
+        Also benchmark the bundle and compute its deployment checklist (stored in the bundle,
+        shown in its report); ``extras["bench"]`` and ``extras["checklist"]`` hold them.
+    bench_n
+        Single-row calls timed per runtime by the benchmark.
     """
     X, y, names = load_data()
     dataset = Dataset(
@@ -163,6 +170,26 @@ def run(out: str | Path = "models", *, repeat: int = 3) -> DemoReport:
     odd["mean area"] = float(X_train["mean area"].max() * 10)
     out_of_range = bundle.predict(odd)[0]["warnings"]
 
+    persistence = compare(
+        pipeline,
+        repeat=repeat,
+        sample=X_train.to_numpy(dtype=np.float64),
+        feature_names=[str(c) for c in X_train.columns],
+    )
+    extras: dict[str, Any] = {}
+    if readiness:
+        from dataclasses import asdict, replace
+
+        from skbundle import bench
+        from skbundle.report.readiness import check
+
+        measured = bench.run(path, n=bench_n, trust_pickle=True, persistence=False)
+        measured = replace(measured, persistence=[asdict(row) for row in persistence])
+        bench.store(path, measured)
+        extras["bench"] = measured
+        extras["checklist"] = check(path, trust_pickle=True).checklist
+        manifest = read_manifest(path)
+
     return DemoReport(
         dataset=dataset,
         split=Split(len(X_train), len(X_test), _shares(y_train, names), _shares(y_test, names)),
@@ -179,5 +206,6 @@ def run(out: str | Path = "models", *, repeat: int = 3) -> DemoReport:
         samples=samples,
         invalid_input_error=invalid,
         out_of_range_warnings=out_of_range,
-        persistence=compare(pipeline, repeat=repeat),
+        persistence=persistence,
+        extras=extras,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +14,37 @@ from rich.markup import escape
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+# Options shared by the commands that load a bundle: one definition each.
+BundlePath = Annotated[Path, typer.Argument(help="The bundle directory (holds bundle.json).")]
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow unpickling model.joblib. Only for bundles from a source you trust: a "
+        "pickle can run arbitrary code when loaded (it is still audited first).",
+    ),
+]
+TrustTypesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust-type",
+        help="A type or function the model needs beyond skbundle's allowlist, e.g. "
+        "numpy.log1p (repeat for several). Only names you checked yourself: never copy them "
+        "from the bundle.",
+    ),
+]
+RuntimeOpt = Annotated[
+    str, typer.Option("--runtime", help="auto, or a format in the bundle: onnx, skops, joblib.")
+]
+MismatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-version-mismatch",
+        help="Load even if the installed scikit-learn major.minor differs.",
+    ),
+]
 
 
 @contextmanager

@@ -13,31 +13,20 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from skbundle.cli._common import console, err_console, errors_to_exit
+from skbundle.cli._common import (
+    BundlePath,
+    MismatchOpt,
+    RuntimeOpt,
+    TrustOpt,
+    TrustTypesOpt,
+    console,
+    err_console,
+    errors_to_exit,
+)
 
 if TYPE_CHECKING:
     from skbundle.demo import DemoReport
     from skbundle.manifest import Manifest
-
-BundlePath = Annotated[Path, typer.Argument(help="The bundle directory (holds bundle.json).")]
-TrustOpt = Annotated[
-    bool,
-    typer.Option(
-        "--trust-pickle",
-        help="Allow unpickling model.joblib. Only for bundles from a "
-        "source you trust: a pickle can run arbitrary code when loaded.",
-    ),
-]
-RuntimeOpt = Annotated[
-    str, typer.Option("--runtime", help="auto, or a format in the bundle (e.g. joblib).")
-]
-MismatchOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-version-mismatch",
-        help="Load even if the installed scikit-learn major.minor differs.",
-    ),
-]
 
 
 def _pct(x: float) -> str:
@@ -149,6 +138,9 @@ def demo(
     with errors_to_exit(), err_console.status("fitting, bundling and measuring..."):
         report = run(out)
     render_demo(report)
+    from skbundle.cli.readiness_commands import render_demo_readiness
+
+    render_demo_readiness(report)
 
 
 def _summary(manifest: Manifest) -> None:
@@ -228,6 +220,10 @@ def inspect(path: BundlePath) -> None:
         console.print(table)
     for name, why in m.unavailable_formats.items():
         console.print(f"  [yellow]{name} unavailable:[/] {escape(why)}")
+    from skbundle.cli.readiness_commands import importance_lines
+
+    for line in importance_lines(path):
+        console.print(escape(line))
     env = m.environment
     console.print(
         f"environment: Python {env.python} on {env.platform}; "
@@ -295,6 +291,7 @@ def predict(
     ] = None,
     runtime: RuntimeOpt = "auto",
     trust_pickle: TrustOpt = False,
+    trust_type: TrustTypesOpt = None,
     allow_version_mismatch: MismatchOpt = False,
     ignore_unknown: Annotated[
         bool,
@@ -327,6 +324,7 @@ def predict(
             path,
             runtime=runtime,
             trust_pickle=trust_pickle,
+            trusted_types=trust_type or (),
             allow_version_mismatch=allow_version_mismatch,
         )
         total = batch.count_records(source)

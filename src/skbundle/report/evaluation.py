@@ -1,0 +1,138 @@
+"""What the report shows about the model, computed once at save time from the held-out data.
+
+The result is stored in ``readiness.json`` so that the report, the model card and
+``skbundle inspect`` can show it later without the data and without deserializing the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+READINESS_NAME = "readiness.json"
+READINESS_VERSION = 1
+MAX_CURVE_POINTS = 200
+TOP_FEATURES = 15
+
+
+def model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """Data in the form the pipeline was fitted on: named columns only if it saw names."""
+    if getattr(pipeline, "feature_names_in_", None) is not None:
+        return frame
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def final_estimator(pipeline: Any) -> Any:
+    """The last step of a Pipeline (the model itself), or the estimator when it has no steps."""
+    steps = getattr(pipeline, "steps", None)
+    return steps[-1][1] if steps else pipeline
+
+
+def feature_importance(
+    pipeline: Any, X: pd.DataFrame, y: np.ndarray, *, n_repeats: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Importance of each input feature, largest first.
+
+    The model's own ``feature_importances_`` (trees) or mean ``|coef_|`` (linear models) when
+    they line up one-to-one with the input features; permutation importance on ``X, y``
+    otherwise (e.g. after a step that changes the number of columns).
+    """
+    names = [str(c) for c in X.columns]
+    model = final_estimator(pipeline)
+    values: np.ndarray | None = None
+    method = "permutation"
+    own = getattr(model, "feature_importances_", None)
+    if own is not None and np.asarray(own).shape == (len(names),):
+        values, method = np.asarray(own, dtype=np.float64), "feature_importances_"
+    coef = getattr(model, "coef_", None)
+    if values is None and coef is not None:
+        matrix = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+        if matrix.shape[1] == len(names):
+            values, method = np.abs(matrix).mean(axis=0), "mean |coef_|"
+    if values is None:
+        from sklearn.inspection import permutation_importance
+
+        result = permutation_importance(
+            pipeline, model_input(pipeline, X), y, n_repeats=n_repeats, random_state=seed, n_jobs=1
+        )
+        values = np.asarray(result.importances_mean, dtype=np.float64)
+        method = f"permutation (accuracy drop, {n_repeats} repeats on the test split)"
+    order = sorted(range(len(names)), key=lambda i: (-values[i], names[i]))
+    return {"method": method, "features": [[names[i], float(values[i])] for i in order]}
+
+
+def _thin(xs: np.ndarray, ys: np.ndarray) -> tuple[list[float], list[float]]:
+    if len(xs) > MAX_CURVE_POINTS:
+        keep = np.unique(np.linspace(0, len(xs) - 1, MAX_CURVE_POINTS).round().astype(int))
+        xs, ys = xs[keep], ys[keep]
+    return [float(v) for v in xs], [float(v) for v in ys]
+
+
+def curves(
+    y: np.ndarray, proba: np.ndarray, class_values: Sequence[Any], classes: Sequence[str]
+) -> dict[str, Any]:
+    """ROC and calibration curves: for the positive class of a binary task, else one per class."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import auc, roc_curve
+
+    index = {v: i for i, v in enumerate(class_values)}
+    y_idx = np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int64)
+    shown = [1] if len(classes) == 2 else list(range(len(classes)))
+    roc: dict[str, Any] = {}
+    calibration: dict[str, Any] = {}
+    for k in shown:
+        truth = (y_idx == k).astype(int)
+        if truth.min() == truth.max():  # a class absent from the test split has no curve
+            continue
+        if not np.all(np.isfinite(proba[:, k])) or proba[:, k].min() < 0 or proba[:, k].max() > 1:
+            continue  # not probabilities: the checklist's probes report it, no curve is drawn
+        fpr, tpr, _ = roc_curve(truth, proba[:, k])
+        xs, ys = _thin(fpr, tpr)
+        roc[classes[k]] = {"fpr": xs, "tpr": ys, "auc": float(auc(fpr, tpr))}
+        prob_true, prob_pred = calibration_curve(truth, proba[:, k], n_bins=10)
+        calibration[classes[k]] = {
+            "prob_pred": [float(v) for v in prob_pred],
+            "prob_true": [float(v) for v in prob_true],
+        }
+    return {"roc": roc, "calibration": calibration}
+
+
+def dataset_overview(
+    y_train: np.ndarray, y_test: np.ndarray, class_values: Sequence[Any], classes: Sequence[str]
+) -> dict[str, Any]:
+    """Rows and class balance of each split."""
+
+    def counts(y: np.ndarray) -> dict[str, int]:
+        values = np.asarray(y).tolist()
+        return {name: values.count(v) for v, name in zip(class_values, classes, strict=True)}
+
+    return {
+        "n_train": len(y_train),
+        "n_test": len(y_test),
+        "class_counts_train": counts(y_train),
+        "class_counts_test": counts(y_test),
+    }
+
+
+def evaluate(
+    pipeline: Any,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    class_values: Sequence[Any],
+    classes: Sequence[str],
+) -> dict[str, Any]:
+    """The content of ``readiness.json`` at save time (no checklist, benchmark or persistence)."""
+    proba = np.asarray(pipeline.predict_proba(model_input(pipeline, X_test)), dtype=np.float64)
+    return {
+        "readiness_version": READINESS_VERSION,
+        "dataset": dataset_overview(y_train, y_test, class_values, classes),
+        "importance": feature_importance(pipeline, X_test, y_test),
+        **curves(y_test, proba, class_values, classes),
+        "persistence": None,
+        "checklist": None,
+    }

@@ -1,0 +1,141 @@
+"""``model_card.md``: what the model is, what it is for, how well it does, how to call it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from skbundle.manifest import Manifest
+from skbundle.report.checklist import Checklist
+
+_CARD_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "skbundle")
+_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "log_loss",
+)
+
+
+def _example(manifest: Manifest, limit: int | None = None) -> dict[str, float]:
+    features = manifest.features if limit is None else manifest.features[:limit]
+    return {f.name: round(f.mean, 4) if f.mean is not None else 0.0 for f in features}
+
+
+def checklist_summary(checklist: Checklist | None, *, strict: bool = False) -> list[str]:
+    if checklist is None:
+        return ["Not computed yet: run `skbundle check PATH`."]
+    counts = checklist.counts()
+    verdict = "ready to deploy" if checklist.ok(strict=strict) else "NOT ready to deploy"
+    lines = [
+        f"**{verdict}** (computed {checklist.computed_at}): "
+        + ", ".join(f"{n} {status}" for status, n in counts.items() if n),
+        "",
+    ]
+    lines += [
+        f"- {item.status.upper()}: {item.title}"
+        for item in checklist.items
+        if item.status != "pass"
+    ]
+    return lines
+
+
+def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None) -> str:
+    """The model card as Markdown."""
+    m = manifest
+    test = m.metrics.get("test", {})
+    dataset = data.get("dataset", {})
+    out = [
+        f"# Model card: {m.name} {m.version}",
+        "",
+        m.description or "_No description was given when the bundle was saved._",
+        "",
+        "## The model",
+        "",
+        f"- Task: {m.task}, classes {m.classes}",
+        "- Pipeline: " + " -> ".join(f"`{step}`" for step in m.pipeline),
+        f"- Built: {m.created_at}; bundle format v{m.format_version}",
+        f"- Runtimes: {', '.join(sorted(m.parity)) or 'none'}",
+        "",
+        "## Intended use and limits",
+        "",
+        f"- Intended use: classify records described by the {len(m.features)} numeric features "
+        f"below into one of {m.classes}.",
+        "- Inputs are validated against the schema: a missing feature, a string, NaN (where "
+        "training had none), infinity or an unknown field is refused with an error naming it.",
+        "- Predictions are reliable only within the ranges seen in training; a value outside "
+        "its training range is accepted with a warning attached to that prediction.",
+        f"- It learned from {m.dataset.n_rows} rows; data drawn from another population, or "
+        "drifting away from the training data, can make it wrong without any error.",
+        "- It is a statistical model: not a substitute for expert judgement where an error "
+        "has serious consequences.",
+        "",
+        "## Training data",
+        "",
+        f"- {m.dataset.n_rows} training rows x {m.dataset.n_features} features "
+        f"(SHA-256 {m.dataset.sha256[:16]}...)",
+    ]
+    if dataset:
+        out.append(
+            f"- Split: {dataset['n_train']} train / {dataset['n_test']} test; class balance "
+            f"train {dataset['class_counts_train']}, test {dataset['class_counts_test']}"
+        )
+    out += ["", "## Metrics (held-out test split)", "", "| metric | value |", "| --- | --- |"]
+    out += [f"| {k} | {test[k]:.4f} |" for k in _METRICS if k in test]
+    out += [f"| rows | {test.get('n_rows')} |", ""]
+    importance = data.get("importance")
+    out += ["## Features", ""]
+    if importance:
+        out.append(f"Top 10 by importance ({importance['method']}):")
+        out.append("")
+        out += [
+            f"{i}. {name} ({value:.4f})"
+            for i, (name, value) in enumerate(importance["features"][:10], start=1)
+        ]
+        out.append("")
+    out += ["| feature | min | max | mean | missing |", "| --- | --- | --- | --- | --- |"]
+    for f in m.features:
+        cells = (f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean))
+        out.append(
+            f"| {f.name} | {' | '.join(cells)} | {'accepted' if f.missing_allowed else 'refused'} |"
+        )
+    example = json.dumps(_example(m))
+    out += [
+        "",
+        "## How to call it",
+        "",
+        "Python:",
+        "",
+        "```python",
+        "import skbundle",
+        "bundle = skbundle.load(PATH)  # add trust_pickle=True only for a bundle you built",
+        f"bundle.predict({json.dumps(_example(m, 3))[:-1]}, ...}})",
+        "```",
+        "",
+        "Command line:",
+        "",
+        "```bash",
+        f"skbundle predict PATH '{example}'",
+        "```",
+        "",
+        "HTTP (with `skbundle serve PATH` running):",
+        "",
+        "```bash",
+        "curl -s -X POST http://127.0.0.1:8000/predict -H 'Content-Type: application/json' \\",
+        f"  -d '{example}'",
+        "```",
+        "",
+        "## Versions",
+        "",
+        f"- Python {m.environment.python} on {m.environment.platform}",
+    ]
+    out += [
+        f"- {name} {m.environment.packages[name]}"
+        for name in _CARD_PACKAGES
+        if name in m.environment.packages
+    ]
+    out += ["", "## Deployment checklist", "", *checklist_summary(checklist), ""]
+    return "\n".join(out)

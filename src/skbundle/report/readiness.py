@@ -1,0 +1,318 @@
+"""``check()``: compute a bundle's deployment checklist, store it, and say whether it may ship."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from skbundle.errors import SkbundleError
+from skbundle.integrity import Verification, verify
+from skbundle.manifest import Manifest, read_manifest
+from skbundle.report import asgi, probes
+from skbundle.report.checklist import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_P99_MS,
+    DEFAULT_REQUESTS,
+    FAIL,
+    MODEL_CARD_NAME,
+    NOT_MEASURED,
+    PASS,
+    Checklist,
+    Item,
+    feature_installed,
+    file_item,
+    integrity_item,
+    latency_item,
+    memory_item,
+    metadata_item,
+    metrics_item,
+    monitoring_item,
+    now,
+    parity_item,
+    probes_item,
+    python_item,
+    requirements_item,
+    schema_item,
+    signature_item,
+    version_item,
+)
+from skbundle.update import UpdateResult
+
+if TYPE_CHECKING:
+    from skbundle.build import BuildContext
+
+SERVER_MODULE = "skbundle.serve"
+
+
+def server_items(
+    bundle: Any,
+    why_not: str,
+    *,
+    requests: int,
+    concurrency: int,
+    app_factory: Callable[[Any], Any] | None = None,
+) -> tuple[Item, Item]:
+    """The load probe and the OpenAPI item, from the bundle's app served in-process.
+
+    ``app_factory(bundle)`` builds the ASGI app; by default ``skbundle.serve.create_app`` when
+    the server is installed (both items are advisory and not measured when it is not).
+    """
+    load_title = (
+        f"Load probe: {requests or DEFAULT_REQUESTS} requests, {concurrency} at a time, 0 errors"
+    )
+    spec_title = "OpenAPI spec exported"
+    if app_factory is None and not feature_installed(SERVER_MODULE):
+        reason = f"{SERVER_MODULE} (the HTTP server) is not installed in this skbundle"
+        return (
+            Item("tests", "load", load_title, NOT_MEASURED, reason, required=False),
+            Item("docs", "openapi", spec_title, NOT_MEASURED, reason, required=False),
+        )
+    if bundle is None:
+        return (
+            Item("tests", "load", load_title, NOT_MEASURED, why_not),
+            Item("docs", "openapi", spec_title, NOT_MEASURED, why_not),
+        )
+    if app_factory is None:
+        # Imported by name: the server is an optional part of skbundle (see feature_installed).
+        app_factory = importlib.import_module(SERVER_MODULE).create_app
+
+    body = orjson.dumps(bundle.validator.example())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result, spec = asgi.exercise(
+                app_factory(bundle), body=body, requests=requests, concurrency=concurrency
+            )
+    except Exception as exc:  # the server is under test: whatever it raises is the finding
+        finding = f"the app failed: {type(exc).__name__}: {exc}"
+        return (
+            Item("tests", "load", load_title, FAIL, finding),
+            Item("docs", "openapi", spec_title, FAIL, finding),
+        )
+    if requests == 0:
+        load = Item(
+            "tests", "load", load_title, NOT_MEASURED, "not run at save time: run 'skbundle check'"
+        )
+    elif result.errors:
+        load = Item(
+            "tests",
+            "load",
+            load_title,
+            FAIL,
+            f"{result.errors}/{result.requests} requests failed (statuses {result.statuses}); "
+            f"first: {result.first_error}",
+        )
+    else:
+        load = Item(
+            "tests",
+            "load",
+            load_title,
+            PASS,
+            f"{result.requests} POST /predict, {result.concurrency} concurrent, served "
+            f"in-process (ASGI): 0 errors, {result.per_second:,.0f} requests/s",
+        )
+    try:
+        paths = orjson.loads(spec.body).get("paths", {}) if spec.status == 200 else {}
+    except (orjson.JSONDecodeError, AttributeError):
+        paths = {}
+    if "/predict" in paths:
+        spec_item = Item(
+            "docs",
+            "openapi",
+            spec_title,
+            PASS,
+            f"GET /openapi.json: {len(paths)} paths, including /predict",
+        )
+    else:
+        spec_item = Item(
+            "docs",
+            "openapi",
+            spec_title,
+            FAIL,
+            f"GET /openapi.json answered {spec.status} without a /predict path",
+        )
+    return load, spec_item
+
+
+def compute(
+    root: Path,
+    manifest: Manifest,
+    verification: Verification,
+    bundle: Any,
+    why_not: str = "",
+    *,
+    min_accuracy: float | None = None,
+    max_p99_ms: float = DEFAULT_MAX_P99_MS,
+    requests: int = DEFAULT_REQUESTS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Checklist:
+    """Every checklist item for a bundle; ``bundle`` is the loaded bundle, or None (then the
+    probes that need it are not measured, for the reason ``why_not``)."""
+    validation = probes.validation_probes(bundle) if bundle is not None else None
+    boundary = probes.boundary_probes(bundle) if bundle is not None else None
+    load, spec = server_items(bundle, why_not, requests=requests, concurrency=concurrency)
+    items = [
+        metrics_item(manifest, min_accuracy),
+        integrity_item(verification),
+        version_item(manifest),
+        metadata_item(manifest),
+        parity_item(manifest),
+        schema_item(manifest),
+        probes_item(
+            "validation",
+            "Validation probes: bad inputs rejected with the right error",
+            validation,
+            why_not,
+        ),
+        probes_item(
+            "boundary",
+            "Boundary probes: valid probabilities and range warnings at and beyond the edges",
+            boundary,
+            why_not,
+        ),
+        requirements_item(root, manifest),
+        python_item(manifest),
+        memory_item(manifest),
+        latency_item(manifest, max_p99_ms),
+        load,
+        file_item(
+            "docs",
+            "model_card",
+            "Model card present",
+            manifest,
+            verification,
+            MODEL_CARD_NAME,
+            absent=f"no {MODEL_CARD_NAME} in the bundle: run 'skbundle report PATH'",
+        ),
+        spec,
+        monitoring_item(manifest, verification),
+        signature_item(root),
+    ]
+    settings = {
+        "min_accuracy": min_accuracy,
+        "max_p99_ms": max_p99_ms,
+        "requests": requests,
+        "concurrency": concurrency,
+    }
+    return Checklist(manifest.name, manifest.version, now(), items, settings)
+
+
+def compute_for_build(ctx: BuildContext) -> Checklist:
+    """The checklist at save time, against the bundle being built (no load probe yet)."""
+    from skbundle.bundle import Bundle
+    from skbundle.runtime import RuntimeInfo
+
+    manifest = ctx.manifest()
+    predictor = _FittedPipeline(ctx.pipeline, list(ctx.X_train.columns))
+    info = RuntimeInfo("fitted pipeline", "scikit-learn", "save time")
+    bundle = Bundle(manifest, predictor, info, ctx.directory)
+    return compute(ctx.directory, manifest, verify(ctx.directory, manifest), bundle, requests=0)
+
+
+class _FittedPipeline:
+    """The in-memory pipeline at save time, fed a DataFrame so it sees its own column names."""
+
+    def __init__(self, pipeline: Any, columns: list[str]) -> None:
+        self.pipeline = pipeline
+        self.columns = columns
+
+    def predict_proba(self, X: Any) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        from skbundle.report.evaluation import model_input
+
+        frame = pd.DataFrame(X, columns=self.columns)
+        proba = self.pipeline.predict_proba(model_input(self.pipeline, frame))
+        return np.asarray(proba, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A computed checklist, and what storing it in the bundle did (None when not stored)."""
+
+    checklist: Checklist
+    update: UpdateResult | None
+
+    def ok(self, *, strict: bool = False) -> bool:
+        return self.checklist.ok(strict=strict)
+
+
+def check(
+    path: str | os.PathLike[str],
+    *,
+    min_accuracy: float | None = None,
+    max_p99_ms: float = DEFAULT_MAX_P99_MS,
+    requests: int = DEFAULT_REQUESTS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    runtime: str = "auto",
+    trust_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    write: bool = True,
+) -> CheckOutcome:
+    """Compute the deployment checklist of a bundle and (by default) store it in the bundle.
+
+    Parameters
+    ----------
+    path
+        The bundle directory.
+    min_accuracy
+        The test accuracy the model must reach; None only checks that metrics are recorded.
+    max_p99_ms
+        The single-row p99 latency budget, checked against the stored benchmark.
+    requests, concurrency
+        The load probe: how many POST /predict requests, how many at a time.
+    runtime, trust_pickle, trusted_types
+        How to load the bundle for the probes (see :func:`skbundle.load`).
+    write
+        Store the checklist and re-render ``checklist.md``, ``model_card.md`` and
+        ``report.html`` (their manifest entries are updated atomically).
+
+    Returns
+    -------
+    CheckOutcome
+        ``outcome.ok()`` is True when every required item passes.
+
+    Raises
+    ------
+    ManifestError
+        ``bundle.json`` cannot be read (nothing else can be checked then).
+    """
+    from skbundle.bundle import load
+
+    root = Path(path)
+    manifest = read_manifest(root)
+    verification = verify(root, manifest)
+    bundle, why_not = None, ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the requirements item reports version differences
+            bundle = load(
+                root, runtime=runtime, trust_pickle=trust_pickle, trusted_types=trusted_types
+            )
+    except SkbundleError as exc:
+        why_not = f"the bundle could not be loaded: {exc}"
+    checklist = compute(
+        root,
+        manifest,
+        verification,
+        bundle,
+        why_not,
+        min_accuracy=min_accuracy,
+        max_p99_ms=max_p99_ms,
+        requests=requests,
+        concurrency=concurrency,
+    )
+    update = None
+    if write:
+        from skbundle.report.render import refresh
+
+        update = refresh(root, checklist=checklist)
+    return CheckOutcome(checklist, update)

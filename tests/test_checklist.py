@@ -1,0 +1,559 @@
+"""The computed checklist: every item tested on a bundle that passes it and one that fails it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+import skbundle
+from skbundle import bench
+from skbundle.integrity import verify
+from skbundle.manifest import Parity, read_manifest
+from skbundle.report import checklist as cl
+from skbundle.report import probes
+from skbundle.report.readiness import CheckOutcome, check, server_items
+
+from .conftest import Case
+from .readiness_helpers import EchoApp, copy_bundle, edit_features
+
+SERVER = cl.feature_installed("skbundle.serve")
+MONITORING = cl.feature_installed("skbundle.reference")
+GENEROUS_MS = 1e9  # a latency budget no machine misses: these tests never assert on timing
+
+
+@pytest.fixture(scope="module")
+def ready(cancer: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bundle, benchmarked: everything required can pass."""
+    path = copy_bundle(cancer.path, tmp_path_factory.mktemp("ready") / "bundle")
+    measured = bench.run(path, n=30, batch_sizes=(1, 10), trust_pickle=True, persistence=False)
+    bench.store(path, measured)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ready_outcome(ready: Path) -> CheckOutcome:
+    return check(ready, trust_pickle=True, max_p99_ms=GENEROUS_MS, min_accuracy=0.9, requests=200)
+
+
+def statuses(outcome: CheckOutcome) -> dict[str, str]:
+    return {item.key: item.status for item in outcome.checklist.items}
+
+
+def test_a_ready_bundle_passes_every_required_item(ready_outcome: CheckOutcome) -> None:
+    expected = {
+        "metrics": "pass",
+        "integrity": "pass",
+        "version": "pass",
+        "metadata": "warn",  # the fixture bundle has no description
+        "parity": "pass",
+        "schema": "pass",
+        "validation": "pass",
+        "boundary": "pass",
+        "requirements": "pass",
+        "python": "pass",
+        "memory": "pass",
+        "latency": "pass",
+        "load": "pass" if SERVER else "not measured",
+        "model_card": "pass",
+        "openapi": "pass" if SERVER else "not measured",
+        "monitoring": "pass" if MONITORING else "not measured",
+        "signature": "warn",
+    }
+    assert statuses(ready_outcome) == expected
+    assert ready_outcome.ok() is True
+    assert ready_outcome.ok(strict=True) is False  # unsigned, no description
+
+
+def test_groups_follow_the_seed(ready_outcome: CheckOutcome) -> None:
+    groups = [item.group for item in ready_outcome.checklist.items]
+    assert groups == sorted(groups, key=cl.GROUPS.index)
+    assert set(groups) == set(cl.GROUPS)
+
+
+def test_check_stores_the_checklist_and_the_bundle_stays_intact(ready: Path) -> None:
+    outcome = check(ready, trust_pickle=True, max_p99_ms=GENEROUS_MS, requests=50)
+    assert outcome.update is not None
+    assert outcome.update.written == [
+        "checklist.md",
+        "model_card.md",
+        "readiness.json",
+        "report.html",
+    ]
+    assert verify(ready).ok
+    text = (ready / "checklist.md").read_text(encoding="utf-8")
+    assert text.count("- [x]") == outcome.checklist.counts()["pass"]
+    assert "**READY**" in text
+
+
+# -- model ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("threshold", "status", "start"),
+    [
+        (None, "pass", "test split (n=114): accuracy 0.9561"),
+        (0.9, "pass", "accuracy 0.9561 >= the threshold 0.9000; test split (n=114)"),
+        (0.99, "fail", "accuracy 0.9561 is below the threshold 0.9900"),
+    ],
+    ids=["no-threshold", "above", "below"],
+)
+def test_metrics_item(cancer: Case, threshold: float | None, status: str, start: str) -> None:
+    item = cl.metrics_item(read_manifest(cancer.path), threshold)
+    assert (item.status, item.evidence[: len(start)]) == (status, start)
+
+
+def test_metrics_item_fails_without_metrics(cancer: Case) -> None:
+    manifest = read_manifest(cancer.path).model_copy(update={"metrics": {}})
+    item = cl.metrics_item(manifest, None)
+    assert (item.status, item.evidence) == ("fail", "no test accuracy in bundle.json")
+
+
+def test_a_tampered_file_fails_integrity_and_nothing_is_loaded(ready: Path, tmp_path: Path) -> None:
+    path = copy_bundle(ready, tmp_path / "tampered")
+    model = path / "model.joblib"
+    data = bytearray(model.read_bytes())
+    data[200] ^= 0x01
+    model.write_bytes(bytes(data))
+    outcome = check(path, trust_pickle=True, max_p99_ms=GENEROUS_MS, write=False)
+    item = outcome.checklist.item("integrity")
+    assert item.status == "fail"
+    assert item.evidence.startswith("1 problem(s): model.joblib has sha256 ")
+    validation = outcome.checklist.item("validation")
+    assert validation.status == "not measured"
+    assert validation.evidence.startswith(
+        f"the bundle could not be loaded: Bundle {path} failed verification"
+    )
+    assert outcome.ok() is False
+
+
+@pytest.mark.parametrize(
+    ("version", "status", "evidence"),
+    [
+        ("1.0.0", "pass", "1.0.0 (MAJOR.MINOR.PATCH)"),
+        ("2.1.3", "pass", "2.1.3 (MAJOR.MINOR.PATCH)"),
+        ("1.0.0-rc.1", "warn", "1.0.0-rc.1 is a pre-release version"),
+        ("0.3.0", "warn", "0.3.0: major version 0 is for initial development"),
+    ],
+)
+def test_version_item(cancer: Case, version: str, status: str, evidence: str) -> None:
+    manifest = read_manifest(cancer.path).model_copy(update={"version": version})
+    item = cl.version_item(manifest)
+    assert (item.status, item.evidence) == (status, evidence)
+
+
+def test_metadata_item_three_ways(cancer: Case) -> None:
+    manifest = read_manifest(cancer.path)
+    described = cl.metadata_item(manifest.model_copy(update={"description": "A model."}))
+    assert described.status == "pass"
+    assert described.evidence.startswith("name breast-cancer, 2 classes, 30 features, created ")
+    undescribed = cl.metadata_item(manifest)
+    assert undescribed.status == "warn"
+    assert undescribed.evidence.endswith(
+        "; no description (pass description= to save(), it feeds the model card)"
+    )
+    broken = cl.metadata_item(manifest.model_copy(update={"metrics": {}, "classes": []}))
+    assert (broken.status, broken.evidence) == ("fail", "missing: classes, test metrics")
+
+
+@pytest.mark.parametrize(
+    ("parity", "status", "evidence"),
+    [
+        (
+            {"joblib": Parity(n_rows=114, max_abs_diff=0.0, label_agreement=1.0, exact=True)},
+            "pass",
+            "joblib: max |diff| 0, labels 100.00% on 114 rows",
+        ),
+        (
+            {"joblib": Parity(n_rows=114, max_abs_diff=1e-3, label_agreement=1.0, exact=False)},
+            "warn",
+            "joblib: max |diff| 0.001, labels 100.00% on 114 rows",
+        ),
+        (
+            {"joblib": Parity(n_rows=100, max_abs_diff=0.4, label_agreement=0.97, exact=False)},
+            "fail",
+            "joblib: max |diff| 0.4, labels 97.00% on 100 rows",
+        ),
+        ({}, "fail", "no parity recorded for any runtime"),
+    ],
+    ids=["exact", "close", "labels-differ", "none"],
+)
+def test_parity_item(cancer: Case, parity: dict[str, Parity], status: str, evidence: str) -> None:
+    manifest = read_manifest(cancer.path).model_copy(update={"parity": parity})
+    item = cl.parity_item(manifest)
+    assert (item.status, item.evidence) == (status, evidence)
+
+
+# -- data -----------------------------------------------------------------------------------
+def test_schema_item_three_ways(cancer: Case) -> None:
+    manifest = read_manifest(cancer.path)
+    item = cl.schema_item(manifest)
+    assert (item.status, item.evidence) == (
+        "pass",
+        "30 features with dtype and training range; missing values accepted for 0",
+    )
+    unranged = [f.model_copy(update={"min": None}) for f in manifest.features[:2]]
+    item = cl.schema_item(manifest.model_copy(update={"features": unranged}))
+    assert (item.status, item.evidence) == (
+        "warn",
+        "2 features; no training range for ['mean radius', 'mean texture']",
+    )
+    item = cl.schema_item(manifest.model_copy(update={"features": []}))
+    assert (item.status, item.evidence) == ("fail", "bundle.json lists no features")
+
+
+def test_validation_probes_fail_when_the_schema_accepts_nan_silently(
+    ready: Path, tmp_path: Path
+) -> None:
+    """A schema that lets NaN through for features that never had any: the random forest
+    (which handles NaN) answers anyway, and the probe catches it."""
+    path = copy_bundle(ready, tmp_path / "nan")
+    edit_features(path, missing_allowed=True)
+    outcome = check(path, trust_pickle=True, max_p99_ms=GENEROUS_MS, write=False)
+    item = outcome.checklist.item("validation")
+    assert item.status == "fail"
+    assert item.evidence == (
+        "4/6 as expected; failed: missing field: accepted silently (predicted 'benign'); "
+        "NaN: accepted silently (predicted 'benign')"
+    )
+    assert outcome.ok() is False
+
+
+def test_validation_probes_on_a_bundle_with_missing_values(wine: Case) -> None:
+    bundle = skbundle.load(wine.path, trust_pickle=True)
+    results = probes.validation_probes(bundle)
+    assert [(r.name, r.passed) for r in results] == [
+        ("missing field", True),
+        ("NaN", True),
+        ("string", True),
+        ("inf", True),
+        ("extra field", True),
+        ("empty", True),
+    ]
+    # NaN is aimed at a feature that had no missing values in training, not at 'alcohol'.
+    nan = next(r for r in results if r.name == "NaN")
+    assert nan.detail.startswith("rejected: record 0, field 'malic_acid': got a missing value")
+
+
+@pytest.fixture(scope="module")
+def log_bundle(cancer: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """log1p of the inputs: fine on training data (all >= 0), NaN for far negative values,
+    which LogisticRegression refuses with a ValueError: a real pipeline that breaks at the edge."""
+    pipe = Pipeline(
+        [
+            ("log", FunctionTransformer(np.log1p, validate=True)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(max_iter=2000)),
+        ]
+    ).fit(cancer.X_train, cancer.y_train)
+    path = tmp_path_factory.mktemp("log") / "bundle"
+    skbundle.save(pipe, path, **{**cancer.save_kwargs(), "name": "log-model"})
+    return path
+
+
+def test_boundary_probes_fail_when_the_pipeline_breaks_beyond_the_range(
+    log_bundle: Path,
+) -> None:
+    outcome = check(
+        log_bundle,
+        trusted_types=["numpy.log1p"],  # the transformer's function: ours, so trusted here
+        max_p99_ms=GENEROUS_MS,
+        write=False,
+    )
+    item = outcome.checklist.item("boundary")
+    assert item.status == "fail"
+    assert item.evidence.startswith(
+        "3/4 as expected; failed: far below (negative): raised ValueError: Input X contains NaN"
+    )
+    assert outcome.ok() is False
+    # The same failure was found at save time and is in the bundle's checklist.md.
+    saved = (log_bundle / "checklist.md").read_text(encoding="utf-8")
+    assert "far below (negative): raised ValueError" in saved
+
+
+def test_boundary_probes_pass_with_the_expected_range_warnings(ready: Path) -> None:
+    bundle = skbundle.load(ready, trust_pickle=True)
+    results = probes.boundary_probes(bundle)
+    assert [(r.name, r.passed) for r in results] == [
+        ("training min", True),
+        ("training max", True),
+        ("far above (x10)", True),
+        ("far below (negative)", True),
+    ]
+    assert results[0].detail.endswith("0 range warnings")
+    assert results[2].detail.endswith("30 range warnings")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({"a": 0.5, "b": 0.5}, ""),
+        ({"a": float("nan"), "b": 0.5}, "probabilities are not finite: [nan, 0.5]"),
+        ({"a": 1.5, "b": -0.5}, "probabilities outside [0, 1]: [1.5, -0.5]"),
+        ({"a": 0.5, "b": 0.6}, "probabilities sum to 1.1, not 1"),
+    ],
+    ids=["valid", "nan", "outside", "sum"],
+)
+def test_probability_check_table(row: dict[str, float], problem: str) -> None:
+    assert probes._check_probabilities(row) == problem
+
+
+# -- environment ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("pin", "status", "evidence"),
+    [
+        ("numpy=={numpy}", "pass", "all 1 pins match the installed versions"),
+        ("numpy==0.0.1", "warn", "0/1 pins match; numpy==0.0.1 pinned, {numpy} installed"),
+        ("scikit-learn==0.1.0", "fail", "scikit-learn==0.1.0 pinned, {sklearn} installed"),
+        ("not-a-real-package==1.0", "fail", "not-a-real-package==1.0 is not installed"),
+        ("# nothing pinned", "fail", "requirements.txt pins nothing"),
+    ],
+    ids=["match", "minor-mismatch", "sklearn-mismatch", "missing", "empty"],
+)
+def test_requirements_item(
+    cancer: Case, tmp_path: Path, pin: str, status: str, evidence: str
+) -> None:
+    import sklearn
+
+    versions = {"numpy": np.__version__, "sklearn": sklearn.__version__}
+    (tmp_path / "requirements.txt").write_text(pin.format(**versions) + "\n", encoding="utf-8")
+    item = cl.requirements_item(tmp_path, read_manifest(cancer.path))
+    assert (item.status, item.evidence) == (status, evidence.format(**versions))
+
+
+def test_requirements_item_fails_without_the_file(cancer: Case, tmp_path: Path) -> None:
+    item = cl.requirements_item(tmp_path, read_manifest(cancer.path))
+    assert item.status == "fail"
+    assert item.evidence.startswith("requirements.txt: [Errno 2] No such file or directory")
+
+
+def test_requirements_item_passes_on_the_bundle_as_built(cancer: Case) -> None:
+    item = cl.requirements_item(cancer.path, read_manifest(cancer.path))
+    assert item.status == "pass"
+    assert re.fullmatch(r"all \d+ pins match the installed versions", item.evidence)
+
+
+def test_python_item(cancer: Case) -> None:
+    import platform
+
+    manifest = read_manifest(cancer.path)
+    assert cl.python_item(manifest).status == "pass"
+    old = manifest.model_copy(
+        update={"environment": manifest.environment.model_copy(update={"python": "2.7.18"})}
+    )
+    item = cl.python_item(old)
+    assert (item.status, item.evidence) == (
+        "warn",
+        f"built with Python 2.7.18, running {platform.python_version()}: a different minor "
+        "version may change how the model unpickles",
+    )
+
+
+def test_memory_and_latency_are_not_measured_without_a_benchmark(cancer: Case) -> None:
+    manifest = read_manifest(cancer.path)
+    for item in (cl.memory_item(manifest), cl.latency_item(manifest, 100.0)):
+        assert (item.status, item.evidence) == (
+            "not measured",
+            "no benchmark: run 'skbundle bench'",
+        )
+        assert item.blocking is True
+
+
+def test_memory_and_latency_pass_with_a_benchmark(ready: Path) -> None:
+    manifest = read_manifest(ready)
+    memory = cl.memory_item(manifest)
+    assert memory.status == "pass"
+    assert re.fullmatch(
+        r"joblib \+\d+\.\d MiB resident after loading, onnx \+\d+\.\d MiB resident after "
+        r"loading, skops \+\d+\.\d MiB resident after loading \(measured \S+\)",
+        memory.evidence,
+    )
+    latency = cl.latency_item(manifest, GENEROUS_MS)
+    assert latency.status == "pass"
+    assert re.fullmatch(
+        r"single-row joblib p99 \d+\.\d\d ms, onnx p99 \d+\.\d\d ms, skops p99 \d+\.\d\d ms",
+        latency.evidence,
+    )
+
+
+def test_latency_fails_over_budget(ready: Path) -> None:
+    item = cl.latency_item(read_manifest(ready), 1e-9)
+    assert item.status == "fail"
+    assert item.title == "Prediction time measured and within budget (p99 <= 1e-09 ms)"
+    assert item.evidence.startswith("over budget: joblib, onnx, skops; single-row joblib p99 ")
+
+
+# -- docs -----------------------------------------------------------------------------------
+def test_model_card_item_fails_when_the_card_is_missing(ready: Path, tmp_path: Path) -> None:
+    path = copy_bundle(ready, tmp_path / "nocard")
+    (path / "model_card.md").unlink()
+    manifest = read_manifest(path)
+    item = cl.file_item(
+        "docs", "model_card", "Model card present", manifest, verify(path), "model_card.md"
+    )
+    assert (item.status, item.evidence) == (
+        "fail",
+        "model_card.md is listed in the manifest but missing",
+    )
+    unlisted = manifest.model_copy(
+        update={"artifacts": [a for a in manifest.artifacts if a.path != "model_card.md"]}
+    )
+    item = cl.file_item(
+        "docs",
+        "model_card",
+        "Model card present",
+        unlisted,
+        verify(path, unlisted),
+        "model_card.md",
+        absent="no model_card.md",
+    )
+    assert (item.status, item.evidence) == ("fail", "no model_card.md")
+
+
+def test_signature_item(tmp_path: Path) -> None:
+    item = cl.signature_item(tmp_path)
+    assert (item.status, item.required) == ("warn", False)
+    assert item.evidence == "unsigned: nothing vouches for where this bundle came from"
+    (tmp_path / "signature.json").write_text("{}", encoding="utf-8")
+    item = cl.signature_item(tmp_path)
+    assert (item.status, item.evidence) == ("pass", "signature.json present")
+
+
+@pytest.mark.skipif(MONITORING, reason="skbundle.reference is installed: the item is measured")
+def test_monitoring_is_advisory_while_the_feature_is_absent(cancer: Case) -> None:
+    manifest = read_manifest(cancer.path)
+    item = cl.monitoring_item(manifest, verify(cancer.path))
+    assert (item.status, item.required, item.evidence) == (
+        "not measured",
+        False,
+        "skbundle.reference (drift monitoring) is not installed in this skbundle",
+    )
+
+
+@pytest.mark.skipif(SERVER, reason="skbundle.serve is installed: the load probe runs")
+def test_load_probe_is_not_faked_while_the_server_is_absent(
+    ready_outcome: CheckOutcome,
+) -> None:
+    item = ready_outcome.checklist.item("load")
+    assert (item.status, item.required, item.evidence) == (
+        "not measured",
+        False,
+        "skbundle.serve (the HTTP server) is not installed in this skbundle",
+    )
+
+
+def _served(app: Any, ready: Path, requests: int = 200) -> tuple[cl.Item, cl.Item]:
+    bundle = skbundle.load(ready, trust_pickle=True)
+    return server_items(bundle, "", requests=requests, concurrency=8, app_factory=lambda _: app)
+
+
+def test_load_probe_and_spec_pass_when_the_app_answers(ready: Path) -> None:
+    app = EchoApp()
+    load, spec = _served(app, ready)
+    assert load.status == "pass"
+    assert re.fullmatch(
+        r"200 POST /predict, 8 concurrent, served in-process \(ASGI\): 0 errors, "
+        r"[\d,]+ requests/s",
+        load.evidence,
+    )
+    assert (spec.status, spec.evidence) == (
+        "pass",
+        "GET /openapi.json: 2 paths, including /predict",
+    )
+    assert app.events == ["startup", "shutdown"]
+
+
+def test_load_probe_fails_on_errors(ready: Path) -> None:
+    load, _ = _served(EchoApp(fail_every=10), ready)
+    assert (load.status, load.evidence) == (
+        "fail",
+        "20/200 requests failed (statuses {200: 180, 500: 20}); first: status 500: "
+        '{"error": "boom"}',
+    )
+
+
+def test_spec_fails_without_predict(ready: Path) -> None:
+    _, spec = _served(EchoApp(paths=("/health",)), ready)
+    assert (spec.status, spec.evidence) == (
+        "fail",
+        "GET /openapi.json answered 200 without a /predict path",
+    )
+
+
+def test_an_app_that_cannot_be_built_fails_both_items(ready: Path) -> None:
+    def factory(bundle: Any) -> Any:
+        raise RuntimeError("no port")
+
+    bundle = skbundle.load(ready, trust_pickle=True)
+    load, spec = server_items(bundle, "", requests=10, concurrency=2, app_factory=factory)
+    assert (load.status, load.evidence) == ("fail", "the app failed: RuntimeError: no port")
+    assert (spec.status, spec.evidence) == ("fail", "the app failed: RuntimeError: no port")
+
+
+def test_the_load_probe_needs_a_loaded_bundle() -> None:
+    load, spec = server_items(
+        None,
+        "the bundle could not be loaded: x",
+        requests=10,
+        concurrency=2,
+        app_factory=lambda _: EchoApp(),
+    )
+    assert (load.status, load.required) == ("not measured", True)
+    assert load.evidence == "the bundle could not be loaded: x"
+    assert spec.status == "not measured"
+
+
+# -- the verdict ----------------------------------------------------------------------------
+def _checklist(*items: cl.Item) -> cl.Checklist:
+    return cl.Checklist("b", "1.0.0", "now", list(items))
+
+
+@pytest.mark.parametrize(
+    ("status", "required", "ok", "strict_ok"),
+    [
+        ("pass", True, True, True),
+        ("warn", True, True, False),
+        ("fail", True, False, False),
+        ("not measured", True, False, False),
+        ("fail", False, True, False),
+        ("not measured", False, True, False),
+    ],
+)
+def test_verdict(status: str, required: bool, ok: bool, strict_ok: bool) -> None:
+    checklist = _checklist(
+        cl.Item("model", "a", "A", "pass", "e"), cl.Item("data", "b", "B", status, "e", required)
+    )
+    assert (checklist.ok(), checklist.ok(strict=True)) == (ok, strict_ok)
+
+
+def test_markdown_ticks_only_what_passed() -> None:
+    checklist = _checklist(
+        cl.Item("model", "a", "Alpha", "pass", "1 file"),
+        cl.Item("model", "b", "Beta", "fail", "2 files"),
+        cl.Item("docs", "c", "Gamma", "warn", "unsigned", required=False),
+    )
+    text = cl.to_markdown(checklist)
+    assert text.splitlines()[2:] == [
+        "Computed now: **NOT READY**. Every box is ticked by a measurement; the evidence "
+        "follows each item.",
+        "",
+        "## Model",
+        "",
+        "- [x] Alpha: 1 file",
+        "- [ ] Beta **FAIL**: 2 files",
+        "",
+        "## Docs",
+        "",
+        "- [ ] Gamma **WARN** _(advisory)_: unsigned",
+    ]
+
+
+def test_checklist_round_trips_through_json(ready_outcome: CheckOutcome) -> None:
+    data = ready_outcome.checklist.to_dict()
+    assert cl.Checklist.from_dict(data) == ready_outcome.checklist
+    assert data["ok"] is True
+    assert data["counts"]["pass"] == sum(i.status == "pass" for i in ready_outcome.checklist.items)
