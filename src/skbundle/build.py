@@ -38,6 +38,7 @@ from skbundle.manifest import (
 )
 from skbundle.metrics import classification_metrics
 from skbundle.parity import evaluation_set, measure
+from skbundle.reference import write_reference
 from skbundle.schema import infer_schema
 
 
@@ -80,7 +81,7 @@ def write_requirements(ctx: BuildContext) -> None:
     ctx.add_file("requirements.txt", role="requirements", fmt="pip-requirements")
 
 
-WRITERS: list[Callable[[BuildContext], None]] = [write_requirements]
+WRITERS: list[Callable[[BuildContext], None]] = [write_requirements, write_reference]
 """Writers that add files after the model formats; each lists what it writes in the context."""
 
 
