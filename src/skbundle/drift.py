@@ -681,6 +681,24 @@ def drift(
     return _finish(bundle, acc, f"{type(X_new).__name__} of {n} rows", thresholds)
 
 
+def _numbers_from_text(frame: Any) -> Any:
+    """CSV columns with one bad cell arrive as text: parse the numbers, keep the bad cells.
+
+    Without this, one stray word in a column of a CSV chunk would make every row of the chunk
+    fail validation; with it, only the rows holding the word are left out (and reported).
+    """
+    import pandas as pd
+
+    text = [c for c in frame.columns if frame[c].dtype.kind not in "fiub"]
+    if not text:
+        return frame
+    frame = frame.copy()
+    for column in text:
+        parsed = pd.to_numeric(frame[column], errors="coerce")
+        frame[column] = parsed.astype(object).where(parsed.notna(), frame[column])
+    return frame
+
+
 def drift_source(
     bundle: Any,
     source: Any,
@@ -698,9 +716,12 @@ def drift_source(
     from skbundle.batch import iter_chunks
 
     acc = _accumulator(bundle)
+    chunks = iter_chunks(source, chunk_size)
+    if source.kind == "csv":
+        chunks = ((_numbers_from_text(frame), offset) for frame, offset in chunks)
     consume(
         bundle,
-        iter_chunks(source, chunk_size),
+        chunks,
         acc,
         labels=labels,
         on_progress=on_progress,
