@@ -132,9 +132,11 @@ def iter_chunks(source: Source, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tup
         import pandas as pd
 
         offset = 0
-        for frame in pd.read_csv(source.path, chunksize=chunk_size):  # type: ignore[arg-type]
-            yield frame, offset
-            offset += len(frame)
+        # A with-block closes the file when the consumer stops early (e.g. on invalid input).
+        with pd.read_csv(source.path, chunksize=chunk_size) as reader:  # type: ignore[arg-type]
+            for frame in reader:
+                yield frame, offset
+                offset += len(frame)
     elif source.kind == "parquet":
         import pyarrow.parquet as pq
 

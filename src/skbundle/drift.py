@@ -39,7 +39,16 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from skbundle.errors import InputProblem, InputValidationError
+from skbundle.drift_input import (
+    QuietValidator,
+    consume,
+    length,
+    numbers_from_text,
+    prefetch,
+    take,
+    validate_rows,
+)
+from skbundle.errors import InputProblem
 from skbundle.metrics import classification_metrics
 from skbundle.reference import MonitoringError
 
@@ -235,16 +244,17 @@ class _FeatureCounter:
         self.total_sq = 0.0
 
     def add(self, column: np.ndarray) -> None:
-        missing = np.isnan(column)
-        n_missing = int(missing.sum())
-        if n_missing:
+        total = float(column.sum())
+        if math.isnan(total):  # only then look for the missing values
+            missing = np.isnan(column)
+            self.n_missing += int(missing.sum())
             column = column[~missing]
-            self.n_missing += n_missing
+            total = float(column.sum())
         self.fine += np.bincount(
             np.searchsorted(self.grid, column, side="left"), minlength=self.grid.size + 1
         )
-        self.total += float(column.sum())
-        self.total_sq += float(np.dot(column, column))
+        self.total += total
+        self.total_sq += float(np.einsum("i,i->", column, column))
 
     def bins(self) -> np.ndarray:
         coarse = np.bincount(self.fine_to_bin, weights=self.fine, minlength=self.edges.size + 1)
@@ -292,11 +302,22 @@ class DriftAccumulator:
 
     def add(self, X: np.ndarray, proba: np.ndarray, y_index: np.ndarray | None = None) -> None:
         """Count one chunk of validated rows, their probabilities and (optionally) labels."""
+        self.add_features(X)
+        self.add_predictions(proba, y_index)
+
+    def add_features(self, X: np.ndarray) -> None:
+        """Count the feature values of one chunk of validated rows."""
         if X.shape[0] == 0:
             return
         self.n_rows += X.shape[0]
-        for j, counter in enumerate(self.counters):
-            counter.add(X[:, j])
+        columns = np.ascontiguousarray(X.T)  # one contiguous row per feature: 3x faster scans
+        for counter, column in zip(self.counters, columns, strict=True):
+            counter.add(column)
+
+    def add_predictions(self, proba: np.ndarray, y_index: np.ndarray | None = None) -> None:
+        """Count the probabilities (and keep the labels) of the rows given to add_features."""
+        if proba.shape[0] == 0:
+            return
         bins = np.searchsorted(self.proba_edges, proba, side="left")
         for i in range(len(self.classes)):
             self.proba_counts[i] += np.bincount(bins[:, i], minlength=self.proba_edges.size + 1)
@@ -483,158 +504,6 @@ class DriftAccumulator:
         )
 
 
-# -- from records to counts ------------------------------------------------------------------
-def label_index(
-    labels: Sequence[Any], class_values: Sequence[Any], classes: Sequence[str], column: str
-) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """Map labels (class values or names) to class indices; also the unknown ones by position."""
-    lookup: dict[str, int] = {}
-    for i, (value, name) in enumerate(zip(class_values, classes, strict=True)):
-        lookup[str(value)] = i
-        lookup[str(name)] = i
-    out = np.full(len(labels), -1, dtype=np.int64)
-    unknown: list[tuple[int, str]] = []
-    for i, raw in enumerate(labels):
-        value = raw.item() if isinstance(raw, np.generic) else raw
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        index = lookup.get(str(value)) if value is not None else None
-        if index is None or (isinstance(value, float) and math.isnan(value)):
-            unknown.append((i, repr(value)))
-        else:
-            out[i] = index
-    return out, unknown
-
-
-def _take(records: Any, keep: np.ndarray) -> Any:
-    import pandas as pd
-
-    if isinstance(records, pd.DataFrame):
-        return records.iloc[keep]
-    if isinstance(records, np.ndarray):
-        return records[keep]
-    return [records[i] for i in keep.tolist()]
-
-
-def _length(records: Any) -> int:
-    if isinstance(records, dict):
-        return 1
-    return len(records)
-
-
-def validate_rows(
-    bundle: Any, records: Any, offset: int
-) -> tuple[np.ndarray, np.ndarray, list[InputProblem]]:
-    """Validate a chunk, setting invalid rows aside: ``(X, kept positions, problems)``.
-
-    Raises
-    ------
-    InputValidationError
-        A problem concerns the input as a whole (a missing column, a wrong shape): no row of
-        it can be used.
-    """
-    if isinstance(records, dict):
-        records = [records]
-    positions = np.arange(_length(records))
-    problems: list[InputProblem] = []
-    current = records
-    while positions.size:
-        try:
-            checked = bundle.validate(current, offset=0)
-        except InputValidationError as exc:
-            if any(p.record is None for p in exc.problems):
-                raise
-            bad = sorted({p.record for p in exc.problems if p.record is not None})
-            problems.extend(
-                InputProblem(int(positions[p.record]) + offset, p.field, p.problem, p.expected)
-                for p in exc.problems
-                if p.record is not None
-            )
-            keep = np.setdiff1d(np.arange(positions.size), bad)
-            positions = positions[keep]
-            current = _take(current, keep)
-            continue
-        return checked.X, positions, problems
-    return np.empty((0, len(bundle.feature_names))), positions, problems
-
-
-def split_labels(records: Any, column: str) -> tuple[Any, list[Any]]:
-    """Take the labels column out of a chunk before validation."""
-    import pandas as pd
-
-    if isinstance(records, pd.DataFrame):
-        if column not in records.columns:
-            raise MonitoringError(
-                f"Labels column {column!r}",
-                f"not found in the input (columns: {sorted(map(str, records.columns))[:8]})",
-                "Pass --labels with the name of the column that holds the true classes.",
-            )
-        return records.drop(columns=[column]), records[column].tolist()
-    rows = [records] if isinstance(records, dict) else records
-    if rows and not all(isinstance(r, dict) for r in rows):
-        raise MonitoringError(
-            f"Labels column {column!r}",
-            "the input is not a list of objects, so it has no named columns",
-            "Use CSV, Parquet or JSON objects with a field for the labels.",
-        )
-    labels = [r.get(column) for r in rows]
-    return [{k: v for k, v in r.items() if k != column} for r in rows], labels
-
-
-def consume(
-    bundle: Any,
-    chunks: Iterable[tuple[Any, int]],
-    accumulator: DriftAccumulator,
-    *,
-    labels: str | None = None,
-    y: Sequence[Any] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> None:
-    """Validate, predict and count every chunk; labels from a column or from ``y``."""
-    manifest = bundle.manifest
-    done = 0
-    for records, offset in chunks:
-        y_raw: Sequence[Any] | None = None
-        if labels is not None:
-            records, y_raw = split_labels(records, labels)
-        elif y is not None:
-            y_raw = y[offset : offset + _length(records)]
-        n = _length(records)
-        X, kept, problems = validate_rows(bundle, records, offset)
-        y_index = None
-        if y_raw is not None:
-            kept_labels = [y_raw[i] for i in kept.tolist()]
-            y_index, unknown = label_index(
-                kept_labels, manifest.class_values, manifest.classes, labels or "y"
-            )
-            if unknown:
-                problems.extend(
-                    InputProblem(
-                        int(kept[i]) + offset,
-                        labels or "y",
-                        f"unknown label {value}",
-                        f"one of the classes {manifest.classes}",
-                    )
-                    for i, value in unknown
-                )
-                good = y_index >= 0
-                X, kept, y_index = X[good], kept[good], y_index[good]
-        if problems:
-            accumulator.reject(problems, n - len(kept))
-        if X.shape[0]:
-            proba = bundle.predict_validated(_validated(X))
-            accumulator.add(X, proba, y_index)
-        done += n
-        if on_progress is not None:
-            on_progress(done)
-
-
-def _validated(X: np.ndarray) -> Any:
-    from skbundle.schema import Validated
-
-    return Validated(X, [])
-
-
 # -- entry points ----------------------------------------------------------------------------
 def _accumulator(bundle: Any) -> DriftAccumulator:
     from skbundle.reference import read_reference
@@ -667,7 +536,7 @@ def drift(
     """Drift of in-memory data against a bundle's reference; see :meth:`Bundle.drift`."""
     if isinstance(X_new, dict):
         X_new = [X_new]
-    n = _length(X_new)
+    n = length(X_new)
     if y_new is not None and len(y_new) != n:
         raise MonitoringError(
             "y_new", f"expected {n} labels, one per row of X_new, got {len(y_new)}"
@@ -675,28 +544,10 @@ def drift(
     y = None if y_new is None else list(np.asarray(y_new, dtype=object).tolist())
     acc = _accumulator(bundle)
     chunks = (
-        (_take(X_new, np.arange(s, min(s + chunk_size, n))), s) for s in range(0, n, chunk_size)
+        (take(X_new, np.arange(s, min(s + chunk_size, n))), s) for s in range(0, n, chunk_size)
     )
     consume(bundle, chunks, acc, y=y)
     return _finish(bundle, acc, f"{type(X_new).__name__} of {n} rows", thresholds)
-
-
-def _numbers_from_text(frame: Any) -> Any:
-    """CSV columns with one bad cell arrive as text: parse the numbers, keep the bad cells.
-
-    Without this, one stray word in a column of a CSV chunk would make every row of the chunk
-    fail validation; with it, only the rows holding the word are left out (and reported).
-    """
-    import pandas as pd
-
-    text = [c for c in frame.columns if frame[c].dtype.kind not in "fiub"]
-    if not text:
-        return frame
-    frame = frame.copy()
-    for column in text:
-        parsed = pd.to_numeric(frame[column], errors="coerce")
-        frame[column] = parsed.astype(object).where(parsed.notna(), frame[column])
-    return frame
 
 
 def drift_source(
@@ -706,6 +557,7 @@ def drift_source(
     labels: str | None = None,
     thresholds: Thresholds | None = None,
     chunk_size: int = 100_000,
+    ignore_unknown: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> DriftReport:
     """Drift of a file (CSV, Parquet, JSON lines, JSON) read in chunks.
@@ -718,12 +570,13 @@ def drift_source(
     acc = _accumulator(bundle)
     chunks = iter_chunks(source, chunk_size)
     if source.kind == "csv":
-        chunks = ((_numbers_from_text(frame), offset) for frame, offset in chunks)
+        chunks = ((numbers_from_text(frame), offset) for frame, offset in chunks)
     consume(
         bundle,
         chunks,
         acc,
         labels=labels,
+        ignore_unknown=ignore_unknown,
         on_progress=on_progress,
     )
     return _finish(bundle, acc, source.label, thresholds)
@@ -755,9 +608,10 @@ def drift_log(
         chunk_size=chunk_size,
     )
     acc = _accumulator(bundle)
+    validator = QuietValidator(bundle.manifest.features, bundle=bundle.name)
     done = 0
-    for X_log, proba in reader:
-        X, kept, problems = validate_rows(bundle, X_log, done)
+    for X_log, proba in prefetch(reader):
+        X, kept, problems = validate_rows(validator, X_log, done)
         if problems:
             acc.reject(problems, X_log.shape[0] - kept.size)
         acc.add(X, proba[kept])

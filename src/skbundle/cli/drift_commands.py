@@ -155,6 +155,13 @@ def drift(
             help="Allow unpickling model.joblib. Only for bundles from a source you trust.",
         ),
     ] = False,
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown",
+            help="Ignore columns that are not features (ids, timestamps) instead of refusing.",
+        ),
+    ] = False,
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Rows read at a time.")
     ] = 100_000,
@@ -208,6 +215,7 @@ def drift(
                     labels=labels,
                     thresholds=thresholds,
                     chunk_size=chunk_size,
+                    ignore_unknown=ignore_unknown,
                     on_progress=advance,
                 )
             else:
