@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,6 +260,21 @@ def test_extra_columns_are_refused_unless_ignored(cancer: Case, data: dict[str, 
     assert "field 'target': unknown feature" in _flat(err)
     code, out, _ = _run(str(cancer.path), str(data["csv"]), "--trust-pickle", "--ignore-unknown")
     assert code == 0
+
+
+def test_terminal_lists_the_most_severe_features_unless_all(
+    cancer: Case, data: dict[str, Path]
+) -> None:
+    args = [str(cancer.path), str(data["shifted"]), "--trust-pickle", "--ignore-unknown"]
+    level_cells = re.compile(r"^│[^│]*│ (ok|warn|alert) +│", re.MULTILINE)
+    code, out, _ = _run(*args)
+    assert code == 2
+    assert "... and 20 more features, all ok (--all, --json or --html: all)" in _flat(out)
+    assert len(level_cells.findall(out)) == 10
+    code, out, _ = _run(*args, "--all")
+    assert code == 2
+    assert "more features" not in out
+    assert sorted(level_cells.findall(out)) == ["alert"] + ["ok"] * 29
 
 
 def test_json_output_lists_every_feature(cancer: Case, data: dict[str, Path]) -> None:

@@ -19,13 +19,15 @@ ERROR_EXIT = 3
 """Exit code when drift could not be computed (0, 1, 2 are the verdicts ok, warn, alert)."""
 
 _STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
+SHOWN = 10
+"""Features listed in the terminal unless --all: every drifted one, and at least this many."""
 
 
 def _level(level: str) -> str:
     return f"[{_STYLE[level]}]{level}[/]"
 
 
-def render_drift(report: DriftReport) -> None:
+def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
     console.print(
         f"[bold]{escape(report.bundle)}[/] {report.version}: drift of {escape(report.source)} "
         f"({report.n_rows} rows analysed, {report.n_invalid} left out as invalid)"
@@ -43,7 +45,8 @@ def render_drift(report: DriftReport) -> None:
         "std now",
         title="Data drift, most severe first",
     )
-    for f in report.features:
+    shown = report.features if show_all else report.features[: max(SHOWN, len(report.drifted))]
+    for f in shown:
         table.add_row(
             escape(f.name),
             _level(f.level),
@@ -57,6 +60,9 @@ def render_drift(report: DriftReport) -> None:
             ),
         )
     console.print(table)
+    hidden = len(report.features) - len(shown)
+    if hidden:
+        console.print(f"  ... and {hidden} more features, all ok (--all, --json or --html: all)")
 
     p = report.prediction
     table = Table(
@@ -122,6 +128,9 @@ def drift(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
     ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every feature, not only the most severe.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON instead of tables.")
     ] = False,
@@ -236,7 +245,7 @@ def drift(
 
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        render_drift(report)
+        render_drift(report, show_all=show_all)
         if html is not None:
             console.print(f"HTML report: {html}")
     raise typer.Exit(report.exit_code)
