@@ -151,7 +151,8 @@ def test_from_log(cancer: Case, tmp_path: Path) -> None:
     path = tmp_path / "traffic.jsonl"
     with PredictionLogger(path, features=bundle.feature_names, classes=bundle.classes) as log:
         log.log(cancer.X_test.to_numpy(dtype=np.float64), bundle.predict_proba(cancer.X_test))
-    code, out, err = _run(str(cancer.path), "--from-log", str(path), "--trust-pickle", "--json")
+    # No --trust-pickle: the probabilities are in the log, the model is never loaded.
+    code, out, err = _run(str(cancer.path), "--from-log", str(path), "--json")
     assert (code, err) == (0, "")
     report = orjson.loads(out)
     assert report["n_rows"] == len(cancer.X_test)
@@ -221,6 +222,17 @@ def test_refusals_exit_3(
     code, out, err = _run(str(cancer.path), *args, "--trust-pickle")
     assert (code, out) == (3, "")
     assert _flat(err) == message
+
+
+def test_from_log_still_verifies_the_bundle(bundle_copy: Path, tmp_path: Path) -> None:
+    (bundle_copy / "reference.json").write_bytes(b"{}")
+    log = tmp_path / "t.jsonl"
+    log.write_bytes(b"")
+    code, out, err = _run(str(bundle_copy), "--from-log", str(log))
+    assert (code, out) == (3, "")
+    assert _flat(err).startswith(
+        f"error: Bundle {bundle_copy} failed verification (1 problem): reference.json has sha256"
+    )
 
 
 def test_real_process_exit_code(cancer: Case, data: dict[str, Path]) -> None:

@@ -582,6 +582,53 @@ def drift_source(
     return _finish(bundle, acc, source.label, thresholds)
 
 
+@dataclass(frozen=True)
+class BundleInfo:
+    """What drift over a log needs of a bundle: its verified manifest, no model.
+
+    The probabilities are in the log, so nothing is deserialized: drift over logged traffic
+    needs no ``trust_pickle``, whatever formats the bundle holds.
+    """
+
+    manifest: Any
+    path: Any
+
+    @classmethod
+    def open(cls, path: Any) -> BundleInfo:
+        """Read the manifest and verify every file's hash (reading bytes only).
+
+        Raises
+        ------
+        ManifestError, BundleIntegrityError
+            As :func:`skbundle.load` would.
+        """
+        from pathlib import Path
+
+        from skbundle.integrity import verify
+        from skbundle.manifest import read_manifest
+
+        root = Path(path)
+        manifest = read_manifest(root)
+        verify(root, manifest).raise_for_problems()
+        return cls(manifest, root)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.name)
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.version)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.manifest.features]
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest.classes)
+
+
 def drift_log(
     bundle: Any,
     path: Any,
@@ -593,8 +640,9 @@ def drift_log(
 ) -> DriftReport:
     """Drift of the traffic in a prediction log written by ``skbundle serve --log-predictions``.
 
-    The logged probabilities (what the server answered) are used as they are; the inputs go
-    through the validator again, so a damaged log cannot poison the counts.
+    ``bundle`` is a loaded :class:`~skbundle.Bundle` or a :class:`BundleInfo` (no model
+    needed). The logged probabilities (what the server answered) are used as they are; the
+    inputs go through the validator again, so a damaged log cannot poison the counts.
     """
     from pathlib import Path
 

@@ -161,7 +161,8 @@ def drift(
         bool,
         typer.Option(
             "--trust-pickle",
-            help="Allow unpickling model.joblib. Only for bundles from a source you trust.",
+            help="Allow unpickling model.joblib. Only for bundles from a source you trust. "
+            "Not needed with --from-log (the model is not loaded).",
         ),
     ] = False,
     ignore_unknown: Annotated[
@@ -184,7 +185,7 @@ def drift(
 
     from skbundle import batch
     from skbundle.bundle import load
-    from skbundle.drift import Thresholds, drift_log, drift_source
+    from skbundle.drift import BundleInfo, Thresholds, drift_log, drift_source
     from skbundle.reference import MonitoringError
 
     with errors_to_exit(ERROR_EXIT):
@@ -200,7 +201,12 @@ def drift(
             raise MonitoringError("--labels", "a prediction log holds no labels")
         thresholds = Thresholds(warn=warn, alert=alert, max_accuracy_drop=max_accuracy_drop)
         source = batch.open_source(new_data) if new_data is not None else None
-        bundle = load(path, runtime=runtime, trust_pickle=trust_pickle)
+        # A log holds the served probabilities: no model to load, no pickle to trust.
+        bundle: Any = (
+            load(path, runtime=runtime, trust_pickle=trust_pickle)
+            if source is not None
+            else BundleInfo.open(path)
+        )
         total = batch.count_records(source) if source is not None else None
         with Progress(
             "[progress.description]{task.description}",
