@@ -274,3 +274,27 @@ def test_noise_floor_shrinks_with_sample_size(cancer: Case, loaded: dict[str, An
         small.features[0].noise / large.features[0].noise,
         (1 / 114 + 1 / 455) / (1 / 5000 + 1 / 455),
     )
+
+
+def test_current_moments_match_numpy(wine: Case, loaded: dict[str, Any]) -> None:
+    report = _bundle(wine, loaded).drift(wine.X_test)
+    for f in report.features:
+        column = wine.X_test[f.name].to_numpy(dtype=np.float64)
+        assert f.n_missing == int(np.isnan(column).sum()), f.name
+        assert f.current_mean == pytest.approx(np.nanmean(column), rel=1e-12), f.name
+        assert f.current_std == pytest.approx(np.nanstd(column, ddof=1), rel=1e-9), f.name
+
+
+def test_moments_survive_a_large_mean() -> None:
+    from skbundle.drift import _FeatureCounter
+    from skbundle.reference import feature_reference
+
+    rng = np.random.default_rng(0)
+    train = 1e9 + rng.standard_normal(1000)
+    counter = _FeatureCounter(feature_reference(train))
+    new = 1e9 + 2.0 * rng.standard_normal(100_000)
+    for chunk in np.array_split(new, 7):
+        counter.add(chunk)
+    mean, std = counter.moments(new.size)
+    assert mean == pytest.approx(new.mean(), abs=1e-6)
+    assert std == pytest.approx(new.std(ddof=1), rel=1e-6)

@@ -240,21 +240,34 @@ class _FeatureCounter:
         self.fine_to_bin = np.concatenate([[0], np.cumsum(is_edge)]).astype(np.int64)
         self.fine = np.zeros(self.grid.size + 1, dtype=np.int64)
         self.n_missing = 0
+        # Moments of (x - reference mean): no cancellation when the mean dwarfs the spread.
+        self.shift = float(ref["summary"].get("mean") or 0.0)
         self.total = 0.0
         self.total_sq = 0.0
 
     def add(self, column: np.ndarray) -> None:
-        total = float(column.sum())
+        centred = column - self.shift
+        total = float(centred.sum())
         if math.isnan(total):  # only then look for the missing values
-            missing = np.isnan(column)
-            self.n_missing += int(missing.sum())
-            column = column[~missing]
-            total = float(column.sum())
+            present = ~np.isnan(column)
+            self.n_missing += int(column.size - present.sum())
+            column, centred = column[present], centred[present]
+            total = float(centred.sum())
         self.fine += np.bincount(
             np.searchsorted(self.grid, column, side="left"), minlength=self.grid.size + 1
         )
         self.total += total
-        self.total_sq += float(np.einsum("i,i->", column, column))
+        self.total_sq += float(np.einsum("i,i->", centred, centred))
+
+    def moments(self, n: int) -> tuple[float | None, float | None]:
+        """Mean and sample standard deviation of the ``n`` values counted."""
+        if n == 0:
+            return None, None
+        offset = self.total / n
+        if n == 1:
+            return self.shift + offset, None
+        variance = max(self.total_sq - n * offset * offset, 0.0) / (n - 1)
+        return self.shift + offset, math.sqrt(variance)
 
     def bins(self) -> np.ndarray:
         coarse = np.bincount(self.fine_to_bin, weights=self.fine, minlength=self.edges.size + 1)
@@ -350,14 +363,7 @@ class DriftAccumulator:
         summary = ref["summary"]
         d, p = ks_from_grid(ref_cdf, cur_le, n_finite, int(summary["n"]))
         bound = float(np.max(np.diff(ref_cdf, prepend=0.0))) if ref_cdf.size else 0.0
-        mean = counter.total / n_finite if n_finite else None
-        std = (
-            math.sqrt(
-                max(counter.total_sq / n_finite - mean * mean, 0.0) * n_finite / (n_finite - 1)
-            )
-            if mean is not None and n_finite > 1
-            else None
-        )
+        mean, std = counter.moments(n_finite)
         full_ref = np.asarray(ref["counts"], dtype=np.float64)
         full_cur = counter.bins().astype(np.float64)
         return FeatureDrift(
