@@ -235,6 +235,33 @@ def test_from_log_still_verifies_the_bundle(bundle_copy: Path, tmp_path: Path) -
     )
 
 
+def test_broken_json_line_is_left_out(cancer: Case, data: dict[str, Path], tmp_path: Path) -> None:
+    lines = data["jsonl"].read_bytes().splitlines()
+    lines[3] = lines[3][:40]  # a line cut short
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    code, out, err = _run(
+        str(cancer.path), str(path), "--labels", "target", "--trust-pickle", "--json"
+    )
+    report = orjson.loads(out)
+    assert (code, err) == (0, "")
+    assert (report["n_rows"], report["n_invalid"]) == (len(cancer.X_test) - 1, 1)
+    problem = report["problems"][0]
+    assert problem["problem"].startswith("line 4 is not valid JSON (")
+    assert (problem["record"], problem["field"]) == (None, None)
+
+
+def test_header_only_csv_is_refused(cancer: Case, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text(",".join(cancer.X_test.columns) + "\n")
+    code, _, err = _run(str(cancer.path), str(path), "--trust-pickle")
+    assert code == 3
+    assert _flat(err) == (
+        f"error: Drift input {path}: expected at least one valid row, got none. Check the "
+        "input against 'skbundle inspect'."
+    )
+
+
 def test_real_process_exit_code(cancer: Case, data: dict[str, Path]) -> None:
     """The console script itself, as a scheduler runs it."""
     done = subprocess.run(

@@ -42,6 +42,7 @@ from scipy import stats
 from skbundle.drift_input import (
     QuietValidator,
     consume,
+    jsonl_chunks,
     length,
     numbers_from_text,
     prefetch,
@@ -574,7 +575,12 @@ def drift_source(
     from skbundle.batch import iter_chunks
 
     acc = _accumulator(bundle)
-    chunks = iter_chunks(source, chunk_size)
+    bad_lines: list[InputProblem] = []
+    chunks: Iterable[tuple[Any, int]]
+    if source.kind == "jsonl" and source.path is not None:
+        chunks = jsonl_chunks(source.path, chunk_size, bad_lines)
+    else:
+        chunks = iter_chunks(source, chunk_size)
     if source.kind == "csv":
         chunks = ((numbers_from_text(frame), offset) for frame, offset in chunks)
     consume(
@@ -585,6 +591,8 @@ def drift_source(
         ignore_unknown=ignore_unknown,
         on_progress=on_progress,
     )
+    if bad_lines:
+        acc.reject(bad_lines, len(bad_lines))
     return _finish(bundle, acc, source.label, thresholds)
 
 

@@ -282,3 +282,31 @@ def numbers_from_text(frame: Any) -> Any:
         parsed = pd.to_numeric(frame[column], errors="coerce")
         frame[column] = parsed.astype(object).where(parsed.notna(), frame[column])
     return frame
+
+
+def jsonl_chunks(
+    path: Any, chunk_size: int, bad_lines: list[InputProblem]
+) -> Iterator[tuple[list[Any], int]]:
+    """JSON lines in chunks, like :func:`skbundle.batch.iter_chunks`, but a line that is not
+    valid JSON is recorded in ``bad_lines`` and skipped instead of ending the run."""
+    import orjson
+
+    chunk: list[Any] = []
+    offset = 0
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                chunk.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                bad_lines.append(
+                    InputProblem(None, None, f"line {number} is not valid JSON ({exc})", "JSON")
+                )
+                continue
+            if len(chunk) == chunk_size:
+                yield chunk, offset
+                offset += len(chunk)
+                chunk = []
+    if chunk:
+        yield chunk, offset
