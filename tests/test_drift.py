@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from conftest import Case
 from scipy import stats
 
 import skbundle
 from skbundle.drift import DriftReport, Thresholds, psi
 from skbundle.reference import MonitoringError
+from tests.conftest import Case
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from conftest import Case
 from typer.testing import CliRunner
 
 import skbundle
 from skbundle.cli import app
 from skbundle.predlog import PredictionLogger
+from tests.conftest import Case
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from conftest import Case
 
 from skbundle.drift_input import QuietValidator, label_index, prefetch, validate_rows
 from skbundle.schema import Validator
+from tests.conftest import Case
 
 
 def test_quiet_validator_accepts_and_rejects_exactly_like_the_validator(wine: Case) -> None:

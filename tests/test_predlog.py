@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from conftest import Case
 
 import skbundle
 from skbundle.drift import drift_log
@@ -23,6 +22,7 @@ from skbundle.predlog import (
     timestamp,
 )
 from skbundle.reference import MonitoringError
+from tests.conftest import Case
 
 
 @pytest.fixture(scope="module")

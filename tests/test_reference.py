@@ -9,7 +9,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from conftest import Case
 
 import skbundle
 from skbundle import build
@@ -21,6 +20,7 @@ from skbundle.reference import (
     feature_reference,
     read_reference,
 )
+from tests.conftest import Case
 
 
 def _reference(case: Case) -> dict:
