@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -298,3 +299,29 @@ def test_moments_survive_a_large_mean() -> None:
     mean, std = counter.moments(new.size)
     assert mean == pytest.approx(new.mean(), abs=1e-6)
     assert std == pytest.approx(new.std(ddof=1), rel=1e-6)
+
+
+def test_memory_does_not_grow_with_the_input(
+    cancer: Case, loaded: dict[str, Any], tmp_path: Path
+) -> None:
+    """Peak memory is set by the chunk size, not the file: 4x the rows, about the same peak."""
+    import tracemalloc
+
+    from skbundle import batch
+    from skbundle.drift import drift_source
+
+    bundle = _bundle(cancer, loaded)
+    rng = np.random.default_rng(0)
+    peaks = []
+    for n in (20_000, 80_000):
+        rows = cancer.X_test.iloc[rng.integers(0, len(cancer.X_test), n)]
+        path = tmp_path / f"{n}.parquet"
+        rows.to_parquet(path, index=False, row_group_size=5_000)
+        source = batch.open_source(str(path))
+        tracemalloc.start()
+        report = drift_source(bundle, source, chunk_size=5_000)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert report.n_rows == n
+    print(f"peak traced memory: {peaks[0] / 1e6:.1f} MB (20k rows), {peaks[1] / 1e6:.1f} MB (80k)")
+    assert peaks[1] < 1.3 * peaks[0]
