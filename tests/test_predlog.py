@@ -31,13 +31,7 @@ def cancer_bundle(cancer: Case) -> skbundle.Bundle:
 
 
 def _logger(path: Path, bundle: skbundle.Bundle, **kwargs: Any) -> PredictionLogger:
-    return PredictionLogger(
-        path,
-        features=bundle.feature_names,
-        classes=bundle.classes,
-        bundle=f"{bundle.name} {bundle.version}",
-        **kwargs,
-    )
+    return PredictionLogger.for_bundle(path, bundle, **kwargs)
 
 
 def _read(path: Path, bundle: skbundle.Bundle, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +79,12 @@ def test_writes_from_many_threads_all_arrive_intact(
     np.testing.assert_array_equal(_sorted_rows(got_X), _sorted_rows(expected_X))
     assert np.allclose(got_p.sum(axis=1), 1.0)
     lines = path.read_bytes().splitlines()
-    assert orjson.loads(lines[0])[HEADER_KEY] == 1
+    assert orjson.loads(lines[0]) == {
+        HEADER_KEY: 1,
+        "bundle": "breast-cancer 1.0.0",
+        "features": cancer_bundle.feature_names,
+        "classes": cancer_bundle.classes,
+    }
     assert all(isinstance(orjson.loads(line), dict) for line in lines)
 
 

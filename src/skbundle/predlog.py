@@ -126,6 +126,25 @@ class PredictionLogger:
         self._thread = threading.Thread(target=self._run, name="skbundle-predlog", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def for_bundle(
+        cls, path: str | os.PathLike[str], bundle: Any, **options: Any
+    ) -> PredictionLogger:
+        """A logger whose header names ``bundle``'s features, classes, name and version.
+
+        Examples
+        --------
+        >>> logger = PredictionLogger.for_bundle("logs/predictions.jsonl", bundle)
+        >>> app = create_app(bundle, on_prediction=logger.log)
+        """
+        return cls(
+            path,
+            features=bundle.feature_names,
+            classes=bundle.classes,
+            bundle=f"{bundle.name} {bundle.version}",
+            **options,
+        )
+
     # -- the hot path ---------------------------------------------------------------------
     def log(self, X: np.ndarray, proba: np.ndarray) -> None:
         """Queue one batch of validated inputs and their probabilities; never blocks."""
