@@ -325,3 +325,34 @@ def test_memory_does_not_grow_with_the_input(
         assert report.n_rows == n
     print(f"peak traced memory: {peaks[0] / 1e6:.1f} MB (20k rows), {peaks[1] / 1e6:.1f} MB (80k)")
     assert peaks[1] < 1.3 * peaks[0]
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        pytest.param(np.linspace(-3, 3, 101), id="uniform"),
+        pytest.param(np.unique(np.random.default_rng(1).lognormal(size=101)), id="skewed"),
+        pytest.param(np.array([0.0, 0.0001, 0.0002, 5.0, 1e6]), id="clustered-and-far"),
+        pytest.param(np.array([1.0, 2.0]), id="two-points"),
+        pytest.param(np.array([3.0]), id="one-point"),
+        pytest.param(np.array([]), id="empty"),
+    ],
+)
+def test_grid_index_equals_binary_search(grid: np.ndarray) -> None:
+    from skbundle.drift import GridIndex
+
+    rng = np.random.default_rng(0)
+    spread = float(np.ptp(grid)) if grid.size else 1.0
+    centre = float(grid.mean()) if grid.size else 0.0
+    values = np.concatenate(
+        [
+            centre + spread * rng.standard_normal(20_000),
+            centre + spread * 100 * rng.standard_normal(1000),  # far tails
+            grid,  # exactly on grid points
+            np.nextafter(grid, np.inf),
+            np.nextafter(grid, -np.inf),
+            [-1e300, 1e300, 0.0],
+        ]
+    )
+    index = GridIndex(grid, cells=64)
+    np.testing.assert_array_equal(index(values), np.searchsorted(grid, values, side="left"))

@@ -230,11 +230,55 @@ def _clean(value: Any) -> Any:
 
 
 # -- accumulation ----------------------------------------------------------------------------
+class GridIndex:
+    """``searchsorted(grid, x, side="left")`` for many values, mostly by table lookup.
+
+    Binary search costs about 35 ns a value; the feature counts of a million rows were
+    spending most of their time there. Here the central range of the grid is cut into
+    ``cells`` equal cells, and ``x`` is mapped to one by ``clip((x - lo) * scale)``: a
+    monotone map, so a cell holding no grid point lies entirely between two grid points and
+    its answer is a table entry. Only values in the few cells that hold a grid point (and in
+    the clipped tails) fall back to the binary search. The result is identical.
+    """
+
+    def __init__(self, grid: np.ndarray, cells: int = 1 << 14) -> None:
+        self.grid = grid
+        self.usable = False
+        if grid.size < 2:
+            return
+        lo, hi = (grid[1], grid[-2]) if grid.size >= 4 else (grid[0], grid[-1])
+        self.usable = bool(hi > lo)
+        if not self.usable:
+            return
+        self.lo = float(lo)
+        self.scale = cells / float(hi - lo)
+        self.cells = cells
+        grid_cells = self.cell(grid)
+        self.ambiguous = np.zeros(cells + 1, dtype=bool)
+        self.ambiguous[grid_cells] = True
+        self.table = np.searchsorted(grid_cells, np.arange(cells + 1), side="left")
+
+    def cell(self, values: np.ndarray) -> np.ndarray:
+        scaled = (values - self.lo) * self.scale
+        return np.clip(scaled, 0, self.cells, out=scaled).astype(np.intp)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        if not self.usable:
+            return np.searchsorted(self.grid, values, side="left")
+        cells = self.cell(values)
+        index: np.ndarray = self.table[cells]
+        slow = self.ambiguous[cells]
+        if slow.any():
+            index[slow] = np.searchsorted(self.grid, values[slow], side="left")
+        return index
+
+
 class _FeatureCounter:
     """Counts of one feature's values on the reference's KS grid, and running moments."""
 
     def __init__(self, ref: dict[str, Any]) -> None:
         self.grid = np.asarray(ref["ks_grid"], dtype=np.float64)
+        self.index = GridIndex(self.grid)
         self.edges = np.asarray(ref["edges"], dtype=np.float64)
         # Grid point i is an edge -> fine bin f maps to coarse bin (edges among grid[:f]).
         is_edge = np.isin(self.grid, self.edges)
@@ -254,9 +298,7 @@ class _FeatureCounter:
             self.n_missing += int(column.size - present.sum())
             column, centred = column[present], centred[present]
             total = float(centred.sum())
-        self.fine += np.bincount(
-            np.searchsorted(self.grid, column, side="left"), minlength=self.grid.size + 1
-        )
+        self.fine += np.bincount(self.index(column), minlength=self.grid.size + 1)
         self.total += total
         self.total_sq += float(np.einsum("i,i->", centred, centred))
 
