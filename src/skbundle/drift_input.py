@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from skbundle.drift import DriftAccumulator
 
 T = TypeVar("T")
+PREDICT_THREADS = 2
+"""Chunks predicted at once: scikit-learn and ONNX Runtime release the GIL while predicting."""
 _DONE = object()
 
 
@@ -218,13 +221,16 @@ def consume(
     """Validate, predict and count every chunk; labels from a column or from ``y``.
 
     Three stages overlap, because each spends its time in code that releases the GIL: the
-    next chunk is read in a background thread, and the model predicts a chunk in a worker
-    thread while this thread counts its feature values.
+    next chunk is read in a background thread, and the model predicts chunks in
+    ``PREDICT_THREADS`` worker threads while this thread counts feature values.
     """
     validator = QuietValidator(bundle.manifest.features, bundle=bundle.name)
     manifest = bundle.manifest
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skbundle-drift") as pool:
+    pending: deque[tuple[Future[np.ndarray], np.ndarray | None]] = deque()
+    with ThreadPoolExecutor(
+        max_workers=PREDICT_THREADS, thread_name_prefix="skbundle-drift"
+    ) as pool:
         for records, offset in prefetch(chunks):
             y_raw: Sequence[Any] | None = None
             if labels is not None:
@@ -258,12 +264,18 @@ def consume(
             if problems:
                 accumulator.reject(problems, n - len(kept))
             if X.shape[0]:
-                future = pool.submit(bundle.predict_validated, Validated(X, []))
+                pending.append((pool.submit(bundle.predict_validated, Validated(X, [])), y_index))
                 accumulator.add_features(X)
-                accumulator.add_predictions(future.result(), y_index)
+            # Counted in submission order; PREDICT_THREADS chunks keep predicting meanwhile.
+            while len(pending) > PREDICT_THREADS:
+                future, y_done = pending.popleft()
+                accumulator.add_predictions(future.result(), y_done)
             done += n
             if on_progress is not None:
                 on_progress(done)
+        while pending:
+            future, y_done = pending.popleft()
+            accumulator.add_predictions(future.result(), y_done)
 
 
 def numbers_from_text(frame: Any) -> Any:
