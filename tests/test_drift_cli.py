@@ -262,6 +262,23 @@ def test_header_only_csv_is_refused(cancer: Case, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["--bogus"], "No such option: --bogus", id="unknown-option"),
+        pytest.param(["x.csv", "--warn", "abc"], "Invalid value for '--warn'", id="bad-float"),
+        pytest.param(
+            ["x.csv", "--chunk-size", "0"], "Invalid value for '--chunk-size'", id="range"
+        ),
+    ],
+)
+def test_usage_errors_exit_3_not_2(cancer: Case, args: list[str], fragment: str) -> None:
+    # Click exits 2 on a usage error, and 2 means "alert" to a scheduler.
+    result = CliRunner().invoke(app, ["drift", str(cancer.path), *args])
+    assert result.exit_code == 3
+    assert fragment in _flat(result.output)
+
+
 def test_real_process_exit_code(cancer: Case, data: dict[str, Path]) -> None:
     """The console script itself, as a scheduler runs it."""
     done = subprocess.run(

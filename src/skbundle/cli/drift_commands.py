@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from skbundle.cli._common import console, err_console, errors_to_exit
 
@@ -257,5 +258,17 @@ def drift(
     raise typer.Exit(report.exit_code)
 
 
+class _DriftCommand(TyperCommand):
+    """Usage errors exit 3 here, not click's 2: for a scheduler, 2 means "alert"."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) == 2:
+                exc.exit_code = ERROR_EXIT  # type: ignore[attr-defined]
+            raise
+
+
 def register(app: Any) -> None:
-    app.command()(drift)
+    app.command(cls=_DriftCommand)(drift)
