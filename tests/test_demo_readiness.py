@@ -46,7 +46,9 @@ def test_demo_produces_all_readiness_files(report: demo.DemoReport) -> None:
     ]
     assert png_size((path / "feature_importance.png").read_bytes()) == (800, 600)
     page = (path / "report.html").read_text(encoding="utf-8")
-    assert "Ready to deploy" in page
+    # The verdict follows the checklist (latency may miss its budget on a loaded machine).
+    verdict = "Ready to deploy" if checklist.ok() else "Not ready to deploy"
+    assert verdict in page
     assert "one Pipeline file, compress=9" in page
 
 

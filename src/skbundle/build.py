@@ -38,6 +38,7 @@ from skbundle.manifest import (
 )
 from skbundle.metrics import classification_metrics
 from skbundle.parity import evaluation_sets, measure_sets, reference
+from skbundle.reference import write_reference
 from skbundle.schema import infer_schema
 
 
@@ -61,6 +62,9 @@ class BuildContext:
     metrics: dict[str, dict[str, Any]]
     environment: Environment
     options: dict[str, Any]
+    proba_train: np.ndarray
+    """The fitted pipeline's probabilities on X_train and X_test, computed once for all."""
+    proba_test: np.ndarray
     artifacts: list[Artifact] = field(default_factory=list)
     parity: dict[str, Parity] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -106,7 +110,7 @@ def write_reports(ctx: BuildContext) -> None:
 
 
 # write_reports renders the checklist, which inspects every other file: keep it last.
-WRITERS: list[Callable[[BuildContext], None]] = [write_requirements, write_reports]
+WRITERS: list[Callable[[BuildContext], None]] = [write_requirements, write_reference, write_reports]
 """Writers that add files after the model formats; each lists what it writes in the context."""
 
 
@@ -247,13 +251,6 @@ def _check_labels(y: np.ndarray, values: list[Any], which: str) -> None:
             f"labels among the pipeline's classes {values}",
             f"unknown labels {preview(unknown)}",
         )
-
-
-def _model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
-    """Data in the form the pipeline was fitted on: named columns only if it saw names."""
-    if getattr(pipeline, "feature_names_in_", None) is not None:
-        return frame
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def fingerprint(X: pd.DataFrame, y: np.ndarray) -> DatasetFingerprint:
@@ -430,10 +427,9 @@ def save(
     _check_labels(y_tr, class_values, "y_train")
 
     created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    proba_test = np.asarray(pipeline.predict_proba(_model_input(pipeline, test)), dtype=np.float64)
-    proba_train = np.asarray(
-        pipeline.predict_proba(_model_input(pipeline, train)), dtype=np.float64
-    )
+    names = [str(c) for c in train.columns]
+    proba_test = reference(pipeline, test.to_numpy(dtype=np.float64, na_value=np.nan), names)
+    proba_train = reference(pipeline, train.to_numpy(dtype=np.float64, na_value=np.nan), names)
     train_metrics = classification_metrics(y_tr, proba_train, class_values, classes)
     metrics = {
         "test": classification_metrics(y_te, proba_test, class_values, classes),
@@ -458,6 +454,8 @@ def save(
             metrics=metrics,
             environment=environment.capture(_estimators(pipeline)),
             options={"compress": compress},
+            proba_train=proba_train,
+            proba_test=proba_test,
         )
         _write_formats(ctx)
         for writer in WRITERS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from skbundle.signing import (
     public_key_from_env,
     verify_signature,
 )
+
+if TYPE_CHECKING:
+    from skbundle.drift import DriftReport, Thresholds
 
 AUTO = "auto"
 
@@ -215,6 +218,47 @@ class Bundle:
     def predict_validated(self, checked: Validated) -> np.ndarray:
         """Probabilities for input that already passed :meth:`validate`."""
         return self._predictor.predict_proba(checked.X)
+
+    def drift(
+        self,
+        X_new: object,
+        y_new: Sequence[Any] | np.ndarray | None = None,
+        *,
+        thresholds: Thresholds | None = None,
+    ) -> DriftReport:
+        """Data, prediction and (with labels) performance drift of new data.
+
+        Compares ``X_new`` with the reference statistics saved in the bundle; no training
+        data is needed. Rows that fail validation are left out and listed in the report.
+
+        Parameters
+        ----------
+        X_new
+            New records in any shape :meth:`predict` accepts.
+        y_new
+            Their true classes (class values or names), for performance drift.
+        thresholds
+            PSI warn/alert levels, the accuracy drop that alerts, the noise-floor alpha.
+
+        Returns
+        -------
+        DriftReport
+            ``verdict`` is "ok", "warn" or "alert"; features sorted by severity.
+
+        Raises
+        ------
+        MonitoringError
+            The bundle has no reference statistics, or no row of ``X_new`` is valid.
+
+        Examples
+        --------
+        >>> report = bundle.drift(X_new, y_new)
+        >>> report.verdict, [f.name for f in report.drifted]
+        ('alert', ['mean radius'])
+        """
+        from skbundle.drift import drift
+
+        return drift(self, X_new, y_new, thresholds=thresholds)
 
     def results(self, proba: np.ndarray, warnings: list[list[str]]) -> list[dict[str, Any]]:
         """Result objects from probabilities and the validator's per-record warnings."""

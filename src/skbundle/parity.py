@@ -53,7 +53,7 @@ def _saw_names(estimator: Any) -> bool:
     return getattr(first, "feature_names_in_", None) is not None
 
 
-def _model_input(estimator: Any, X: np.ndarray, names: list[str]) -> pd.DataFrame | np.ndarray:
+def model_input(estimator: Any, X: np.ndarray, names: list[str]) -> pd.DataFrame | np.ndarray:
     """Rows in the form the estimator was fitted on: named columns only if it saw names."""
     if _saw_names(estimator):
         frame: pd.DataFrame = pd.DataFrame(X, columns=pd.Index(names))
@@ -114,7 +114,7 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "not a tree model")
     head = pipeline[:-1] if pre else None
     prepared = np.asarray(
-        head.transform(_model_input(head, base, feature_names)) if head else base,
+        head.transform(model_input(head, base, feature_names)) if head else base,
         dtype=np.float32,
     )
     nodes: list[tuple[int, int, int]] = []  # (tree, node, base row)
@@ -147,7 +147,7 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "no split nodes")
     X = np.vstack(rows)
     seen = np.asarray(
-        head.transform(_model_input(head, X, feature_names)) if head else X, dtype=np.float32
+        head.transform(model_input(head, X, feature_names)) if head else X, dtype=np.float32
     )
     ok = np.array([seen[i, f] == target for i, (f, target) in enumerate(wanted)], dtype=bool)
     note = (
@@ -173,7 +173,7 @@ def reference(pipeline: Any, X: np.ndarray, feature_names: list[str]) -> np.ndar
     if len(X) == 0:
         return np.empty((0, len(pipeline.classes_)), dtype=np.float64)
     return np.asarray(
-        pipeline.predict_proba(_model_input(pipeline, X, feature_names)), dtype=np.float64
+        pipeline.predict_proba(model_input(pipeline, X, feature_names)), dtype=np.float64
     )
 
 

@@ -12,17 +12,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from skbundle.parity import model_input, reference
+
 READINESS_NAME = "readiness.json"
 READINESS_VERSION = 1
 MAX_CURVE_POINTS = 200
 TOP_FEATURES = 15
 
 
-def model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
-    """Data in the form the pipeline was fitted on: named columns only if it saw names."""
-    if getattr(pipeline, "feature_names_in_", None) is not None:
-        return frame
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+def _as_model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    return model_input(
+        pipeline, frame.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in frame.columns]
+    )
 
 
 def final_estimator(pipeline: Any) -> Any:
@@ -56,7 +57,12 @@ def feature_importance(
         from sklearn.inspection import permutation_importance
 
         result = permutation_importance(
-            pipeline, model_input(pipeline, X), y, n_repeats=n_repeats, random_state=seed, n_jobs=1
+            pipeline,
+            _as_model_input(pipeline, X),
+            y,
+            n_repeats=n_repeats,
+            random_state=seed,
+            n_jobs=1,
         )
         values = np.asarray(result.importances_mean, dtype=np.float64)
         method = f"permutation (accuracy drop, {n_repeats} repeats on the test split)"
@@ -127,7 +133,11 @@ def evaluate(
     classes: Sequence[str],
 ) -> dict[str, Any]:
     """The content of ``readiness.json`` at save time (no checklist, benchmark or persistence)."""
-    proba = np.asarray(pipeline.predict_proba(model_input(pipeline, X_test)), dtype=np.float64)
+    proba = reference(
+        pipeline,
+        X_test.to_numpy(dtype=np.float64, na_value=np.nan),
+        [str(c) for c in X_test.columns],
+    )
     return {
         "readiness_version": READINESS_VERSION,
         "dataset": dataset_overview(y_train, y_test, class_values, classes),

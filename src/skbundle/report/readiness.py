@@ -224,14 +224,9 @@ class _FittedPipeline:
         self.columns = columns
 
     def predict_proba(self, X: Any) -> Any:
-        import numpy as np
-        import pandas as pd
+        from skbundle.parity import reference
 
-        from skbundle.report.evaluation import model_input
-
-        frame = pd.DataFrame(X, columns=self.columns)
-        proba = self.pipeline.predict_proba(model_input(self.pipeline, frame))
-        return np.asarray(proba, dtype=np.float64)
+        return reference(self.pipeline, X, self.columns)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,274 @@
+"""``skbundle drift``: data, prediction and performance drift of new data or logged traffic."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperCommand
+
+from skbundle.cli._common import console, err_console, errors_to_exit
+
+if TYPE_CHECKING:
+    from skbundle.drift import DriftReport
+
+ERROR_EXIT = 3
+"""Exit code when drift could not be computed (0, 1, 2 are the verdicts ok, warn, alert)."""
+
+_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
+SHOWN = 10
+"""Features listed in the terminal unless --all: every drifted one, and at least this many."""
+
+
+def _level(level: str) -> str:
+    return f"[{_STYLE[level]}]{level}[/]"
+
+
+def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
+    console.print(
+        f"[bold]{escape(report.bundle)}[/] {report.version}: drift of {escape(report.source)} "
+        f"({report.n_rows} rows analysed, {report.n_invalid} left out as invalid)"
+    )
+    table = Table(
+        "feature",
+        "level",
+        "PSI",
+        "noise",
+        "KS",
+        "KS p",
+        "mean ref",
+        "mean now",
+        "std ref",
+        "std now",
+        title="Data drift, most severe first",
+    )
+    shown = report.features if show_all else report.features[: max(SHOWN, len(report.drifted))]
+    for f in shown:
+        table.add_row(
+            escape(f.name),
+            _level(f.level),
+            f"{f.psi:.3f}",
+            f"{f.noise:.3f}",
+            f"{f.ks_statistic:.3f}",
+            f"{f.ks_pvalue:.2g}",
+            *(
+                "-" if v is None else f"{v:.4g}"
+                for v in (f.reference_mean, f.current_mean, f.reference_std, f.current_std)
+            ),
+        )
+    console.print(table)
+    hidden = len(report.features) - len(shown)
+    if hidden:
+        console.print(f"  ... and {hidden} more features, all ok (--all, --json or --html: all)")
+
+    p = report.prediction
+    table = Table(
+        "class",
+        "PSI of P(class)",
+        "predicted (ref)",
+        "predicted (now)",
+        "change",
+        title=f"Prediction drift: {_level(p.level)} (noise floor {p.noise:.3f})",
+    )
+    for name in p.psi:
+        table.add_row(
+            escape(name),
+            f"{p.psi[name]:.3f}",
+            f"{p.reference_balance[name]:.1%}",
+            f"{p.current_balance[name]:.1%}",
+            f"{p.balance_change[name]:+.1%}",
+        )
+    console.print(table)
+
+    perf = report.performance
+    if perf is not None:
+        table = Table(
+            "metric",
+            "test split",
+            "now",
+            "change",
+            title=f"Performance drift: {_level(perf.level)} ({perf.n_labelled} labelled rows, "
+            f"alert when accuracy drops more than {perf.max_accuracy_drop:.2%})",
+        )
+        for key, row in perf.metrics.items():
+            table.add_row(
+                key,
+                *("-" if row[k] is None else f"{row[k]:.4f}" for k in ("reference", "current")),
+                "-" if row["change"] is None else f"{row['change']:+.4f}",
+            )
+        console.print(table)
+    for problem in report.problems:
+        console.print(f"  [yellow]left out:[/] {escape(problem.describe())}")
+    for note in report.notes:
+        console.print(f"[dim]note: {escape(note)}[/]")
+    drifted = ", ".join(f.name for f in report.drifted) or "none"
+    console.print(
+        f"verdict: {_level(report.verdict)} (exit {report.exit_code}); drifted features: "
+        f"{escape(drifted)}; predictions: {p.level}"
+        + (f"; performance: {perf.level}" if perf is not None else "")
+    )
+
+
+def drift(
+    path: Annotated[Path, typer.Argument(help="The bundle directory (holds bundle.json).")],
+    new_data: Annotated[
+        str | None,
+        typer.Argument(
+            help="New data: a .csv, .parquet, .jsonl or .json file (read in chunks).",
+            show_default=False,
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option("--labels", help="Column of NEW_DATA with the true classes."),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every feature, not only the most severe.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON instead of tables.")
+    ] = False,
+    from_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-log",
+            help="Compute drift over a prediction log (skbundle serve --log-predictions).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="With --from-log: only traffic since an ISO time or an age such as 24h or 7d.",
+        ),
+    ] = None,
+    warn: Annotated[float, typer.Option("--warn", help="PSI (above noise) that warns.")] = 0.1,
+    alert: Annotated[float, typer.Option("--alert", help="PSI (above noise) that alerts.")] = 0.25,
+    max_accuracy_drop: Annotated[
+        float,
+        typer.Option("--max-accuracy-drop", help="Accuracy drop below the test split that alerts."),
+    ] = 0.05,
+    runtime: Annotated[
+        str, typer.Option("--runtime", help="auto, or a format in the bundle (e.g. joblib).")
+    ] = "auto",
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow unpickling model.joblib. Only for bundles from a source you trust. "
+            "Not needed with --from-log (the model is not loaded).",
+        ),
+    ] = False,
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown",
+            help="Ignore columns that are not features (ids, timestamps) instead of refusing.",
+        ),
+    ] = False,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Rows read at a time.")
+    ] = 100_000,
+) -> None:
+    """Data, prediction and performance drift against the statistics saved in the bundle.
+
+    Exit code: 0 ok, 1 warn, 2 alert (for schedulers); 3 when drift could not be computed.
+    Rows that fail validation are left out and listed, not fatal.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from skbundle import batch
+    from skbundle.bundle import load
+    from skbundle.drift import BundleInfo, Thresholds, drift_log, drift_source
+    from skbundle.reference import MonitoringError
+
+    with errors_to_exit(ERROR_EXIT):
+        if (new_data is None) == (from_log is None):
+            raise MonitoringError(
+                "skbundle drift",
+                "expected exactly one of NEW_DATA and --from-log",
+                "Pass a data file, or --from-log FILE.",
+            )
+        if since is not None and from_log is None:
+            raise MonitoringError("--since", "it only applies with --from-log")
+        if labels is not None and from_log is not None:
+            raise MonitoringError("--labels", "a prediction log holds no labels")
+        thresholds = Thresholds(warn=warn, alert=alert, max_accuracy_drop=max_accuracy_drop)
+        source = batch.open_source(new_data) if new_data is not None else None
+        # A log holds the served probabilities: no model to load, no pickle to trust.
+        bundle: Any = (
+            load(path, runtime=runtime, trust_pickle=trust_pickle)
+            if source is not None
+            else BundleInfo.open(path)
+        )
+        total = batch.count_records(source) if source is not None else None
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=as_json or not err_console.is_terminal,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("reading", total=total)
+
+            def advance(done: int) -> None:
+                progress.update(task, completed=done)
+
+            report: Any
+            if source is not None:
+                report = drift_source(
+                    bundle,
+                    source,
+                    labels=labels,
+                    thresholds=thresholds,
+                    chunk_size=chunk_size,
+                    ignore_unknown=ignore_unknown,
+                    on_progress=advance,
+                )
+            else:
+                report = drift_log(
+                    bundle,
+                    from_log,
+                    since=since,
+                    thresholds=thresholds,
+                    chunk_size=chunk_size,
+                    on_progress=advance,
+                )
+        if html is not None:
+            from skbundle.drift_html import write_html
+
+            write_html(report, html)
+    if as_json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render_drift(report, show_all=show_all)
+        if html is not None:
+            console.print(f"HTML report: {html}")
+    raise typer.Exit(report.exit_code)
+
+
+class _DriftCommand(TyperCommand):
+    """Usage errors exit 3 here, not click's 2: for a scheduler, 2 means "alert"."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if getattr(exc, "exit_code", None) == 2:
+                exc.exit_code = ERROR_EXIT  # type: ignore[attr-defined]
+            raise
+
+
+def register(app: Any) -> None:
+    app.command(cls=_DriftCommand)(drift)

@@ -1,0 +1,373 @@
+"""Logging served predictions for drift monitoring, and reading the log back.
+
+Why JSON lines, not SQLite
+--------------------------
+The log is append-only, written by one process and read in bulk later. JSON lines makes the
+write an ``O_APPEND`` of bytes with no transaction, index or lock (SQLite would pay a
+transaction per batch and take a file lock that a concurrent reader can block); the file can
+be tailed, grepped, shipped by any log collector and rotated by renaming, exactly like a
+``RotatingFileHandler`` log; and the drift reader streams it in constant memory with the same
+JSON parser the batch reader uses. What SQLite would give (queries by time) is covered by
+timestamps in a fixed-width ISO format, which compare correctly as strings.
+
+The hot path
+------------
+``PredictionLogger.log(X, proba)`` only puts a reference to the two arrays on a bounded
+in-memory queue (no copy, no serialization, no I/O); a background thread serializes and
+appends them. If the writer ever falls behind by ``queue_size`` batches, new batches are
+dropped and counted (``dropped``) rather than slowing requests down or growing memory.
+Callers must not modify arrays after logging them (the server creates new arrays per request).
+
+Format: one header line per file (``{"skbundle_prediction_log": 1, "bundle": ..., "features":
+[...], "classes": [...]}``) then one line per predicted row: ``{"t": "<UTC ISO time>", "x":
+[inputs in schema order, null = missing], "p": [probabilities in class order]}``.
+
+Size bound: when the file would exceed ``max_bytes`` it is renamed to ``FILE.1`` (older
+backups shift to ``FILE.2`` ... up to ``backups``; the oldest is deleted), so the log never
+holds more than about ``(backups + 1) * max_bytes``. Use one log file per server process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from skbundle.reference import MonitoringError
+
+LOG_FORMAT = 1
+HEADER_KEY = "skbundle_prediction_log"
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_BACKUPS = 5
+_STOP = object()
+
+
+def timestamp(seconds: float) -> str:
+    """The log's time format: UTC, millisecond precision, fixed width (sorts as text)."""
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class PredictionLogger:
+    """Append served inputs and probabilities to a size-bounded JSON-lines log, off the hot path.
+
+    Parameters
+    ----------
+    path
+        The log file; created (with its folder) if needed, appended to otherwise.
+    max_bytes
+        Rotate when the file would grow past this size.
+    backups
+        Rotated files kept (``FILE.1`` newest ... ``FILE.<backups>`` oldest); 0 keeps none.
+    features, classes, bundle
+        Written in each file's header, so a reader can check the log matches its bundle.
+    queue_size
+        Batches that may wait for the writer before new ones are dropped.
+
+    Examples
+    --------
+    >>> logger = PredictionLogger("logs/predictions.jsonl", features=b.feature_names,
+    ...                           classes=b.classes, bundle=f"{b.name} {b.version}")
+    >>> logger.log(X, proba)   # in the request handler: O(1)
+    >>> logger.close()         # at shutdown: writes what is queued
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        backups: int = DEFAULT_BACKUPS,
+        features: Sequence[str] = (),
+        classes: Sequence[str] = (),
+        bundle: str = "",
+        queue_size: int = 10_000,
+    ) -> None:
+        if max_bytes < 1024:
+            raise MonitoringError(
+                "Prediction log max_bytes", f"expected at least 1024, got {max_bytes}"
+            )
+        if backups < 0:
+            raise MonitoringError("Prediction log backups", f"expected 0 or more, got {backups}")
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.header = (
+            orjson.dumps(
+                {
+                    HEADER_KEY: LOG_FORMAT,
+                    "bundle": bundle,
+                    "features": list(features),
+                    "classes": list(classes),
+                }
+            )
+            + b"\n"
+        )
+        self.written = 0
+        self.dropped = 0
+        self.rotations = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self._open()
+        self._thread = threading.Thread(target=self._run, name="skbundle-predlog", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def for_bundle(
+        cls, path: str | os.PathLike[str], bundle: Any, **options: Any
+    ) -> PredictionLogger:
+        """A logger whose header names ``bundle``'s features, classes, name and version.
+
+        Examples
+        --------
+        >>> logger = PredictionLogger.for_bundle("logs/predictions.jsonl", bundle)
+        >>> app = create_app(bundle, on_prediction=logger.log)
+        """
+        return cls(
+            path,
+            features=bundle.feature_names,
+            classes=bundle.classes,
+            bundle=f"{bundle.name} {bundle.version}",
+            **options,
+        )
+
+    # -- the hot path ---------------------------------------------------------------------
+    def log(self, X: np.ndarray, proba: np.ndarray) -> None:
+        """Queue one batch of validated inputs and their probabilities; never blocks."""
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait((time.time(), X, proba))
+        except queue.Full:
+            with self._lock:
+                self.dropped += len(X)
+
+    # -- the writer thread ----------------------------------------------------------------
+    def _open(self) -> Any:
+        fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the logger's life
+        if fh.tell() == 0:
+            fh.write(self.header)
+        return fh
+
+    def _rotate(self) -> None:
+        self._fh.close()
+        if self.backups == 0:
+            self.path.unlink()
+        else:
+            oldest = self.path.with_name(f"{self.path.name}.{self.backups}")
+            with contextlib.suppress(FileNotFoundError):
+                oldest.unlink()
+            for i in range(self.backups - 1, 0, -1):
+                src = self.path.with_name(f"{self.path.name}.{i}")
+                if src.exists():
+                    src.rename(self.path.with_name(f"{self.path.name}.{i + 1}"))
+            self.path.rename(self.path.with_name(f"{self.path.name}.1"))
+        self.rotations += 1
+        self._fh = self._open()
+
+    @staticmethod
+    def _serialize(seconds: float, X: np.ndarray, proba: np.ndarray) -> bytes:
+        t = timestamp(seconds)
+        return b"".join(
+            orjson.dumps({"t": t, "x": x, "p": p}) + b"\n"
+            for x, p in zip(np.asarray(X).tolist(), np.asarray(proba).tolist(), strict=True)
+        )
+
+    def _write(self, items: list[tuple[float, np.ndarray, np.ndarray]]) -> None:
+        data = b"".join(self._serialize(*item) for item in items)
+        if self._fh.tell() + len(data) > self.max_bytes and self._fh.tell() > len(self.header):
+            self._rotate()
+        self._fh.write(data)
+        self._fh.flush()
+        self.written += sum(len(item[1]) for item in items)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            # Drain what is already waiting, so a burst becomes one write.
+            while len(items) < 256:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in items)
+            batch = [item for item in items if item is not _STOP]
+            try:
+                if batch and self.error is None:
+                    self._write(batch)
+            except OSError as exc:  # a full disk must not take the server down
+                self.error = exc
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued batch is written."""
+        self._queue.join()
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the file. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._fh.close()
+
+    def __enter__(self) -> PredictionLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- reading ---------------------------------------------------------------------------------
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, *, now: float | None = None) -> str:
+    """``--since``: an ISO date/time (UTC unless it says otherwise) or an age like 30m, 24h, 7d.
+
+    Returns the moment in the log's own time format, for comparison as text.
+
+    Raises
+    ------
+    MonitoringError
+        The text is neither.
+    """
+    spec = text.strip()
+    match = _RELATIVE.match(spec)
+    if match:
+        delta = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        return timestamp((now if now is not None else time.time()) - delta.total_seconds())
+    try:
+        moment = datetime.fromisoformat(spec.replace("Z", "+00:00"))
+    except ValueError:
+        raise MonitoringError(
+            "--since",
+            f"expected an ISO date/time (2026-11-25 or 2026-11-25T03:00) or an age (30m, 24h, "
+            f"7d), got {text!r}",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return timestamp(moment.timestamp())
+
+
+def log_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The log and its backups, oldest first."""
+    base = Path(path)
+    backups = []
+    for candidate in base.parent.glob(f"{base.name}.*"):
+        suffix = candidate.name[len(base.name) + 1 :]
+        if suffix.isdigit():
+            backups.append((int(suffix), candidate))
+    files = [p for _, p in sorted(backups, reverse=True)]
+    if base.exists():
+        files.append(base)
+    return files
+
+
+@dataclass
+class LogReader:
+    """Streams a prediction log (with its backups) as ``(X, proba)`` chunks.
+
+    ``rows`` and ``skipped`` count what was read; a line that is not valid JSON (a write cut
+    short by a crash) is skipped and counted rather than ending the run.
+    """
+
+    path: Path
+    features: Sequence[str]
+    classes: Sequence[str]
+    since: str | None = None
+    chunk_size: int = 10_000
+    rows: int = 0
+    skipped: int = 0
+
+    def files(self) -> list[Path]:
+        files = log_files(self.path)
+        if not files:
+            raise MonitoringError(
+                f"Prediction log {self.path}",
+                "no such file (and no rotated backups of it)",
+                "Pass the file given to 'skbundle serve --log-predictions'.",
+            )
+        return files
+
+    def _check_header(self, header: dict[str, Any], source: Path) -> None:
+        for key, expected in (("features", self.features), ("classes", self.classes)):
+            logged = header.get(key) or []
+            if logged and list(logged) != list(expected):
+                raise MonitoringError(
+                    f"Prediction log {source}",
+                    f"it was written for other {key} ({len(logged)} logged, "
+                    f"{len(expected)} in this bundle; first difference: "
+                    f"{_first_difference(logged, expected)})",
+                    "Compute drift with the bundle that served these predictions.",
+                )
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n_features, n_classes = len(self.features), len(self.classes)
+        xs: list[list[float | None]] = []
+        ps: list[list[float]] = []
+        for source in self.files():
+            with open(source, "rb") as fh:
+                for line in fh:
+                    try:
+                        entry = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        self.skipped += 1
+                        continue
+                    if not isinstance(entry, dict):
+                        self.skipped += 1
+                        continue
+                    if HEADER_KEY in entry:
+                        self._check_header(entry, source)
+                        continue
+                    x, p, t = entry.get("x"), entry.get("p"), entry.get("t")
+                    if (
+                        not isinstance(x, list)
+                        or not isinstance(p, list)
+                        or len(x) != n_features
+                        or len(p) != n_classes
+                    ):
+                        self.skipped += 1
+                        continue
+                    if self.since is not None and (not isinstance(t, str) or t < self.since):
+                        continue
+                    xs.append(x)
+                    ps.append(p)
+                    if len(xs) == self.chunk_size:
+                        yield self._arrays(xs, ps)
+                        xs, ps = [], []
+        if xs:
+            yield self._arrays(xs, ps)
+
+    def _arrays(
+        self, xs: list[list[float | None]], ps: list[list[float]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        self.rows += len(xs)
+        X = np.array(xs, dtype=np.float64)  # None -> nan
+        return X, np.array(ps, dtype=np.float64)
+
+
+def _first_difference(a: Sequence[Any], b: Sequence[Any]) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"position {i}: {x!r} vs {y!r}"
+    return f"lengths {len(a)} vs {len(b)}"
