@@ -141,7 +141,7 @@ def test_bad_signatures_are_refused(
         _tamper_and_rehash(bundle_copy)  # integrity passes again; the signature must not
         import hashlib
 
-        now = hashlib.sha256(skbundle.read_manifest(bundle_copy).to_json()).hexdigest()
+        now = hashlib.sha256((bundle_copy / "bundle.json").read_bytes()).hexdigest()
         fields = {"now": now[:16], "then": then[:16]}
     else:
         where.write_text("{not json", encoding="utf-8")
@@ -212,7 +212,7 @@ def test_signature_file_content(signed: Path, keys: tuple[Path, Path]) -> None:
 
     signature = read_signature(signed)
     assert signature.algorithm == "ed25519"
-    payload = skbundle.read_manifest(signed).to_json()
+    payload = (signed / "bundle.json").read_bytes()
     assert signature.manifest_sha256 == hashlib.sha256(payload).hexdigest()
 
 
@@ -252,3 +252,27 @@ def test_a_copied_signature_does_not_vouch_for_another_bundle(
     shutil.copy(signed / "signature.json", other / "signature.json")
     with pytest.raises(SignatureError, match=re.escape("it does not match bundle.json")):
         skbundle.load(other, public_key=keys[1])
+
+
+def test_a_signature_survives_a_reader_that_adds_a_defaulted_field(
+    bundle_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature covers bundle.json's bytes, not this skbundle's re-serialization of them:
+    a later release whose manifest model has one more defaulted field must still verify it."""
+    from skbundle import signing
+    from skbundle.manifest import Manifest
+
+    private, public = signing.write_keypair(tmp_path / "keys")
+    signing.sign(bundle_copy, private)
+    richer = Manifest.to_json
+
+    def with_new_field(self: Manifest) -> bytes:
+        return richer(self).replace(
+            b'"benchmarks"', b'"a_field_from_the_future": null,\n  "benchmarks"'
+        )
+
+    monkeypatch.setattr(Manifest, "to_json", with_new_field)
+    assert (
+        skbundle.read_manifest(bundle_copy).to_json() != (bundle_copy / "bundle.json").read_bytes()
+    )
+    assert signing.verify_signature(bundle_copy, public).key_fingerprint

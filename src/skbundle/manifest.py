@@ -2,12 +2,16 @@
 
 Format versions
 ---------------
-``FORMAT_VERSION`` is the version this skbundle writes and reads. Bump it when a change to the
-models below would make an older skbundle misread a new bundle (a field removed, renamed, or
-given a new meaning); adding an optional field with a default does not need a bump. When you
-bump it, move the reader of the old version to ``skbundle/manifest_compat/v<N>.py`` (convert
-it to the new models there), keep a bundle of the old version under ``tests/data/`` and keep
-its test loading.
+``FORMAT_VERSION`` is the version this skbundle writes and reads. Readers refuse fields they do
+not know (``extra="forbid"``): a field an old reader silently ignored could carry a decision
+it ought to enforce. So once a format version has been released, any change to the models
+below, even an optional field with a default, is a bump. When you bump it, move the reader of
+the old version to ``skbundle/manifest_compat/v<N>.py`` (convert it to the new models there)
+and keep loading the released bundles under ``tests/data/bundles/``. Version 1 is the format
+of skbundle 0.1.0.
+
+Signatures cover the exact bytes of ``bundle.json`` (``Manifest.source_bytes``), so a newer
+reader that re-serializes a manifest differently still verifies an old signature.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from skbundle.errors import ManifestError
 
@@ -146,8 +150,16 @@ class Manifest(_Model):
         """The artifact with this role, or None."""
         return next((a for a in self.artifacts if a.role == role), None)
 
+    _source: bytes | None = PrivateAttr(default=None)
+
+    def source_bytes(self) -> bytes:
+        """The bytes of ``bundle.json`` this manifest was read from (canonical bytes if it was
+        built in memory). Signatures cover these exact bytes: a later skbundle that adds a
+        defaulted field re-serializes differently, and must still verify an old signature."""
+        return self._source if self._source is not None else self.to_json() + b"\n"
+
     def to_json(self) -> bytes:
-        """Canonical bytes: sorted keys, two-space indent. Signatures are computed over these."""
+        """Canonical bytes: sorted keys, two-space indent (``bundle.json`` adds a newline)."""
         return orjson.dumps(
             self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
         )
@@ -205,7 +217,7 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
             "Install the skbundle release that wrote this bundle, or rebuild it with this one.",
         )
     try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -215,6 +227,8 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
             + (f" ({exc.error_count() - 1} more)" if exc.error_count() > 1 else ""),
             "The manifest was edited or damaged; rebuild the bundle.",
         ) from exc
+    manifest._source = raw
+    return manifest
 
 
 def write_manifest(bundle_dir: str | Path, manifest: Manifest) -> Path:

@@ -1,11 +1,12 @@
 """Ed25519 signatures over a bundle's manifest, so that a bundle can be trusted by its origin.
 
-The signature covers the manifest's canonical bytes (``Manifest.to_json()``); the manifest holds
+The signature covers the exact bytes of ``bundle.json`` (``Manifest.source_bytes()``, the bytes the
+manifest in hand was parsed from, so what is verified is what is used); the manifest holds
 the SHA-256 of every other file, so one signature covers the whole bundle. It lives in
 ``signature.json`` beside ``bundle.json`` (not listed in the manifest, which it signs)::
 
     {"algorithm": "ed25519", "key_fingerprint": "<sha256 of the raw public key>",
-     "manifest_sha256": "<sha256 of the canonical manifest>", "signature": "<base64>"}
+     "manifest_sha256": "<sha256 of bundle.json>", "signature": "<base64>"}
 
 The public key that checks it always comes from the caller (``public_key=``, ``--key``) or the
 environment (``SKBUNDLE_PUBLIC_KEY``: a PEM file's path, or the PEM text): never from the bundle.
@@ -201,7 +202,7 @@ def sign(bundle_dir: str | os.PathLike[str], private_key: PrivateKeySpec) -> Sig
     manifest = read_manifest(root)
     verify(root, manifest).raise_for_problems()
     key = load_private_key(private_key)
-    payload = manifest.to_json()
+    payload = manifest.source_bytes()
     signature = Signature(
         algorithm=ALGORITHM,
         key_fingerprint=fingerprint(key.public_key()),
@@ -271,7 +272,7 @@ def verify_signature(
             "The bundle was signed by someone else; get the publisher's public key, or do "
             "not load it.",
         )
-    payload = manifest.to_json()
+    payload = manifest.source_bytes()
     try:
         raw = base64.b64decode(signature.signature, validate=True)
         key.verify(raw, payload)
