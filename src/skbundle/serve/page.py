@@ -187,6 +187,11 @@ function showProblems(body) {
     }
   }
   if (!body.problems || body.problems.length === 0) general.push(body.message || body.error);
+  const onFields = (body.problems || []).length - general.length;
+  if (onFields > 0) {
+    general.unshift(onFields + (onFields === 1 ? " problem" : " problems") +
+      ": see the highlighted fields.");
+  }
   document.getElementById("general").textContent = general.join("\\n");
   document.getElementById("answer").hidden = true;
 }
