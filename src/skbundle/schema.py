@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from skbundle.errors import InputProblem, InputValidationError
 from skbundle.manifest import FeatureSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_PROBLEMS = 1000
 """The validator stops collecting after this many problems (the error says it stopped)."""
@@ -87,6 +90,13 @@ class _Collector:
         self.problems.append(InputProblem(where, field, problem, expected))
 
 
+def _is_frame(value: object) -> bool:
+    """Whether ``value`` is a DataFrame, without importing pandas: if pandas was never
+    imported, nothing can be a DataFrame (a server that never sees one never pays for it)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
+
+
 def _describe(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -145,8 +155,8 @@ class Validator:
             return self._from_dicts([records], ignore_unknown, offset)
         if isinstance(records, Mapping):
             return self._from_dicts([records], ignore_unknown, offset)
-        if isinstance(records, pd.DataFrame):
-            return self._from_frame(records, ignore_unknown, offset)
+        if _is_frame(records):
+            return self._from_frame(records, ignore_unknown, offset)  # type: ignore[arg-type]
         if isinstance(records, np.ndarray):
             return self._from_array(records, offset)
         if isinstance(records, (list, tuple)):
