@@ -12,8 +12,8 @@ Servers, all with the same number of workers:
 * ``skbundle serve`` on the demo bundle (StandardScaler -> RandomForest, 100 trees);
 * the baseline, ``benchmarks/baseline_server.py`` (FastAPI + pandas + scikit-learn), on the
   same ``model.joblib``;
-* ``skbundle serve`` on a linear bundle of the same data (LogisticRegression), where the model
-  costs microseconds and what is left is the server's own overhead;
+* ``skbundle serve`` and the baseline on a linear bundle of the same data
+  (LogisticRegression), where the model is cheap and the servers' own overhead shows;
 * the floor, ``benchmarks/hello_server.py``: the same stack answering a constant.
 
 Also recorded: cold start (process start to the first /predict answer) and the resident
@@ -332,8 +332,19 @@ def main() -> None:
             ],
             {},
         ),
+        "baseline FastAPI + pandas + sklearn (linear model)": (
+            lambda port: [*uvicorn, "--port", str(port), "--factory", "baseline_server:create"],
+            {"BASELINE_MODEL": str(linear / "model.joblib"), "BASELINE_CLASSES": classes},
+        ),
         "floor: same stack, constant answer": (
-            lambda port: [*uvicorn, "--port", str(port), "hello_server:app"],
+            lambda port: [
+                *uvicorn,
+                "--port",
+                str(port),
+                "--no-proxy-headers",
+                "--no-server-header",
+                "hello_server:app",
+            ],
             {},
         ),
     }

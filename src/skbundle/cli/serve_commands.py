@@ -47,8 +47,9 @@ def serve(
 ) -> None:
     """Serve a bundle over HTTP: /predict, Open Inference Protocol v2, /metrics, a web page.
 
-    The bundle is verified and loaded once per worker. Open http://HOST:PORT/ to try the
-    model in a browser, /docs for the API.
+    The bundle is verified and loaded once per worker.
+
+    Open http://HOST:PORT/ to try the model in a browser, and /docs for the API.
     """
     from skbundle.serve.runner import ServeConfig, run
 

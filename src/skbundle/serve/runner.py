@@ -121,6 +121,10 @@ def run(
         "lifespan": "on",
         "loop": "uvloop",
         "http": "httptools",
+        # Nothing here reads the client address, so X-Forwarded-* parsing is pure cost; and
+        # the server header only tells a scanner what to try.
+        "proxy_headers": False,
+        "server_header": False,
     }
     if workers == 1:
         bundle = load(
