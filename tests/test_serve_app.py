@@ -62,6 +62,22 @@ def test_a_list_of_records_gives_a_list_in_the_same_order(
     ]
 
 
+def test_a_large_batch_is_predicted_off_the_event_loop_with_the_same_results(
+    bundle: Bundle, cancer: Case
+) -> None:
+    rows = cancer.X_train.sample(1200, replace=True, random_state=0).to_dict(orient="records")
+    with TestClient(create_app(bundle)) as c:
+        response = _post(c, "/predict", rows)
+        assert response.status_code == 200
+        assert response.json() == bundle.predict(rows)
+        request = {"inputs": [{"name": "x", "shape": [1200, 30], "datatype": "FP64",
+                               "data": [list(r.values()) for r in rows]}]}  # fmt: skip
+        body = _post(c, "/v2/models/breast-cancer/infer", request).json()
+        np.testing.assert_array_equal(
+            body["outputs"][1]["data"], bundle.predict_proba(rows).ravel()
+        )
+
+
 def test_out_of_range_values_are_answered_with_warnings(
     client: TestClient, record: dict[str, float], bundle: Bundle
 ) -> None:
@@ -207,6 +223,8 @@ def test_v2_health_and_server_metadata(client: TestClient) -> None:
         "name": "breast-cancer",
         "ready": True,
     }
+    assert client.get("/v2/models/breast-cancer/versions/1.0.0/ready").status_code == 200
+    assert client.get("/v2/models/breast-cancer/versions/0.9.0/ready").status_code == 404
     assert client.get("/v2").json() == {
         "name": "skbundle",
         "version": skbundle.__version__,

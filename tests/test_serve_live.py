@@ -112,3 +112,17 @@ def test_a_bundle_that_cannot_load_ends_with_one_clear_error(
     assert result.returncode == 1
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_listening_beyond_this_machine_without_a_key_warns(cancer: Case) -> None:
+    result = subprocess.run(
+        [SKBUNDLE, "serve", str(cancer.path), "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1  # the untrusted pickle stops it before it listens
+    assert (
+        "warning: listening on 0.0.0.0 without --api-key: anyone who can reach this address "
+        "can use the model." in " ".join(result.stderr.split())
+    )

@@ -10,6 +10,7 @@ Routes
 The two prediction endpoints are plain ASGI callables (see ``skbundle.serve.http``); the rest
 are ordinary Starlette handlers. Predictions run on the event loop: they are short and
 CPU-bound, so a thread hop would only add latency; concurrency comes from worker processes.
+Only large batches (``THREAD_ROWS`` rows or more) go to a thread, to keep the loop responsive.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -50,6 +51,9 @@ log = logging.getLogger("skbundle.serve")
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+THREAD_ROWS = 1000
+"""Requests with at least this many rows are predicted in a thread, so that a large batch
+does not hold up health checks and small requests on the same worker."""
 
 PredictionHook = Callable[[np.ndarray, np.ndarray], None]
 """Called as ``hook(X, proba)`` after each successful prediction (e.g. a prediction logger)."""
@@ -113,11 +117,6 @@ class _State:
     service: Service | None = None
 
 
-def _validation_body(exc: InputValidationError) -> dict[str, Any]:
-    body = exc.to_dict()
-    return body
-
-
 class _PredictEndpoint:
     """``POST /predict``: a record or a list of records in, result objects out."""
 
@@ -148,12 +147,15 @@ class _PredictEndpoint:
                     )
                 if len(data) > service.options.max_rows:
                     raise _too_many_rows(len(data), service.options.max_rows)
-            _, proba, warnings = service.predict(data)
+            if single or len(data) < THREAD_ROWS:
+                _, proba, warnings = service.predict(data)
+            else:
+                _, proba, warnings = await run_in_threadpool(service.predict, data)
             results = service.bundle.results(proba, warnings)
             await send_json(send, 200, results[0] if single else results)
         except InputValidationError as exc:
             status = 422
-            await send_json(send, status, _validation_body(exc))
+            await send_json(send, status, exc.to_dict())
         except HttpError as exc:
             status = exc.status
             await send_json(send, status, exc.body(), exc.headers)
@@ -187,7 +189,10 @@ class _InferEndpoint:
             rows, outputs, request_id = v2.parse_request(
                 payload, service.bundle, service.options.max_rows
             )
-            _, proba, _ = service.predict(rows)
+            if len(rows) < THREAD_ROWS:
+                _, proba, _ = service.predict(rows)
+            else:
+                _, proba, _ = await run_in_threadpool(service.predict, rows)
             await send_json(send, 200, v2.response(service.bundle, proba, outputs, request_id))
         except InputValidationError as exc:
             status = 400
@@ -363,10 +368,9 @@ def create_app(
                 }
             )
             return JSONResponse(body, status_code=exc.status)
-        assert isinstance(exc, HTTPException)
-        message = {404: "no such endpoint", 405: "method not allowed"}.get(
-            exc.status_code, str(exc.detail)
-        )
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        message = {404: "no such endpoint", 405: "method not allowed"}.get(status, str(detail))
         expected = "one of the endpoints listed at GET /openapi.json"
         return JSONResponse(
             {"error": message}
@@ -378,8 +382,8 @@ def create_app(
                     {"record": None, "field": None, "problem": message, "expected": expected}
                 ],
             },
-            status_code=exc.status_code,
-            headers=exc.headers,
+            status_code=status,
+            headers=exc.headers if isinstance(exc, HTTPException) else None,
         )
 
     predict = _PredictEndpoint(state)
@@ -393,6 +397,7 @@ def create_app(
         Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
         Route("/v2/models/{name}/infer", infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/ready", model_ready, methods=["GET"]),
         Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metadata", metadata, methods=["GET"]),
@@ -432,7 +437,3 @@ def _metadata(service: Service) -> dict[str, Any]:
             "api_key_required": service.auth is not None,
         },
     }
-
-
-def bundle_path(value: str | os.PathLike[str]) -> Path:
-    return Path(value)
