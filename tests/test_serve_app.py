@@ -642,3 +642,23 @@ def test_before_startup_prediction_endpoints_answer_503(bundle: Bundle) -> None:
     response = client.post("/predict", content=b"{}")
     assert response.status_code == 503
     assert response.json() == {"error": "not_ready", "message": "the model is loading"}
+
+
+def test_feature_names_cannot_break_out_of_the_page(tmp_path: Any) -> None:
+    """Feature names come from the training data: they are data in the page, never markup."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    evil = "</script><script>window.pwned=1</script>"
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 2)), columns=[evil, "<b>bold</b>"])
+    y = (X.iloc[:, 0] > 0).astype(int).to_numpy()
+    skbundle.save(LogisticRegression().fit(X, y), tmp_path / "b", X_train=X, y_train=y,
+                  X_test=X, y_test=y, name="evil")  # fmt: skip
+    with TestClient(create_app(tmp_path / "b", trust_pickle=True)) as c:
+        page = c.get("/").text
+    assert evil not in page
+    assert "<b>bold</b>" not in page
+    assert page.count("</script>") == 2  # the config element and the page's own script
+    config = orjson.loads(re.search(r'id="config">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    assert [f["name"] for f in config["features"]] == [evil, "<b>bold</b>"]

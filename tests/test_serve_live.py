@@ -126,3 +126,14 @@ def test_listening_beyond_this_machine_without_a_key_warns(cancer: Case) -> None
         "warning: listening on 0.0.0.0 without --api-key: anyone who can reach this address "
         "can use the model." in " ".join(result.stderr.split())
     )
+
+
+def test_the_serving_imports_leave_pandas_and_scikit_learn_out() -> None:
+    """Invariant 5, at import: a worker on a runtime that needs neither never loads them."""
+    code = (
+        "import sys, skbundle, skbundle.serve.runner\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn') if m in sys.modules))"
+    )
+    python = str(Path(SKBUNDLE).with_name("python"))
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
