@@ -203,18 +203,58 @@ def test_a_chunked_body_over_the_limit_is_refused_while_streaming(
     assert response.json()["error"] == "body_too_large"
 
 
+_ROUTES = "one of the endpoints listed at GET /openapi.json"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("GET", "/predict", 405),
+        ("PUT", "/predict", 405),
+        ("POST", "/health", 405),
+        ("DELETE", "/metadata", 405),
+        ("POST", "/metrics", 405),
+        ("POST", "/openapi.json", 405),
+        ("POST", "/docs", 405),
+        ("POST", "/", 405),
+        ("GET", "/no-such-page", 404),
+        ("GET", "/predict/extra", 404),
+    ],
+)
+def test_wrong_method_or_path_gets_structured_json(
+    client: TestClient, method: str, url: str, status: int
+) -> None:
+    response = client.request(method, url)
+    assert response.status_code == status
+    problem = {405: "method not allowed", 404: "no such endpoint"}[status]
+    assert response.json() == {
+        "error": problem.replace(" ", "_"),
+        "message": f"{problem}: {method} {url}",
+        "problems": [_problem(problem, _ROUTES)],
+    }
+
+
 @pytest.mark.parametrize(
     ("method", "url", "status", "error"),
     [
-        ("GET", "/predict", 405, "method_not_allowed"),
-        ("GET", "/no-such-page", 404, "no_such_endpoint"),
-        ("DELETE", "/metadata", 405, "method_not_allowed"),
+        ("GET", "/v2/models/breast-cancer/infer", 405, "method not allowed"),
+        ("POST", "/v2/health/live", 405, "method not allowed"),
+        ("POST", "/v2/models/breast-cancer", 405, "method not allowed"),
+        ("GET", "/v2/nothing", 404, "no such endpoint"),
+        ("GET", "/v2/models/other/ready", 404,
+         "model 'other' is not served here; expected model 'breast-cancer' (version '1.0.0')"),
+        ("GET", "/v2/models/breast-cancer/versions/9.9.9", 404,
+         "model 'breast-cancer' version '9.9.9' is not served here; expected model "
+         "'breast-cancer' (version '1.0.0')"),
+        ("POST", "/v2/models/breast-cancer/versions/9.9.9/infer", 404,
+         "model 'breast-cancer' version '9.9.9' is not served here; expected model "
+         "'breast-cancer' (version '1.0.0')"),
     ],
-)
-def test_wrong_routes_get_structured_json(
+)  # fmt: skip
+def test_wrong_v2_routes_get_the_protocol_error_body(
     client: TestClient, method: str, url: str, status: int, error: str
 ) -> None:
-    response = client.request(method, url)
+    response = client.request(method, url, content=b"{}")
     assert response.status_code == status
     assert response.json()["error"] == error
 
