@@ -507,11 +507,23 @@ def test_openapi_request_body_is_generated_from_the_feature_schema(
     ] == {"$ref": "#/components/schemas/PredictRequest"}
 
 
+@pytest.mark.parametrize("auth", [False, True], ids=["open", "api key"])
+def test_openapi_document_is_valid_openapi_3_0(bundle: Bundle, auth: bool) -> None:
+    from openapi_spec_validator import validate
+
+    with TestClient(create_app(bundle, api_key="k" if auth else None)) as c:
+        doc = c.get("/openapi.json").json()
+    validate(doc)
+    assert doc["openapi"] == "3.0.3"
+    assert ("securitySchemes" in doc["components"]) is auth
+
+
 def test_openapi_marks_features_that_accept_missing_values(wine: Case) -> None:
     with TestClient(create_app(skbundle.load(wine.path, trust_pickle=True))) as c:
         props = c.get("/openapi.json").json()["components"]["schemas"]["Record"]["properties"]
-    assert props["alcohol"]["type"] == ["number", "null"]
+    assert (props["alcohol"]["type"], props["alcohol"]["nullable"]) == ("number", True)
     assert props["proline"]["type"] == "number"
+    assert "nullable" not in props["proline"]
 
 
 def test_docs_page_uses_only_local_assets(client: TestClient) -> None:

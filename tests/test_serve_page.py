@@ -101,3 +101,18 @@ def test_a_bad_value_is_shown_next_to_its_field(
     page.click("#predict")
     expect(page.locator("#status")).to_have_text("HTTP 200")
     expect(texture).to_have_class("field")
+
+
+def test_docs_render_offline_with_the_schema_example(browser_page: Page, server: Live) -> None:
+    page = browser_page
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None,
+    )
+    page.goto(server.url + "/docs")
+    predict = page.locator(".opblock-summary-path", has_text="/predict").first
+    expect(predict).to_be_visible()
+    predict.click()
+    expect(page.locator(".opblock-body").first).to_contain_text("mean radius")
+    assert outside == []

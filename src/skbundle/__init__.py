@@ -41,6 +41,7 @@ def __getattr__(name: str) -> Any:
         return save
     raise AttributeError(f"module 'skbundle' has no attribute {name!r}")
 
+
 try:
     __version__ = version("skbundle")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install

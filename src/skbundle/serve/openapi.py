@@ -25,6 +25,10 @@ DOCS_PAGE = """<!doctype html>
 """
 
 
+# 3.0, not 3.1: the Swagger UI that ships in swagger-ui-bundle (4.x) renders only 3.0.
+OPENAPI_VERSION = "3.0.3"
+
+
 def swagger_ui_dir() -> str:
     return str(Path(swagger_ui_path))
 
@@ -33,8 +37,8 @@ def _problem_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "record": {"type": ["integer", "null"], "description": "0-based record index"},
-            "field": {"type": ["string", "null"], "description": "the feature or input"},
+            "record": {"type": "integer", "nullable": True, "description": "0-based record"},
+            "field": {"type": "string", "nullable": True, "description": "feature or input"},
             "problem": {"type": "string"},
             "expected": {"type": "string"},
         },
@@ -54,11 +58,10 @@ def _error(description: str, ref: str = "Error") -> dict[str, Any]:
 
 
 def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of an app serving ``bundle``."""
+    """The OpenAPI 3.0 document of an app serving ``bundle``."""
     example = bundle.validator.example()
     properties = {}
     for f in bundle.validator.features:
-        kind: Any = ["number", "null"] if f.missing_allowed else "number"
         parts = [f"training range [{f.min:g}, {f.max:g}]" if f.min is not None else "no range"]
         if f.mean is not None:
             parts.append(f"mean {f.mean:g}")
@@ -66,7 +69,10 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
             "null accepted (missing in training)" if f.missing_allowed else "required, not null"
         )
         parts.append("values outside the range are accepted with a warning")
-        properties[f.name] = {"type": kind, "description": "; ".join(parts)}
+        prop: dict[str, Any] = {"type": "number", "description": "; ".join(parts)}
+        if f.missing_allowed:
+            prop["nullable"] = True
+        properties[f.name] = prop
     required = [f.name for f in bundle.validator.features if not f.missing_allowed]
     classes = bundle.classes
     security: list[dict[str, list[str]]] = [{"bearer": []}] if auth else []
@@ -82,8 +88,16 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
         "404": _error("No such model or version.", "V2Error"),
         "413": _error("The body or the number of rows is over the server's limit.", "V2Error"),
     }
+    name_param = [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": [bundle.name]},
+        }
+    ]
     doc: dict[str, Any] = {
-        "openapi": "3.1.0",
+        "openapi": OPENAPI_VERSION,
         "info": {
             "title": f"{bundle.name} (skbundle)",
             "version": bundle.version,
@@ -120,14 +134,7 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                 "post": {
                     "summary": "Open Inference Protocol v2 inference",
                     "security": security,
-                    "parameters": [
-                        {
-                            "name": "name",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "enum": [bundle.name]},
-                        }
-                    ],
+                    "parameters": name_param,
                     "requestBody": {"required": True, **_json("V2InferenceRequest")},
                     "responses": {
                         "200": {
@@ -141,6 +148,7 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
             "/v2/models/{name}": {
                 "get": {
                     "summary": "v2 model metadata",
+                    "parameters": name_param,
                     "responses": {
                         "200": {
                             "description": "Inputs and outputs with names, datatypes and shapes."
