@@ -714,3 +714,21 @@ def test_feature_names_cannot_break_out_of_the_page(tmp_path: Any) -> None:
     assert page.count("</script>") == 2  # the config element and the page's own script
     config = orjson.loads(re.search(r'id="config">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
     assert [f["name"] for f in config["features"]] == [evil, "<b>bold</b>"]
+
+
+@pytest.mark.parametrize(
+    ("data", "flat"),
+    [
+        ([1.0, 2, 3.5], [1.0, 2, 3.5]),
+        ([[1.0, 2], [3, 4]], [1.0, 2, 3, 4]),
+        ([[[1], [2]], [[3], [4]]], [1, 2, 3, 4]),
+        ([1, [2, [3, 4]], 5], [1, 2, 3, 4, 5]),
+        ([[], [1]], [1]),
+        ([], []),
+    ],
+    ids=["flat", "2-D", "3-D", "mixed nesting", "empty row", "empty"],
+)
+def test_v2_tensor_data_is_flattened_row_major(data: list[Any], flat: list[Any]) -> None:
+    from skbundle.serve.v2 import _flatten
+
+    assert _flatten(data, "x", 100) == flat
