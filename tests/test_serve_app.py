@@ -180,6 +180,22 @@ def test_bad_input_to_predict_gets_a_structured_4xx_and_the_next_request_works(
     assert _post(client, "/predict", record).status_code == 200
 
 
+def test_ignore_unknown_in_the_query_drops_extra_fields_with_a_note(
+    client: TestClient, bundle: Bundle, record: dict[str, float]
+) -> None:
+    extra = {**record, "colour": "red"}
+    response = _post(client, "/predict?ignore_unknown=true", extra)
+    assert response.status_code == 200
+    assert response.json() == bundle.predict(extra, ignore_unknown=True)[0]
+    assert response.json()["warnings"] == ["ignored unknown fields: ['colour']"]
+    assert _post(client, "/predict?ignore_unknown=false", extra).status_code == 422
+    bad = _post(client, "/predict?ignore_unknown=maybe", extra)
+    assert bad.status_code == 400
+    assert bad.json()["problems"] == [
+        _problem("ignore_unknown is 'maybe'", "true or false", "ignore_unknown")
+    ]
+
+
 def test_every_problem_of_a_record_is_listed(client: TestClient, record: dict[str, float]) -> None:
     response = _post(client, "/predict", [record, {**record, "mean radius": "x", "worst area": []}])
     assert response.status_code == 422

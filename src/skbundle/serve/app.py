@@ -3,6 +3,7 @@
 Routes
 ------
 ``POST /predict``                     one record (object) or a list of records
+                                      (``?ignore_unknown=true`` drops fields that are not features)
 ``GET  /v2``, ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}[/ready]``
 ``POST /v2/models/{name}[/versions/{version}]/infer``   the Open Inference Protocol
 ``GET  /health``, ``/metadata``, ``/metrics``, ``/openapi.json``, ``/docs``, ``/``
@@ -22,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 from starlette.applications import Starlette
@@ -92,10 +94,12 @@ class Service:
         self.page = page.render(bundle, self.example, auth=self.auth is not None)
         self.v2_metadata = v2.model_metadata(bundle)
 
-    def predict(self, X_source: Any) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+    def predict(
+        self, X_source: Any, ignore_unknown: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
         """Validate, predict, count and call the hook; returns X, probabilities, warnings."""
         try:
-            checked = self.bundle.validate(X_source)
+            checked = self.bundle.validate(X_source, ignore_unknown=ignore_unknown)
         except InputValidationError as exc:
             self.metrics.invalid(exc.problems)
             raise
@@ -147,10 +151,11 @@ class _PredictEndpoint:
                     )
                 if len(data) > service.options.max_rows:
                     raise _too_many_rows(len(data), service.options.max_rows)
+            ignore = _ignore_unknown(scope)
             if single or len(data) < THREAD_ROWS:
-                _, proba, warnings = service.predict(data)
+                _, proba, warnings = service.predict(data, ignore)
             else:
-                _, proba, warnings = await run_in_threadpool(service.predict, data)
+                _, proba, warnings = await run_in_threadpool(service.predict, data, ignore)
             results = service.bundle.results(proba, warnings)
             await send_json(send, 200, results[0] if single else results)
         except InputValidationError as exc:
@@ -207,6 +212,27 @@ class _InferEndpoint:
             log.exception("unexpected error in v2 infer")
             await send_json(send, status, {"error": "internal server error; see the server log"})
         service.metrics.observe(self.name, status, time.perf_counter() - start)
+
+
+def _ignore_unknown(scope: Scope) -> bool:
+    """``?ignore_unknown=true``: drop fields that are not features instead of refusing them."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return False
+    values = parse_qs(query.decode("latin-1")).get("ignore_unknown", [])
+    if not values:
+        return False
+    if values[-1].lower() in ("1", "true", "yes"):
+        return True
+    if values[-1].lower() in ("0", "false", "no"):
+        return False
+    raise HttpError.simple(
+        400,
+        "bad_request",
+        f"ignore_unknown is {values[-1]!r}",
+        "true or false",
+        field="ignore_unknown",
+    )
 
 
 def _problems(exc: InputValidationError) -> dict[str, Any]:

@@ -109,6 +109,16 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                 "post": {
                     "summary": "Predict one record or a list of records",
                     "security": security,
+                    "parameters": [
+                        {
+                            "name": "ignore_unknown",
+                            "in": "query",
+                            "required": False,
+                            "description": "Drop fields that are not features (each result "
+                            "says so) instead of refusing the request.",
+                            "schema": {"type": "boolean", "default": False},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
