@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -23,8 +24,6 @@ from skbundle.report.readiness import CheckOutcome, check, server_items
 from .conftest import Case
 from .readiness_helpers import EchoApp, copy_bundle, edit_features
 
-SERVER = cl.feature_installed("skbundle.serve")
-MONITORING = cl.feature_installed("skbundle.reference")
 GENEROUS_MS = 1e9  # a latency budget no machine misses: these tests never assert on timing
 
 
@@ -60,10 +59,10 @@ def test_a_ready_bundle_passes_every_required_item(ready_outcome: CheckOutcome) 
         "python": "pass",
         "memory": "pass",
         "latency": "pass",
-        "load": "pass" if SERVER else "not measured",
+        "load": "pass",
         "model_card": "pass",
-        "openapi": "pass" if SERVER else "not measured",
-        "monitoring": "pass" if MONITORING else "not measured",
+        "openapi": "pass",
+        "monitoring": "pass",
         "signature": "warn",
     }
     assert statuses(ready_outcome) == expected
@@ -423,26 +422,17 @@ def test_signature_item(tmp_path: Path) -> None:
     assert (item.status, item.evidence) == ("pass", "signature.json present")
 
 
-@pytest.mark.skipif(MONITORING, reason="skbundle.reference is installed: the item is measured")
-def test_monitoring_is_advisory_while_the_feature_is_absent(cancer: Case) -> None:
-    manifest = read_manifest(cancer.path)
-    item = cl.monitoring_item(manifest, verify(cancer.path))
+def test_monitoring_fails_without_reference_statistics(ready: Path, tmp_path: Path) -> None:
+    path = copy_bundle(ready, tmp_path / "noref")
+    data = orjson.loads((path / "bundle.json").read_bytes())
+    data["artifacts"] = [a for a in data["artifacts"] if a["role"] != "reference"]
+    (path / "bundle.json").write_bytes(orjson.dumps(data))
+    (path / "reference.json").unlink()
+    item = cl.monitoring_item(read_manifest(path), verify(path))
     assert (item.status, item.required, item.evidence) == (
-        "not measured",
-        False,
-        "skbundle.reference (drift monitoring) is not installed in this skbundle",
-    )
-
-
-@pytest.mark.skipif(SERVER, reason="skbundle.serve is installed: the load probe runs")
-def test_load_probe_is_not_faked_while_the_server_is_absent(
-    ready_outcome: CheckOutcome,
-) -> None:
-    item = ready_outcome.checklist.item("load")
-    assert (item.status, item.required, item.evidence) == (
-        "not measured",
-        False,
-        "skbundle.serve (the HTTP server) is not installed in this skbundle",
+        "fail",
+        True,
+        "no reference statistics in the bundle: rebuild it with this skbundle",
     )
 
 

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from skbundle.build import save
 from skbundle.bundle import Bundle, RuntimeUnavailableError, load
 from skbundle.errors import (
     BundleExistsError,
@@ -27,6 +27,20 @@ from skbundle.errors import (
 )
 from skbundle.integrity import verify
 from skbundle.manifest import FORMAT_VERSION, Manifest, read_manifest
+
+if TYPE_CHECKING:
+    from skbundle.build import save
+
+
+def __getattr__(name: str) -> Any:
+    # save() needs scikit-learn's metrics, pandas and pyarrow; loading and serving a bundle
+    # need none of them, so ``import skbundle`` leaves them out until save is first used.
+    if name == "save":
+        from skbundle.build import save
+
+        return save
+    raise AttributeError(f"module 'skbundle' has no attribute {name!r}")
+
 
 try:
     __version__ = version("skbundle")

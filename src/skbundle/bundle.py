@@ -264,8 +264,9 @@ class Bundle:
         """Result objects from probabilities and the validator's per-record warnings."""
         classes = self._classes
         out = []
-        for row, notes in zip(proba.tolist(), warnings, strict=True):
-            best = max(range(len(row)), key=row.__getitem__)
+        for row, best, notes in zip(
+            proba.tolist(), proba.argmax(axis=1).tolist(), warnings, strict=True
+        ):
             out.append(
                 {
                     "prediction": classes[best],

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from skbundle.errors import MISSING, InputProblem, InputValidationError
 from skbundle.manifest import FeatureSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_PROBLEMS = 1000
 """The validator stops collecting after this many problems (the error says it stopped)."""
@@ -88,6 +93,16 @@ class _Collector:
         self.problems.append(InputProblem(where, field, problem, expected))
 
 
+_PLAIN_NUMBERS = frozenset({float, int})
+
+
+def _is_frame(value: object) -> bool:
+    """Whether ``value`` is a DataFrame, without importing pandas: if pandas was never
+    imported, nothing can be a DataFrame (a server that never sees one never pays for it)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
+
+
 def _describe(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -117,6 +132,9 @@ class Validator:
         self._hi_arr = np.array(self._hi, dtype=np.float64)
         self._missing_ok = tuple(f.missing_allowed for f in features)
         self._bounds = tuple(zip(self._lo, self._hi, strict=True))
+        # itemgetter pulls a record's values in schema order in one C call (a tuple, also
+        # for a single feature, so that every record gives a row).
+        self._row = operator.itemgetter(*self.names, *self.names[:1])
 
     # -- entry point ---------------------------------------------------------------------
     def validate(
@@ -146,11 +164,15 @@ class Validator:
             return self._from_dicts([records], ignore_unknown, offset)
         if isinstance(records, Mapping):
             return self._from_dicts([records], ignore_unknown, offset)
-        if isinstance(records, pd.DataFrame):
-            return self._from_frame(records, ignore_unknown, offset)
+        if _is_frame(records):
+            return self._from_frame(records, ignore_unknown, offset)  # type: ignore[arg-type]
         if isinstance(records, np.ndarray):
             return self._from_array(records, offset)
         if isinstance(records, (list, tuple)):
+            if records and type(records[0]) is dict:
+                fast_batch = self._fast_records(records)
+                if fast_batch is not None:
+                    return fast_batch
             return self._from_list(records, ignore_unknown, offset)
         self._fail_whole(
             f"got {type(records).__name__}",
@@ -180,20 +202,19 @@ class Validator:
         return Validated(np.array([row], dtype=np.float64), [[]])
 
     def _fast_records(self, records: Sequence[object]) -> Validated | None:
-        """Well-formed dicts of plain numbers, checked in bulk; None sends them to the
-        thorough path, which finds and names every problem."""
-        names, n, numeric = self.names, self._n, _PLAIN_NUMBERS
-        rows = []
-        for record in records:
-            if type(record) is not dict or len(record) != n:
-                return None
-            try:
-                row = [record[name] for name in names]
-            except KeyError:
-                return None
-            if not numeric.issuperset(map(type, row)):
-                return None
-            rows.append(row)
+        """Well-formed dicts of plain numbers (the batch hot path), checked in bulk; None sends
+        them to the thorough path, which finds and names every problem."""
+        n = self._n
+        get = self._row
+        try:
+            rows = [get(r)[:n] for r in records if type(r) is dict and len(r) == n]
+        except KeyError:
+            return None
+        if len(rows) != len(records):
+            return None
+        # Only JSON numbers: a bool is an int to numpy, and numpy would parse "1.5".
+        if not _PLAIN_NUMBERS.issuperset(map(type, chain.from_iterable(rows))):
+            return None
         try:
             X = np.array(rows, dtype=np.float64)
         except OverflowError:

@@ -20,7 +20,13 @@ app = typer.Typer(
 )
 
 # One module per command group; each defines register(app).
-COMMAND_MODULES = ["bundle_commands", "trust_commands", "readiness_commands", "drift_commands"]
+COMMAND_MODULES = [
+    "bundle_commands",
+    "trust_commands",
+    "readiness_commands",
+    "drift_commands",
+    "serve_commands",
+]
 
 for _module in COMMAND_MODULES:
     importlib.import_module(f"skbundle.cli.{_module}").register(app)

@@ -11,7 +11,6 @@ module for the reference statistics): those are reported as not measured, with t
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import re
 from dataclasses import asdict, dataclass, field
@@ -97,14 +96,6 @@ class Checklist:
             items=[Item(**item) for item in data["items"]],
             settings=dict(data.get("settings", {})),
         )
-
-
-def feature_installed(module: str) -> bool:
-    """Whether an optional part of skbundle (``skbundle.serve``, ...) is installed."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 # -- model ----------------------------------------------------------------------------------
@@ -403,24 +394,14 @@ def file_item(
 def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
     title = "Monitoring reference (drift statistics) present"
     reference = manifest.artifact("reference")
-    installed = feature_installed("skbundle.reference")
     if reference is not None:
         return file_item("docs", "monitoring", title, manifest, verification, reference.path)
-    if installed:
-        return Item(
-            "docs",
-            "monitoring",
-            title,
-            FAIL,
-            "no reference statistics in the bundle: rebuild it with this skbundle",
-        )
     return Item(
         "docs",
         "monitoring",
         title,
-        NOT_MEASURED,
-        "skbundle.reference (drift monitoring) is not installed in this skbundle",
-        required=False,
+        FAIL,
+        "no reference statistics in the bundle: rebuild it with this skbundle",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,7 +25,6 @@ from skbundle.report.checklist import (
     PASS,
     Checklist,
     Item,
-    feature_installed,
     file_item,
     integrity_item,
     latency_item,
@@ -48,8 +46,6 @@ from skbundle.update import UpdateResult
 if TYPE_CHECKING:
     from skbundle.build import BuildContext
 
-SERVER_MODULE = "skbundle.serve"
-
 
 def server_items(
     bundle: Any,
@@ -62,26 +58,21 @@ def server_items(
     """The load probe and the OpenAPI item, from the bundle's app served in-process.
 
     ``app_factory(bundle)`` builds the ASGI app; by default ``skbundle.serve.create_app`` when
-    the server is installed (both items are advisory and not measured when it is not).
+    (tests pass their own).
     """
     load_title = (
         f"Load probe: {requests or DEFAULT_REQUESTS} requests, {concurrency} at a time, 0 errors"
     )
     spec_title = "OpenAPI spec exported"
-    if app_factory is None and not feature_installed(SERVER_MODULE):
-        reason = f"{SERVER_MODULE} (the HTTP server) is not installed in this skbundle"
-        return (
-            Item("tests", "load", load_title, NOT_MEASURED, reason, required=False),
-            Item("docs", "openapi", spec_title, NOT_MEASURED, reason, required=False),
-        )
     if bundle is None:
         return (
             Item("tests", "load", load_title, NOT_MEASURED, why_not),
             Item("docs", "openapi", spec_title, NOT_MEASURED, why_not),
         )
     if app_factory is None:
-        # Imported by name: the server is an optional part of skbundle (see feature_installed).
-        app_factory = importlib.import_module(SERVER_MODULE).create_app
+        from skbundle.serve import create_app
+
+        app_factory = create_app
 
     body = orjson.dumps(bundle.validator.example())
     try:

@@ -1,0 +1,492 @@
+"""The app factory: one bundle behind HTTP, loaded once, validated on every request.
+
+Routes
+------
+``POST /predict``                     one record (object) or a list of records
+                                      (``?ignore_unknown=true`` drops fields that are not features)
+``GET  /v2``, ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}[/ready]``
+``POST /v2/models/{name}[/versions/{version}]/infer``   the Open Inference Protocol
+``GET  /health``, ``/metadata``, ``/metrics``, ``/openapi.json``, ``/docs``, ``/``
+
+The two prediction endpoints are plain ASGI callables (see ``skbundle.serve.http``); the rest
+are ordinary Starlette handlers. Predictions run on the event loop: they are short and
+CPU-bound, so a thread hop would only add latency; concurrency comes from worker processes.
+Only large batches (``THREAD_ROWS`` rows or more) go to a thread, to keep the loop responsive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from skbundle.bundle import AUTO, Bundle, load
+from skbundle.errors import InputValidationError
+from skbundle.serve import openapi, page, v2
+from skbundle.serve.http import (
+    ApiKey,
+    HttpError,
+    Receive,
+    Scope,
+    Send,
+    parse_json,
+    read_body,
+    send_json,
+)
+from skbundle.serve.metrics import CONTENT_TYPE, ServerMetrics
+
+log = logging.getLogger("skbundle.serve")
+
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+THREAD_ROWS = 1000
+"""Requests with at least this many rows are predicted in a thread, so that a large batch
+does not hold up health checks and small requests on the same worker."""
+
+PredictionHook = Callable[[np.ndarray, np.ndarray], None]
+"""Called as ``hook(X, proba)`` after each successful prediction (e.g. a prediction logger)."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the server treats requests; see :func:`create_app`."""
+
+    api_key: str | None = None
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {self.max_rows}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
+        if self.api_key is not None and not self.api_key:
+            raise ValueError("api_key must be a non-empty string, or None for no authentication")
+
+
+class Service:
+    """What every endpoint shares once the bundle is loaded."""
+
+    def __init__(
+        self, bundle: Bundle, options: ServeOptions, on_prediction: PredictionHook | None
+    ) -> None:
+        self.bundle = bundle
+        self.options = options
+        self.on_prediction = on_prediction
+        self.auth = ApiKey(options.api_key) if options.api_key else None
+        self.metrics = ServerMetrics(bundle.classes, bundle.feature_names)
+        self.example = bundle.validator.example()
+        self.openapi = openapi.build(bundle, options.max_rows, auth=self.auth is not None)
+        self.page = page.render(bundle, self.example, auth=self.auth is not None)
+        self.v2_metadata = v2.model_metadata(bundle)
+
+    def predict(
+        self, X_source: Any, ignore_unknown: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+        """Validate, predict, count and call the hook; returns X, probabilities, warnings."""
+        try:
+            checked = self.bundle.validate(X_source, ignore_unknown=ignore_unknown)
+        except InputValidationError as exc:
+            self.metrics.invalid(exc.problems)
+            raise
+        proba = self.bundle.predict_validated(checked)
+        self.metrics.predicted(proba)
+        if self.on_prediction is not None:
+            try:
+                self.on_prediction(checked.X, proba)
+            except Exception:
+                # The client still gets its prediction; the failure is logged and counted.
+                self.metrics.hook_errors.inc()
+                log.exception("the on_prediction hook raised; the prediction was still returned")
+        return checked.X, proba, checked.warnings
+
+
+class _State:
+    """Filled by the lifespan; read by the endpoints."""
+
+    service: Service | None = None
+
+
+class _PredictEndpoint:
+    """``POST /predict``: a record or a list of records in, result objects out."""
+
+    name = "/predict"
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        service = self.state.service
+        if service is None:
+            await send_json(send, 503, {"error": "not_ready", "message": "the model is loading"})
+            return
+        status = 200
+        try:
+            if service.auth is not None:
+                service.auth.check(scope)
+            data = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
+            single = type(data) is dict
+            if not single:
+                if type(data) is not list:
+                    raise HttpError.simple(
+                        422,
+                        "input_validation",
+                        f"the body is a JSON {_json_type(data)}",
+                        "an object (one record) or a list of objects (records)",
+                    )
+                if len(data) > service.options.max_rows:
+                    raise _too_many_rows(len(data), service.options.max_rows)
+            ignore = _ignore_unknown(scope)
+            if single or len(data) < THREAD_ROWS:
+                _, proba, warnings = service.predict(data, ignore)
+            else:
+                _, proba, warnings = await run_in_threadpool(service.predict, data, ignore)
+            results = service.bundle.results(proba, warnings)
+            await send_json(send, 200, results[0] if single else results)
+        except InputValidationError as exc:
+            status = 422
+            await send_json(send, status, exc.to_dict())
+        except HttpError as exc:
+            status = exc.status
+            await send_json(send, status, exc.body(), exc.headers)
+        except Exception:
+            status = 500
+            log.exception("unexpected error in /predict")
+            await send_json(send, status, _internal_body())
+        service.metrics.observe(self.name, status, time.perf_counter() - start)
+
+
+class _InferEndpoint:
+    """``POST /v2/models/{name}[/versions/{version}]/infer``."""
+
+    name = "/v2/models/{name}/infer"
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        service = self.state.service
+        if service is None:
+            await send_json(send, 503, {"error": "the model is loading"})
+            return
+        status = 200
+        try:
+            if service.auth is not None:
+                service.auth.check(scope)
+            _check_model(service.bundle, scope["path_params"])
+            payload = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
+            rows, outputs, request_id = v2.parse_request(
+                payload, service.bundle, service.options.max_rows
+            )
+            if len(rows) < THREAD_ROWS:
+                _, proba, _ = service.predict(rows)
+            else:
+                _, proba, _ = await run_in_threadpool(service.predict, rows)
+            await send_json(send, 200, v2.response(service.bundle, proba, outputs, request_id))
+        except InputValidationError as exc:
+            status = 400
+            await send_json(send, status, {"error": str(exc), **_problems(exc)})
+        except HttpError as exc:
+            status = exc.status
+            await send_json(
+                send, status, {"error": exc.message, "problems": exc.problems}, exc.headers
+            )
+        except Exception:
+            status = 500
+            log.exception("unexpected error in v2 infer")
+            await send_json(send, status, {"error": "internal server error; see the server log"})
+        service.metrics.observe(self.name, status, time.perf_counter() - start)
+
+
+def _ignore_unknown(scope: Scope) -> bool:
+    """``?ignore_unknown=true``: drop fields that are not features instead of refusing them."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return False
+    values = parse_qs(query.decode("latin-1")).get("ignore_unknown", [])
+    if not values:
+        return False
+    if values[-1].lower() in ("1", "true", "yes"):
+        return True
+    if values[-1].lower() in ("0", "false", "no"):
+        return False
+    raise HttpError.simple(
+        400,
+        "bad_request",
+        f"ignore_unknown is {values[-1]!r}",
+        "true or false",
+        field="ignore_unknown",
+    )
+
+
+def _problems(exc: InputValidationError) -> dict[str, Any]:
+    return {"problems": [p.to_dict() for p in exc.problems]}
+
+
+def _internal_body() -> dict[str, Any]:
+    return {
+        "error": "internal",
+        "message": "the server failed to answer this request; the details are in its log",
+        "problems": [],
+    }
+
+
+def _json_type(value: object) -> str:
+    names = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _too_many_rows(n: int, limit: int) -> HttpError:
+    return HttpError.simple(
+        413,
+        "too_many_rows",
+        f"the request holds {n} records",
+        f"at most {limit} records per request (the server's max_rows); split them into "
+        "several requests",
+    )
+
+
+def _check_model(bundle: Bundle, params: dict[str, Any]) -> None:
+    name = params.get("name")
+    version = params.get("version")
+    if name != bundle.name or (version is not None and version != bundle.version):
+        which = f"{name!r}" + (f" version {version!r}" if version is not None else "")
+        raise HttpError.simple(
+            404,
+            "model_not_found",
+            f"model {which} is not served here",
+            f"model {bundle.name!r} (version {bundle.version!r})",
+        )
+
+
+def _both(first: PredictionHook, second: PredictionHook) -> PredictionHook:
+    def hook(X: np.ndarray, proba: np.ndarray) -> None:
+        first(X, proba)
+        second(X, proba)
+
+    return hook
+
+
+def create_app(
+    bundle: Bundle | str | os.PathLike[str],
+    *,
+    api_key: str | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    on_prediction: PredictionHook | None = None,
+    runtime: str = AUTO,
+    trust_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    allow_version_mismatch: bool = False,
+    log_predictions: str | os.PathLike[str] | None = None,
+) -> Starlette:
+    """An ASGI app serving one bundle.
+
+    Parameters
+    ----------
+    bundle
+        A loaded :class:`~skbundle.Bundle`, or the path of a bundle directory; a path is
+        verified and loaded once, when the app starts (its lifespan), never per request.
+    api_key
+        When set, the prediction endpoints require ``Authorization: Bearer <api_key>``
+        (401 otherwise); health, metadata, metrics and the page stay open.
+    max_rows
+        The most records one request may hold (413 above).
+    max_body_bytes
+        The largest request body accepted (413 above), checked before it is read whole.
+    on_prediction
+        Called as ``on_prediction(X, proba)`` after every successful prediction, with the
+        validated float array and the probabilities. An exception it raises is logged and
+        counted, and the client still gets its prediction.
+    runtime, trust_pickle, trusted_types, allow_version_mismatch
+        Passed to :func:`skbundle.load` when ``bundle`` is a path.
+    log_predictions
+        Append every prediction's validated inputs and probabilities to this JSON-lines file
+        (rotated by size; see :mod:`skbundle.predlog`), for ``skbundle drift --from-log``.
+        The writing happens on a background thread: the request does not wait for the disk.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+
+    Examples
+    --------
+    >>> app = create_app(skbundle.load("models/breast-cancer", trust_pickle=True))
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+    """
+    options = ServeOptions(api_key=api_key, max_rows=max_rows, max_body_bytes=max_body_bytes)
+    state = _State()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loaded = (
+            bundle
+            if isinstance(bundle, Bundle)
+            else load(
+                bundle,
+                runtime=runtime,
+                trust_pickle=trust_pickle,
+                trusted_types=trusted_types,
+                allow_version_mismatch=allow_version_mismatch,
+            )
+        )
+        hook = on_prediction
+        logger = None
+        if log_predictions is not None:
+            from skbundle.predlog import PredictionLogger
+
+            # Created here, inside the worker process, so its writer thread lives there too.
+            logger = PredictionLogger.for_bundle(log_predictions, loaded)
+            hook = logger.log if on_prediction is None else _both(logger.log, on_prediction)
+        state.service = Service(loaded, options, hook)
+        app.state.bundle = loaded
+        app.state.service = state.service
+        try:
+            yield
+        finally:
+            state.service = None
+            if logger is not None:
+                logger.close()
+
+    def service() -> Service:
+        if state.service is None:
+            raise HTTPException(503, "the model is loading")
+        return state.service
+
+    async def live(request: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def ready(request: Request) -> Response:
+        ok = state.service is not None
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    async def model_ready(request: Request) -> Response:
+        s = service()
+        _check_model(s.bundle, dict(request.path_params))
+        return JSONResponse({"name": s.bundle.name, "ready": True})
+
+    async def server_metadata(request: Request) -> Response:
+        from skbundle import __version__
+
+        return JSONResponse({"name": "skbundle", "version": __version__, "extensions": []})
+
+    async def model_metadata(request: Request) -> Response:
+        s = service()
+        _check_model(s.bundle, dict(request.path_params))
+        return JSONResponse(s.v2_metadata)
+
+    async def health(request: Request) -> Response:
+        s = service()
+        return JSONResponse({"status": "ok", "model": s.bundle.name, "version": s.bundle.version})
+
+    async def metadata(request: Request) -> Response:
+        return JSONResponse(_metadata(service()))
+
+    async def metrics(request: Request) -> Response:
+        return Response(service().metrics.render(), media_type=CONTENT_TYPE)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(service().openapi)
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(openapi.DOCS_PAGE)
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(service().page)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HttpError):
+            body = (
+                exc.body()
+                if not request.url.path.startswith("/v2")
+                else {
+                    "error": exc.message,
+                    "problems": exc.problems,
+                }
+            )
+            return JSONResponse(body, status_code=exc.status)
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        message = {404: "no such endpoint", 405: "method not allowed"}.get(status, str(detail))
+        expected = "one of the endpoints listed at GET /openapi.json"
+        return JSONResponse(
+            {"error": message}
+            if request.url.path.startswith("/v2")
+            else {
+                "error": message.replace(" ", "_"),
+                "message": f"{message}: {request.method} {request.url.path}",
+                "problems": [
+                    {"record": None, "field": None, "problem": message, "expected": expected}
+                ],
+            },
+            status_code=status,
+            headers=exc.headers if isinstance(exc, HTTPException) else None,
+        )
+
+    predict = _PredictEndpoint(state)
+    infer = _InferEndpoint(state)
+    routes = [
+        Route("/predict", predict, methods=["POST"]),
+        Route("/v2", server_metadata, methods=["GET"]),
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route("/v2/models/{name}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metadata", metadata, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Mount("/docs/static", app=StaticFiles(directory=openapi.swagger_ui_dir()), name="swagger"),
+        Route("/", index, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HttpError: http_error, HTTPException: http_error},
+    )
+
+
+def _metadata(service: Service) -> dict[str, Any]:
+    """``GET /metadata``: identity, schema, metrics and runtime; no file system paths."""
+    b = service.bundle
+    m = b.manifest
+    return {
+        "name": m.name,
+        "version": m.version,
+        "description": m.description,
+        "created_at": m.created_at,
+        "task": m.task,
+        "classes": m.classes,
+        "pipeline": m.pipeline,
+        "features": [f.model_dump(mode="json") for f in m.features],
+        "example": service.example,
+        "metrics": m.metrics,
+        "dataset": m.dataset.model_dump(mode="json"),
+        "runtime": {"format": b.runtime.format, "engine": b.runtime.engine},
+        "limits": {
+            "max_rows": service.options.max_rows,
+            "max_body_bytes": service.options.max_body_bytes,
+            "api_key_required": service.auth is not None,
+        },
+    }

@@ -1,0 +1,284 @@
+"""The Open Inference Protocol (KServe / MLServer "v2"), REST flavour, for one bundle.
+
+Inputs are accepted in the two layouts v2 clients use for tabular models:
+
+* one tensor per feature, named after the feature, shape ``[N]`` or ``[N, 1]``, as listed by
+  ``GET /v2/models/{name}`` (the layout of MLServer's pandas codec);
+* one tensor of shape ``[N, n_features]`` with columns in schema order (any name).
+
+Either way the rows go through the bundle's one validator, so a bad value is reported with
+its record and feature. Outputs: ``label`` (BYTES, ``[N]``) and ``probabilities`` (FP64,
+``[N, n_classes]``, columns in the order of the ``classes`` parameter). Errors follow the
+protocol's error body, ``{"error": "<message>"}``, with our structured ``problems`` list
+beside it for clients that want the field.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from skbundle.bundle import Bundle
+from skbundle.serve.http import HttpError
+
+NUMERIC = frozenset(
+    {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8"}
+    | {"UINT64", "UINT32", "UINT16", "UINT8"}
+)
+OUTPUTS = ("label", "probabilities")
+_PLAIN_NUMBERS = frozenset({float, int})
+
+Rows = list[list[Any]] | np.ndarray
+"""Rows for the validator: a float array when every value is a plain JSON number (its
+vectorized path), else lists of values (its thorough path names each bad value)."""
+
+
+def _as_array(values: list[Any], shape: tuple[int, int]) -> np.ndarray | None:
+    """The values as a float array of ``shape`` if they are all plain numbers, else None."""
+    if not _PLAIN_NUMBERS.issuperset(map(type, values)):
+        return None
+    try:
+        return np.array(values, dtype=np.float64).reshape(shape)
+    except OverflowError:
+        return None
+
+
+def _bad(problem: str, expected: str, field: str | None = None, status: int = 400) -> HttpError:
+    return HttpError.simple(status, "invalid_inference_request", problem, expected, field=field)
+
+
+def model_metadata(bundle: Bundle) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: the model's name, versions, platform, inputs and outputs."""
+    return {
+        "name": bundle.name,
+        "versions": [bundle.version],
+        "platform": f"skbundle/{bundle.runtime.format}",
+        "inputs": [{"name": n, "datatype": "FP64", "shape": [-1]} for n in bundle.feature_names],
+        "outputs": [
+            {"name": "label", "datatype": "BYTES", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(bundle.classes)]},
+        ],
+    }
+
+
+def _flatten(data: object, name: str, limit: int) -> list[Any]:
+    """Row-major flat values of a tensor's ``data`` (flat or nested lists), at most ``limit``."""
+    if not isinstance(data, list):
+        raise _bad(
+            f"'data' of input {name!r} is {type(data).__name__}",
+            "a list of numbers (flat, row-major, or nested)",
+            field=name,
+        )
+    flat: list[Any] = data
+    kinds = set(map(type, flat))
+    # Peel one level of nesting at a time with C-level calls; only mixed nesting
+    # (numbers beside lists) takes the slow walk.
+    while list in kinds and len(flat) <= limit:
+        if kinds == {list}:
+            flat = list(chain.from_iterable(flat))
+            kinds = set(map(type, flat))
+            continue
+        walked: list[Any] = []
+        stack = [iter(flat)]
+        while stack:
+            for value in stack[-1]:
+                if isinstance(value, list):
+                    stack.append(iter(value))
+                    break
+                walked.append(value)
+            else:
+                stack.pop()
+        flat = walked
+        break
+    if len(flat) > limit:
+        raise _bad(
+            f"input {name!r} holds {len(flat)} values",
+            f"at most {limit} (the server's max_rows times the number of features)",
+            field=name,
+            status=413,
+        )
+    return flat
+
+
+def _shape(tensor: dict[str, Any], name: str) -> list[int]:
+    shape = tensor.get("shape")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(type(d) is int and d >= 0 for d in shape)
+    ):
+        raise _bad(
+            f"'shape' of input {name!r} is {shape!r}",
+            "a non-empty list of non-negative integers, e.g. [N] or [N, n_features]",
+            field=name,
+        )
+    return shape
+
+
+def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows, list[str], object]:
+    """Rows in schema order, the outputs asked for, and the request id, from a v2 request.
+
+    Raises
+    ------
+    HttpError
+        400 when the request does not follow the protocol or does not fit the model;
+        413 when it holds more than ``max_rows`` rows.
+    """
+    if not isinstance(payload, dict):
+        raise _bad(f"the request is a JSON {type(payload).__name__}", "a JSON object")
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise _bad("'inputs' is missing or empty", "a non-empty list of input tensors")
+    names = bundle.feature_names
+    n_features = len(names)
+    limit = max_rows * n_features
+    tensors: dict[str, tuple[list[int], list[Any]]] = {}
+    for position, tensor in enumerate(inputs):
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise _bad(
+                f"input {position} is not a tensor object with a string 'name'",
+                "objects with name, shape, datatype and data",
+            )
+        name = tensor["name"]
+        datatype = tensor.get("datatype")
+        if datatype not in NUMERIC:
+            raise _bad(
+                f"input {name!r} has datatype {datatype!r}",
+                f"a numeric datatype, one of {sorted(NUMERIC)}",
+                field=name,
+            )
+        if name in tensors:
+            raise _bad(f"input {name!r} appears twice", "each input once", field=name)
+        shape = _shape(tensor, name)
+        flat = _flatten(tensor.get("data"), name, limit)
+        if math.prod(shape) != len(flat):
+            raise _bad(
+                f"input {name!r} has shape {shape} but {len(flat)} values",
+                f"{math.prod(shape)} values (the product of the shape)",
+                field=name,
+            )
+        tensors[name] = (shape, flat)
+    outputs = _requested_outputs(payload.get("outputs"))
+    request_id = payload.get("id")
+
+    if len(tensors) == 1:
+        ((name, (shape, flat)),) = tensors.items()
+        is_matrix = (
+            len(shape) == 2 and shape[1] == n_features and (name not in names or n_features > 1)
+        )
+        if is_matrix:
+            array = _as_array(flat, (shape[0], n_features))
+            rows: Rows = (
+                array
+                if array is not None
+                else [flat[i : i + n_features] for i in range(0, len(flat), n_features)]
+            )
+            return _check_rows(rows, max_rows), outputs, request_id
+        if name not in names:
+            raise _bad(
+                f"input {name!r} has shape {shape}",
+                f"one tensor of shape [N, {n_features}] (columns in schema order), or one "
+                f"tensor per feature named after it (see GET /v2/models/{bundle.name})",
+                field=name,
+            )
+
+    unknown = sorted(set(tensors) - set(names))
+    if unknown:
+        raise _bad(
+            f"inputs {unknown[:5]} are not features of the model",
+            f"inputs named after the model's features (see GET /v2/models/{bundle.name})",
+            field=unknown[0],
+        )
+    n_rows = None
+    columns: list[list[Any] | None] = []
+    for name in names:
+        if name not in tensors:
+            columns.append(None)
+            continue
+        shape, flat = tensors[name]
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise _bad(
+                f"input {name!r} has shape {shape}", "[N] or [N, 1] for a per-feature input", name
+            )
+        if n_rows is None:
+            n_rows = shape[0]
+        elif shape[0] != n_rows:
+            raise _bad(
+                f"input {name!r} has {shape[0]} rows, other inputs have {n_rows}",
+                "the same number of rows in every input",
+                field=name,
+            )
+        columns.append(flat)
+    if n_rows is None:  # pragma: no cover - every tensor is a known feature by now
+        raise _bad("no input names a feature", "inputs named after the model's features")
+    if all(c is not None for c in columns):
+        array = _as_array(list(chain.from_iterable(columns)), (n_features, n_rows))  # type: ignore[arg-type]
+        if array is not None:
+            return _check_rows(array.T, max_rows), outputs, request_id
+    # Missing features become null, so the validator decides (a feature that had missing
+    # values in training accepts them; any other is reported by name).
+    filled = [c if c is not None else [None] * n_rows for c in columns]
+    rows = [list(row) for row in zip(*filled, strict=True)]
+    return _check_rows(rows, max_rows), outputs, request_id
+
+
+def _check_rows(rows: Rows, max_rows: int) -> Rows:
+    if len(rows) == 0:
+        raise _bad("the inputs hold no rows", "at least one row")
+    if len(rows) > max_rows:
+        raise _bad(
+            f"the inputs hold {len(rows)} rows",
+            f"at most {max_rows} rows per request (the server's max_rows)",
+            status=413,
+        )
+    return rows
+
+
+def _requested_outputs(outputs: object) -> list[str]:
+    if outputs is None:
+        return list(OUTPUTS)
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise _bad("'outputs' is not a list of objects with a 'name'", 'e.g. [{"name": "label"}]')
+    names = [o["name"] for o in outputs]
+    unknown = [n for n in names if n not in OUTPUTS]
+    if unknown:
+        raise _bad(
+            f"output {unknown[0]!r} does not exist", f"one of {list(OUTPUTS)}", field=unknown[0]
+        )
+    return names
+
+
+def response(
+    bundle: Bundle, proba: np.ndarray, outputs: list[str], request_id: object
+) -> dict[str, Any]:
+    """The inference response object for probabilities ``proba``."""
+    n = proba.shape[0]
+    tensors: list[dict[str, Any]] = []
+    for name in outputs:
+        if name == "label":
+            classes = bundle.classes
+            labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
+            tensors.append({"name": "label", "datatype": "BYTES", "shape": [n], "data": labels})
+        else:
+            tensors.append(
+                {
+                    "name": "probabilities",
+                    "datatype": "FP64",
+                    "shape": [n, proba.shape[1]],
+                    "data": proba.ravel(),
+                    "parameters": {"classes": bundle.classes},
+                }
+            )
+    body: dict[str, Any] = {
+        "model_name": bundle.name,
+        "model_version": bundle.version,
+        "outputs": tensors,
+    }
+    if request_id is not None:
+        body["id"] = request_id
+    return body
