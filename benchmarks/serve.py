@@ -267,7 +267,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--only", nargs="*", help="run only these servers (by name)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--with-logging",
+        action="store_true",
+        help="also serve the forest with --log-predictions (needs --workers 1), to measure "
+        "what logging costs side by side",
+    )
     args = parser.parse_args()
+    if args.with_logging and args.workers != 1:
+        parser.error("--with-logging needs --workers 1 (a prediction log has one writer)")
 
     import skbundle
 
@@ -348,6 +356,12 @@ def main() -> None:
             {},
         ),
     }
+    if args.with_logging:
+        plain = servers[f"skbundle serve ({args.runtime}, forest)"]
+        servers[f"skbundle serve ({args.runtime}, forest) --log-predictions"] = (
+            lambda port: [*plain[0](port), "--log-predictions", str(tmp / "predictions.jsonl")],
+            {},
+        )
     stages = {
         "forest": profile_stages(forest, args.runtime),
         "linear": profile_stages(linear, args.runtime),

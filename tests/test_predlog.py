@@ -142,7 +142,7 @@ def test_since_filters_by_time(cancer_bundle: skbundle.Bundle, tmp_path: Path) -
     for hour in range(5):
         t = timestamp(1_700_000_000 + 3600 * hour)
         lines.append(
-            orjson.dumps({"t": t, "x": [float(hour)] * n_features, "p": [0.5] * n_classes})
+            orjson.dumps({"t": t, "x": [[float(hour)] * n_features], "p": [[0.5] * n_classes]})
         )
     path.write_bytes(b"\n".join(lines) + b"\n")
     since = parse_since("2h", now=1_700_000_000 + 3600 * 4)

@@ -25,8 +25,10 @@ def test_live_server_log_round_trips_into_a_drift_report(cancer: Case, tmp_path:
     # The server has stopped (SIGINT): its lifespan closed the logger, so every row is on disk.
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert lines[0]["skbundle_prediction_log"] == 1
-    assert len(lines) == 1 + 2 * len(records)  # one line per predicted row
-    assert lines[-1]["x"][0] == shifted[-1]["mean radius"]
+    # One line per request: 12 batches of up to 10 records, then 114 single records.
+    assert len(lines) == 1 + 12 + len(records)
+    assert sum(len(line["x"]) for line in lines[1:]) == 2 * len(records)
+    assert lines[-1]["x"] == [[shifted[-1][name] for name in cancer.X_test.columns]]
 
     result = CliRunner().invoke(app, ["drift", str(cancer.path), "--from-log", str(log), "--json"])
     assert result.exit_code == 2, result.output  # the shifted half makes 'mean radius' alert
