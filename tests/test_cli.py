@@ -220,6 +220,9 @@ def test_demo_runs_the_whole_workflow(tmp_path: Path) -> None:
     assert "predictions identical to the original: True (max |difference| = 0)" in text
     assert "record 0, field 'mean radius': got a string '14.2'" in text
     assert "one Pipeline file, compress=9" in text
+    assert "held-out test split, with its labels: ok (exit 0)" in text
+    assert "'worst radius' shifted by +2 standard deviations: alert (exit 2)" in text
+    assert "15% of the labels flipped: alert (exit 2)" in text
     assert (tmp_path / "breast-cancer" / "bundle.json").exists()
 
 

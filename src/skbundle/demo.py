@@ -15,6 +15,7 @@ import pandas as pd
 
 from skbundle.build import save
 from skbundle.bundle import Bundle, load
+from skbundle.drift import DriftReport
 from skbundle.errors import InputValidationError
 from skbundle.manifest import Manifest, read_manifest
 from skbundle.persistence import PersistenceRow, compare
@@ -62,6 +63,7 @@ class DemoReport:
     invalid_input_error: str
     out_of_range_warnings: list[str]
     persistence: list[PersistenceRow]
+    drift: list[tuple[str, DriftReport]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -170,6 +172,8 @@ def run(
     odd["mean area"] = float(X_train["mean area"].max() * 10)
     out_of_range = bundle.predict(odd)[0]["warnings"]
 
+    drift = drift_scenarios(bundle, X_test, y_test)
+
     persistence = compare(
         pipeline,
         repeat=repeat,
@@ -207,5 +211,29 @@ def run(
         invalid_input_error=invalid,
         out_of_range_warnings=out_of_range,
         persistence=persistence,
+        drift=drift,
         extras=extras,
     )
+
+
+def drift_scenarios(
+    bundle: Bundle, X_test: pd.DataFrame, y_test: np.ndarray
+) -> list[tuple[str, DriftReport]]:
+    """The lesson's drift check, and more: the same new data three ways.
+
+    The held-out split itself (nothing should move); one feature shifted by two training
+    standard deviations (data drift, found without labels); 15% of the labels flipped
+    (performance drift: the lesson's "accuracy 0.05 below the baseline" alarm).
+    """
+    feature = "worst radius"
+    std = next(f.std for f in bundle.manifest.features if f.name == feature) or 0.0
+    shifted = X_test.assign(**{feature: X_test[feature] + 2 * std})
+    rng = np.random.default_rng(RANDOM_STATE)
+    flipped = y_test.copy()
+    chosen = rng.random(len(flipped)) < 0.15
+    flipped[chosen] = 1 - flipped[chosen]
+    return [
+        ("held-out test split, with its labels", bundle.drift(X_test, y_test)),
+        (f"'{feature}' shifted by +2 standard deviations", bundle.drift(shifted)),
+        ("15% of the labels flipped", bundle.drift(X_test, flipped)),
+    ]

@@ -117,10 +117,6 @@ def render_demo(report: DemoReport) -> None:
             f"{row.load_ms:.1f}",
         )
     console.print(table)
-    console.print(
-        f"\nNext: skbundle inspect {report.bundle_path}   "
-        f"skbundle predict {report.bundle_path} '{{...}}'"
-    )
 
 
 def demo(
@@ -133,14 +129,20 @@ def demo(
     Writes OUT/breast-cancer/ (replacing an earlier demo bundle) and prints every step with
     figures measured in this run.
     """
+    from skbundle.cli.drift_commands import render_demo_drift
+    from skbundle.cli.readiness_commands import render_demo_readiness
     from skbundle.demo import run
 
     with errors_to_exit(), err_console.status("fitting, bundling and measuring..."):
         report = run(out)
     render_demo(report)
-    from skbundle.cli.readiness_commands import render_demo_readiness
-
     render_demo_readiness(report)
+    render_demo_drift(report.drift)
+    path = report.bundle_path
+    console.print(
+        f"\nNext: skbundle inspect {path}  |  skbundle predict {path} data.csv -o scored.csv  "
+        f"|  skbundle serve {path}  |  skbundle drift {path} new.parquet"
+    )
 
 
 def _summary(manifest: Manifest) -> None:

@@ -28,6 +28,29 @@ def _level(level: str) -> str:
     return f"[{_STYLE[level]}]{level}[/]"
 
 
+def render_demo_drift(scenarios: list[tuple[str, DriftReport]]) -> None:
+    """The demo's drift step: one line per scenario, with what drove its verdict."""
+    console.print("\n[bold]11. Drift monitored[/] (against reference.json; no training data)")
+    for label, report in scenarios:
+        found = []
+        if report.drifted:
+            names = ", ".join(f"{f.name} PSI {f.psi:.2f}" for f in report.drifted[:3])
+            found.append(f"data drift: {names}")
+        if report.prediction.level != "ok":
+            found.append(f"prediction drift ({report.prediction.level})")
+        perf = report.performance
+        if perf is not None:
+            found.append(
+                f"accuracy {perf.accuracy_current:.2%} vs {perf.accuracy_reference:.2%} at "
+                f"save time ({perf.level})"
+            )
+        detail = "; ".join(found) if found else "nothing moved"
+        console.print(
+            f"  {escape(label)}: {_level(report.verdict)} (exit {report.exit_code}) - "
+            f"{escape(detail)}"
+        )
+
+
 def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
     console.print(
         f"[bold]{escape(report.bundle)}[/] {report.version}: drift of {escape(report.source)} "
