@@ -63,6 +63,19 @@ print(json.dumps({"load_ms": load_ms, "before_kb": before, "after_kb": after}))
 """
 
 
+SINGLE_ROW_COLUMNS = (
+    "runtime",
+    "load (ms)",
+    "RSS added (MiB)",
+    "p50 (ms)",
+    "p90 (ms)",
+    "p99 (ms)",
+    "max (ms)",
+    "size (KiB)",
+)
+"""The single-row benchmark table's headings, the same in the terminal and the report."""
+
+
 class BenchmarkError(SkbundleError, RuntimeError):
     """A benchmark could not run: no runtime could be loaded, or a measurement failed."""
 

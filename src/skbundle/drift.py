@@ -50,21 +50,13 @@ from skbundle.drift_input import (
 )
 from skbundle.drift_stats import FeatureCounter, ks_from_grid, noise_floor, psi
 from skbundle.errors import InputProblem
-from skbundle.metrics import classification_metrics
+from skbundle.metrics import SCALAR_METRICS, classification_metrics
 from skbundle.reference import MonitoringError
 
 LEVELS = ("ok", "warn", "alert")
 EXIT_CODES = {"ok": 0, "warn": 1, "alert": 2}
 MAX_REPORTED_PROBLEMS = 20
-COMPARED_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "roc_auc",
-    "log_loss",
-)
+COMPARED_METRICS = SCALAR_METRICS
 PVALUE_NOTE = (
     "KS p-values are informative only: at large sample sizes they call differences too small "
     "to matter significant, so PSI (less its sampling-noise floor) drives the verdict."

@@ -8,6 +8,17 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+SCALAR_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "log_loss",
+)
+"""The single-number metrics, in the order every table shows them."""
+
 
 def classification_metrics(
     y_true: Sequence[Any] | np.ndarray,

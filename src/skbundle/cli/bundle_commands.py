@@ -153,15 +153,8 @@ def _summary(manifest: Manifest) -> None:
     console.print(f"  created: {m.created_at}   classes: {m.classes}")
     console.print("  pipeline: " + "  ->  ".join(escape(s) for s in m.pipeline))
     test = m.metrics.get("test", {})
-    keys = [
-        "accuracy",
-        "balanced_accuracy",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "roc_auc",
-        "log_loss",
-    ]
+    from skbundle.metrics import SCALAR_METRICS as keys
+
     console.print(
         "  test metrics: "
         + ", ".join(f"{k}={test[k]:.4f}" for k in keys if k in test)

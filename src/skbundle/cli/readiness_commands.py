@@ -28,15 +28,10 @@ _STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "not measured":
 
 
 def render_bench(result: BenchResult, *, persistence: bool = True) -> None:
+    from skbundle.bench import SINGLE_ROW_COLUMNS
+
     table = Table(
-        "runtime",
-        "load (ms)",
-        "RSS added (MiB)",
-        "p50 (ms)",
-        "p90 (ms)",
-        "p99 (ms)",
-        "max (ms)",
-        "size (KiB)",
+        *SINGLE_ROW_COLUMNS,
         title=f"single-row latency over {result.n} calls; load = verify + construct, "
         "in a fresh process",
     )

@@ -6,19 +6,13 @@ import base64
 from html import escape
 from typing import Any
 
+from skbundle.bench import SINGLE_ROW_COLUMNS
 from skbundle.manifest import Manifest
+from skbundle.metrics import SCALAR_METRICS
 from skbundle.report import plots
 from skbundle.report.checklist import Checklist
 
-_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "roc_auc",
-    "log_loss",
-)
+_METRICS = SCALAR_METRICS
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -76,16 +70,7 @@ def _benchmark(bench: dict[str, Any] | None) -> str:
             ]
         )
     single = _table(
-        [
-            "runtime",
-            "load (ms)",
-            "RSS added (MiB)",
-            "p50 (ms)",
-            "p90 (ms)",
-            "p99 (ms)",
-            "max (ms)",
-            "size (KiB)",
-        ],
+        list(SINGLE_ROW_COLUMNS),
         rows,
         numeric=set(range(1, 8)),
     )

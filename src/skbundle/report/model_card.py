@@ -6,18 +6,11 @@ import json
 from typing import Any
 
 from skbundle.manifest import Manifest
+from skbundle.metrics import SCALAR_METRICS
 from skbundle.report.checklist import Checklist
 
 _CARD_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "skbundle")
-_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "roc_auc",
-    "log_loss",
-)
+_METRICS = SCALAR_METRICS
 
 
 def _example(manifest: Manifest, limit: int | None = None) -> dict[str, float]:
