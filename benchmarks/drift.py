@@ -52,19 +52,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="skbundle-bench-drift-") as tmp:
         root = Path(tmp)
-        X, y, names = demo.load_data()
-        X_train, X_test, y_train, y_test = demo.split(X, y)
-        pipe = demo.make_pipeline().fit(X_train, y_train)
-        skbundle.save(
-            pipe,
-            root / "bundle",
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            name="breast-cancer",
-            class_names=names,
-        )
+        fitted = demo.fit()
+        fitted.save(root / "bundle")
         bundle = skbundle.load(root / "bundle", trust_pickle=True)
         frame = make_rows(args.rows)
         parquet = root / "new.parquet"

@@ -50,21 +50,11 @@ def _time_calls(fn: Any, arg: Any, n: int) -> list[int]:
 
 
 def run(rounds: int, per_round_fast: int, per_round_slow: int, loads: int) -> dict[str, Any]:
-    X, y, names = demo.load_data()
-    X_train, X_test, y_train, y_test = demo.split(X, y)
-    pipeline = demo.make_pipeline().fit(X_train, y_train)
+    fitted = demo.fit()
+    pipeline, X_test = fitted.pipeline, fitted.X_test
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "breast-cancer"
-        skbundle.save(
-            pipeline,
-            path,
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            name="breast-cancer",
-            class_names=names,
-        )
+        fitted.save(path)
         bundle = skbundle.load(path)
         assert bundle.runtime.format == "onnx", bundle.runtime
         record = X_test.iloc[0].to_dict()

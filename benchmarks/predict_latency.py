@@ -39,21 +39,11 @@ def main() -> None:
     parser.add_argument("--runtime", default="joblib")
     args = parser.parse_args()
 
-    X, y, names = demo.load_data()
-    X_train, X_test, y_train, y_test = demo.split(X, y)
-    pipeline = demo.make_pipeline().fit(X_train, y_train)
+    fitted = demo.fit()
+    pipeline, X_test = fitted.pipeline, fitted.X_test
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "b"
-        skbundle.save(
-            pipeline,
-            path,
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            name="breast-cancer",
-            class_names=names,
-        )
+        fitted.save(path)
         bundle = skbundle.load(path, runtime=args.runtime, trust_pickle=True)
 
     row_frame = X_test.iloc[[0]]

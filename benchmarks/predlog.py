@@ -38,21 +38,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="skbundle-bench-predlog-") as tmp:
         root = Path(tmp)
-        X, y, names = demo.load_data()
-        X_train, X_test, y_train, y_test = demo.split(X, y)
-        pipe = demo.make_pipeline().fit(X_train, y_train)
-        skbundle.save(
-            pipe,
-            root / "bundle",
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            name="breast-cancer",
-            class_names=names,
-        )
+        fitted = demo.fit()
+        fitted.save(root / "bundle")
         bundle = skbundle.load(root / "bundle", trust_pickle=True)
-        record = X_test.iloc[0].to_dict()
+        record = fitted.X_test.iloc[0].to_dict()
         checked = bundle.validate(record)
         proba = bundle.predict_validated(checked)
 

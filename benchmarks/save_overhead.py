@@ -19,11 +19,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
-    from skbundle import build, demo, save
+    from skbundle import build, demo
 
-    X, y, names = demo.load_data()
-    X_train, X_test, y_train, y_test = demo.split(X, y)
-    pipeline = demo.make_pipeline().fit(X_train, y_train)
+    fitted = demo.fit()
     full = list(build.WRITERS)
     variants = {
         "save() with readiness files": full,
@@ -35,16 +33,7 @@ def main() -> None:
             for label, writers in variants.items():
                 build.WRITERS[:] = writers
                 start = time.perf_counter()
-                save(
-                    pipeline,
-                    f"{tmp}/{i}-{len(writers)}",
-                    X_train=X_train,
-                    y_train=y_train,
-                    X_test=X_test,
-                    y_test=y_test,
-                    name="breast-cancer",
-                    class_names=names,
-                )
+                fitted.save(f"{tmp}/{i}-{len(writers)}")
                 if i:
                     times[label].append(time.perf_counter() - start)
     build.WRITERS[:] = full

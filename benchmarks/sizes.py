@@ -35,21 +35,11 @@ def _load_ms(path: Path, runtime: str, repeat: int = 15) -> float:
 
 
 def main() -> None:
-    X, y, names = demo.load_data()
-    X_train, X_test, y_train, y_test = demo.split(X, y)
-    pipeline = demo.make_pipeline().fit(X_train, y_train)
+    fitted = demo.fit()
+    pipeline = fitted.pipeline
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "breast-cancer"
-        manifest = skbundle.save(
-            pipeline,
-            path,
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            name="breast-cancer",
-            class_names=names,
-        )
+        manifest = fitted.save(path)
         sizes = {a.path: a.bytes for a in manifest.artifacts}
         loads = {fmt: _load_ms(path, fmt) for fmt in ("onnx", "skops", "joblib")}
     raw = io.BytesIO()

@@ -51,9 +51,8 @@ class Case:
 
 
 def _cancer() -> tuple[Any, pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, list[str]]:
-    X, y, names = demo.load_data()
-    X_train, X_test, y_train, y_test = demo.split(X, y)
-    return demo.make_pipeline().fit(X_train, y_train), X_train, X_test, y_train, y_test, names
+    f = demo.fit()
+    return f.pipeline, f.X_train, f.X_test, f.y_train, f.y_test, f.names
 
 
 def _wine_with_missing() -> tuple[

@@ -101,6 +101,42 @@ def split(
     return X_train, X_test, y_train, y_test
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """The worked example, fitted: the pipeline, its stratified split and the class names."""
+
+    pipeline: Any
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: np.ndarray
+    y_test: np.ndarray
+    names: list[str]
+
+    def save(self, path: str | Path, **options: Any) -> Manifest:
+        """Bundle it as ``breast-cancer`` at ``path``; ``options`` go to :func:`skbundle.save`."""
+        return save(
+            self.pipeline,
+            path,
+            X_train=self.X_train,
+            y_train=self.y_train,
+            X_test=self.X_test,
+            y_test=self.y_test,
+            name=BUNDLE_NAME,
+            version=BUNDLE_VERSION,
+            class_names=self.names,
+            **options,
+        )
+
+
+def fit(data: tuple[pd.DataFrame, np.ndarray, list[str]] | None = None) -> Fitted:
+    """Split the data (default: :func:`load_data`) 80/20, stratified with random_state=42,
+    and fit the pipeline."""
+    X, y, names = data if data is not None else load_data()
+    X_train, X_test, y_train, y_test = split(X, y)
+    pipeline = make_pipeline().fit(X_train, y_train)
+    return Fitted(pipeline, X_train, X_test, y_train, y_test, names)
+
+
 def _shares(y: np.ndarray, names: list[str]) -> dict[str, float]:
     return {name: float(np.mean(y == i)) for i, name in enumerate(names)}
 
@@ -130,19 +166,12 @@ def run(
         class_counts={name: int(np.sum(y == i)) for i, name in enumerate(names)},
         first_features=[str(c) for c in X.columns[:10]],
     )
-    X_train, X_test, y_train, y_test = split(X, y)
-    pipeline = make_pipeline().fit(X_train, y_train)
+    fitted = fit((X, y, names))
+    pipeline = fitted.pipeline
+    X_train, X_test, y_train, y_test = fitted.X_train, fitted.X_test, fitted.y_train, fitted.y_test
     path = Path(out) / BUNDLE_NAME
-    manifest = save(
-        pipeline,
+    manifest = fitted.save(
         path,
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        name=BUNDLE_NAME,
-        version=BUNDLE_VERSION,
-        class_names=names,
         overwrite=True,
         description="Breast-cancer diagnosis (malignant/benign) from 30 cell-nucleus "
         "measurements; the skbundle worked example.",
