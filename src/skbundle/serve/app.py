@@ -121,97 +121,123 @@ class _State:
     service: Service | None = None
 
 
-class _PredictEndpoint:
+class _ModelEndpoint:
+    """A plain ASGI prediction endpoint: readiness, the API key, timing and metrics, and the
+    mapping of errors to status codes live here; each protocol supplies its body shapes."""
+
+    name = ""
+    validation_status = 422
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    async def handle(self, service: Service, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+    def not_ready_body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def validation_body(self, exc: InputValidationError) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def http_error_body(self, exc: HttpError) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def internal_body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        service = self.state.service
+        if service is None:
+            await send_json(send, 503, self.not_ready_body())
+            return
+        status = 200
+        try:
+            if service.auth is not None:
+                service.auth.check(scope)
+            await self.handle(service, scope, receive, send)
+        except InputValidationError as exc:
+            status = self.validation_status
+            await send_json(send, status, self.validation_body(exc))
+        except HttpError as exc:
+            status = exc.status
+            await send_json(send, status, self.http_error_body(exc), exc.headers)
+        except Exception:
+            status = 500
+            log.exception("unexpected error in %s", self.name)
+            await send_json(send, status, self.internal_body())
+        service.metrics.observe(self.name, status, time.perf_counter() - start)
+
+
+class _PredictEndpoint(_ModelEndpoint):
     """``POST /predict``: a record or a list of records in, result objects out."""
 
     name = "/predict"
 
-    def __init__(self, state: _State) -> None:
-        self.state = state
+    def not_ready_body(self) -> dict[str, Any]:
+        return {"error": "not_ready", "message": "the model is loading"}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
-        service = self.state.service
-        if service is None:
-            await send_json(send, 503, {"error": "not_ready", "message": "the model is loading"})
-            return
-        status = 200
-        try:
-            if service.auth is not None:
-                service.auth.check(scope)
-            data = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
-            single = type(data) is dict
-            if not single:
-                if type(data) is not list:
-                    raise HttpError.simple(
-                        422,
-                        "input_validation",
-                        f"the body is a JSON {_json_type(data)}",
-                        "an object (one record) or a list of objects (records)",
-                    )
-                if len(data) > service.options.max_rows:
-                    raise _too_many_rows(len(data), service.options.max_rows)
-            ignore = _ignore_unknown(scope)
-            if single or len(data) < THREAD_ROWS:
-                _, proba, warnings = service.predict(data, ignore)
-            else:
-                _, proba, warnings = await run_in_threadpool(service.predict, data, ignore)
-            results = service.bundle.results(proba, warnings)
-            await send_json(send, 200, results[0] if single else results)
-        except InputValidationError as exc:
-            status = 422
-            await send_json(send, status, exc.to_dict())
-        except HttpError as exc:
-            status = exc.status
-            await send_json(send, status, exc.body(), exc.headers)
-        except Exception:
-            status = 500
-            log.exception("unexpected error in /predict")
-            await send_json(send, status, _internal_body())
-        service.metrics.observe(self.name, status, time.perf_counter() - start)
+    async def handle(self, service: Service, scope: Scope, receive: Receive, send: Send) -> None:
+        data = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
+        single = type(data) is dict
+        if not single:
+            if type(data) is not list:
+                raise HttpError.simple(
+                    422,
+                    "input_validation",
+                    f"the body is a JSON {_json_type(data)}",
+                    "an object (one record) or a list of objects (records)",
+                )
+            if len(data) > service.options.max_rows:
+                raise _too_many_rows(len(data), service.options.max_rows)
+        ignore = _ignore_unknown(scope)
+        if single or len(data) < THREAD_ROWS:
+            _, proba, warnings = service.predict(data, ignore)
+        else:
+            _, proba, warnings = await run_in_threadpool(service.predict, data, ignore)
+        results = service.bundle.results(proba, warnings)
+        await send_json(send, 200, results[0] if single else results)
+
+    def validation_body(self, exc: InputValidationError) -> dict[str, Any]:
+        return exc.to_dict()
+
+    def http_error_body(self, exc: HttpError) -> dict[str, Any]:
+        return exc.body()
+
+    def internal_body(self) -> dict[str, Any]:
+        return _internal_body()
 
 
-class _InferEndpoint:
+class _InferEndpoint(_ModelEndpoint):
     """``POST /v2/models/{name}[/versions/{version}]/infer``."""
 
     name = "/v2/models/{name}/infer"
+    validation_status = 400
 
-    def __init__(self, state: _State) -> None:
-        self.state = state
+    def not_ready_body(self) -> dict[str, Any]:
+        return {"error": "the model is loading"}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
-        service = self.state.service
-        if service is None:
-            await send_json(send, 503, {"error": "the model is loading"})
-            return
-        status = 200
-        try:
-            if service.auth is not None:
-                service.auth.check(scope)
-            _check_model(service.bundle, scope["path_params"])
-            payload = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
-            rows, outputs, request_id = v2.parse_request(
-                payload, service.bundle, service.options.max_rows
-            )
-            if len(rows) < THREAD_ROWS:
-                _, proba, _ = service.predict(rows)
-            else:
-                _, proba, _ = await run_in_threadpool(service.predict, rows)
-            await send_json(send, 200, v2.response(service.bundle, proba, outputs, request_id))
-        except InputValidationError as exc:
-            status = 400
-            await send_json(send, status, {"error": str(exc), **_problems(exc)})
-        except HttpError as exc:
-            status = exc.status
-            await send_json(
-                send, status, {"error": exc.message, "problems": exc.problems}, exc.headers
-            )
-        except Exception:
-            status = 500
-            log.exception("unexpected error in v2 infer")
-            await send_json(send, status, {"error": "internal server error; see the server log"})
-        service.metrics.observe(self.name, status, time.perf_counter() - start)
+    async def handle(self, service: Service, scope: Scope, receive: Receive, send: Send) -> None:
+        _check_model(service.bundle, scope["path_params"])
+        payload = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
+        rows, outputs, request_id = v2.parse_request(
+            payload, service.bundle, service.options.max_rows
+        )
+        if len(rows) < THREAD_ROWS:
+            _, proba, _ = service.predict(rows)
+        else:
+            _, proba, _ = await run_in_threadpool(service.predict, rows)
+        await send_json(send, 200, v2.response(service.bundle, proba, outputs, request_id))
+
+    def validation_body(self, exc: InputValidationError) -> dict[str, Any]:
+        return {"error": str(exc), **_problems(exc)}
+
+    def http_error_body(self, exc: HttpError) -> dict[str, Any]:
+        return {"error": exc.message, "problems": exc.problems}
+
+    def internal_body(self) -> dict[str, Any]:
+        return {"error": "internal server error; see the server log"}
 
 
 def _ignore_unknown(scope: Scope) -> bool:
