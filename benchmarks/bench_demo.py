@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from skbundle import demo
-    from skbundle.manifest import read_manifest
+    from skbundle.core.manifest import read_manifest
 
     with tempfile.TemporaryDirectory(prefix="skbundle-bench-") as tmp:
         out = args.out or Path(tmp)

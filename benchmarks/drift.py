@@ -21,7 +21,7 @@ import pandas as pd
 
 import skbundle
 from skbundle import batch, demo
-from skbundle.drift import drift_source
+from skbundle.monitor.drift import drift_source
 
 TARGET_SECONDS = 5.0
 

@@ -19,7 +19,7 @@ import numpy as np
 
 import skbundle
 from skbundle import demo
-from skbundle.predlog import PredictionLogger
+from skbundle.monitor.predlog import PredictionLogger
 
 
 def per_call_us(fn, calls: int) -> float:  # type: ignore[no-untyped-def]

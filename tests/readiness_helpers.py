@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from skbundle.manifest import read_manifest, write_manifest
+from skbundle.core.manifest import read_manifest, write_manifest
 
 
 def edit_manifest(path: Path, **changes: Any) -> None:

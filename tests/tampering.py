@@ -10,8 +10,8 @@ from pathlib import Path
 
 import joblib
 
-from skbundle.integrity import describe_file
-from skbundle.manifest import read_manifest, write_manifest
+from skbundle.core.integrity import describe_file
+from skbundle.core.manifest import read_manifest, write_manifest
 
 
 def rehash(bundle: Path, relpath: str) -> None:

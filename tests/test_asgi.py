@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from skbundle.report import asgi
+from skbundle.readiness import asgi
 
 from .readiness_helpers import EchoApp
 

@@ -13,9 +13,10 @@ import joblib
 import numpy as np
 import pytest
 
-from skbundle import UntrustedArtifactError, audit
-from skbundle.allowlist import is_trusted
+from skbundle import UntrustedArtifactError
 from skbundle.formats import joblib_format
+from skbundle.trust import audit
+from skbundle.trust.allowlist import is_trusted
 from tests.tampering import SystemPayload, payload_bytes
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from skbundle import bench
-from skbundle.bundle import RuntimeUnavailableError
-from skbundle.errors import BundleIntegrityError
-from skbundle.integrity import verify
-from skbundle.manifest import read_manifest
+from skbundle.core.integrity import verify
+from skbundle.core.manifest import read_manifest
+from skbundle.errors import BundleIntegrityError, RuntimeUnavailableError
 
 from .conftest import Case
 from .readiness_helpers import copy_bundle

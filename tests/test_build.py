@@ -21,10 +21,11 @@ from sklearn.svm import SVC
 
 import skbundle
 from skbundle import build
+from skbundle.build import context, models, writers
+from skbundle.core.integrity import sha256_file
 from skbundle.errors import BundleExistsError, PipelineError
 from skbundle.formats import FORMATS
-from skbundle.formats.joblib_format import sniff
-from skbundle.integrity import sha256_file
+from skbundle.trust.audit import sniff
 from tests.conftest import Case
 
 
@@ -386,7 +387,7 @@ def _explode(ctx: build.BuildContext) -> None:
 def test_failed_save_leaves_no_bundle_and_no_temp_dir(
     cancer: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "WRITERS", [*build.WRITERS, _explode])
+    monkeypatch.setattr(writers, "WRITERS", [*writers.WRITERS, _explode])
     with pytest.raises(Boom):
         skbundle.save(cancer.pipeline, tmp_path / "b", **cancer.save_kwargs())
     assert list(tmp_path.iterdir()) == []
@@ -398,7 +399,7 @@ def test_failed_overwrite_keeps_the_old_bundle_intact(
     target = tmp_path / "b"
     skbundle.save(cancer.pipeline, target, **cancer.save_kwargs())
     before = {p.name: p.read_bytes() for p in target.iterdir()}
-    monkeypatch.setattr(build, "WRITERS", [*build.WRITERS, _explode])
+    monkeypatch.setattr(writers, "WRITERS", [*writers.WRITERS, _explode])
     with pytest.raises(Boom):
         skbundle.save(cancer.pipeline, target, overwrite=True, **_kwargs(cancer, version="2.0.0"))
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
@@ -414,7 +415,7 @@ def test_a_pipeline_no_format_can_store_is_refused(
     still stores it: tests/test_formats.py.)"""
     from skbundle import formats
 
-    monkeypatch.setattr(build, "FORMATS", {"joblib": formats.FORMATS["joblib"]})
+    monkeypatch.setattr(models, "FORMATS", {"joblib": formats.FORMATS["joblib"]})
     unpicklable = clone(cancer.pipeline).fit(cancer.X_train, cancer.y_train)
     unpicklable.steps[0][1].hook = lambda x: x  # lambdas cannot be pickled
     with pytest.raises(PipelineError) as info:
@@ -446,12 +447,12 @@ def test_manifest_is_canonical_json(cancer: Case) -> None:
 
 
 def test_fingerprint_changes_with_the_data(cancer: Case) -> None:
-    a = build.fingerprint(cancer.X_train, cancer.y_train)
+    a = context.fingerprint(cancer.X_train, cancer.y_train)
     X = cancer.X_train.copy()
     X.iloc[0, 0] += 1e-9
-    assert build.fingerprint(X, cancer.y_train).sha256 != a.sha256
-    assert build.fingerprint(cancer.X_train, cancer.y_train[::-1]).sha256 != a.sha256
-    assert build.fingerprint(pd.DataFrame(cancer.X_train), cancer.y_train) == a
+    assert context.fingerprint(X, cancer.y_train).sha256 != a.sha256
+    assert context.fingerprint(cancer.X_train, cancer.y_train[::-1]).sha256 != a.sha256
+    assert context.fingerprint(pd.DataFrame(cancer.X_train), cancer.y_train) == a
 
 
 def test_copying_a_bundle_keeps_it_valid(cancer: Case, tmp_path: Path) -> None:

@@ -15,11 +15,11 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import skbundle
 from skbundle import bench
-from skbundle.integrity import verify
-from skbundle.manifest import Parity, read_manifest
+from skbundle.core.integrity import verify
+from skbundle.core.manifest import Parity, read_manifest
+from skbundle.readiness import items, probes
+from skbundle.readiness.check import CheckOutcome, check, server_items
 from skbundle.report import checklist as cl
-from skbundle.report import probes
-from skbundle.report.readiness import CheckOutcome, check, server_items
 
 from .conftest import Case
 from .readiness_helpers import EchoApp, copy_bundle, edit_features
@@ -102,13 +102,13 @@ def test_check_stores_the_checklist_and_the_bundle_stays_intact(ready: Path) -> 
     ids=["no-threshold", "above", "below"],
 )
 def test_metrics_item(cancer: Case, threshold: float | None, status: str, start: str) -> None:
-    item = cl.metrics_item(read_manifest(cancer.path), threshold)
+    item = items.metrics_item(read_manifest(cancer.path), threshold)
     assert (item.status, item.evidence[: len(start)]) == (status, start)
 
 
 def test_metrics_item_fails_without_metrics(cancer: Case) -> None:
     manifest = read_manifest(cancer.path).model_copy(update={"metrics": {}})
-    item = cl.metrics_item(manifest, None)
+    item = items.metrics_item(manifest, None)
     assert (item.status, item.evidence) == ("fail", "no test accuracy in bundle.json")
 
 
@@ -141,21 +141,21 @@ def test_a_tampered_file_fails_integrity_and_nothing_is_loaded(ready: Path, tmp_
 )
 def test_version_item(cancer: Case, version: str, status: str, evidence: str) -> None:
     manifest = read_manifest(cancer.path).model_copy(update={"version": version})
-    item = cl.version_item(manifest)
+    item = items.version_item(manifest)
     assert (item.status, item.evidence) == (status, evidence)
 
 
 def test_metadata_item_three_ways(cancer: Case) -> None:
     manifest = read_manifest(cancer.path)
-    described = cl.metadata_item(manifest.model_copy(update={"description": "A model."}))
+    described = items.metadata_item(manifest.model_copy(update={"description": "A model."}))
     assert described.status == "pass"
     assert described.evidence.startswith("name breast-cancer, 2 classes, 30 features, created ")
-    undescribed = cl.metadata_item(manifest)
+    undescribed = items.metadata_item(manifest)
     assert undescribed.status == "warn"
     assert undescribed.evidence.endswith(
         "; no description (pass description= to save(), it feeds the model card)"
     )
-    broken = cl.metadata_item(manifest.model_copy(update={"metrics": {}, "classes": []}))
+    broken = items.metadata_item(manifest.model_copy(update={"metrics": {}, "classes": []}))
     assert (broken.status, broken.evidence) == ("fail", "missing: classes, test metrics")
 
 
@@ -183,25 +183,25 @@ def test_metadata_item_three_ways(cancer: Case) -> None:
 )
 def test_parity_item(cancer: Case, parity: dict[str, Parity], status: str, evidence: str) -> None:
     manifest = read_manifest(cancer.path).model_copy(update={"parity": parity})
-    item = cl.parity_item(manifest)
+    item = items.parity_item(manifest)
     assert (item.status, item.evidence) == (status, evidence)
 
 
 # -- data -----------------------------------------------------------------------------------
 def test_schema_item_three_ways(cancer: Case) -> None:
     manifest = read_manifest(cancer.path)
-    item = cl.schema_item(manifest)
+    item = items.schema_item(manifest)
     assert (item.status, item.evidence) == (
         "pass",
         "30 features with dtype and training range; missing values accepted for 0",
     )
     unranged = [f.model_copy(update={"min": None}) for f in manifest.features[:2]]
-    item = cl.schema_item(manifest.model_copy(update={"features": unranged}))
+    item = items.schema_item(manifest.model_copy(update={"features": unranged}))
     assert (item.status, item.evidence) == (
         "warn",
         "2 features; no training range for ['mean radius', 'mean texture']",
     )
-    item = cl.schema_item(manifest.model_copy(update={"features": []}))
+    item = items.schema_item(manifest.model_copy(update={"features": []}))
     assert (item.status, item.evidence) == ("fail", "bundle.json lists no features")
 
 
@@ -320,18 +320,18 @@ def test_requirements_item(
 
     versions = {"numpy": np.__version__, "sklearn": sklearn.__version__}
     (tmp_path / "requirements.txt").write_text(pin.format(**versions) + "\n", encoding="utf-8")
-    item = cl.requirements_item(tmp_path, read_manifest(cancer.path))
+    item = items.requirements_item(tmp_path, read_manifest(cancer.path))
     assert (item.status, item.evidence) == (status, evidence.format(**versions))
 
 
 def test_requirements_item_fails_without_the_file(cancer: Case, tmp_path: Path) -> None:
-    item = cl.requirements_item(tmp_path, read_manifest(cancer.path))
+    item = items.requirements_item(tmp_path, read_manifest(cancer.path))
     assert item.status == "fail"
     assert item.evidence.startswith("requirements.txt: [Errno 2] No such file or directory")
 
 
 def test_requirements_item_passes_on_the_bundle_as_built(cancer: Case) -> None:
-    item = cl.requirements_item(cancer.path, read_manifest(cancer.path))
+    item = items.requirements_item(cancer.path, read_manifest(cancer.path))
     assert item.status == "pass"
     assert re.fullmatch(r"all \d+ pins match the installed versions", item.evidence)
 
@@ -340,11 +340,11 @@ def test_python_item(cancer: Case) -> None:
     import platform
 
     manifest = read_manifest(cancer.path)
-    assert cl.python_item(manifest).status == "pass"
+    assert items.python_item(manifest).status == "pass"
     old = manifest.model_copy(
         update={"environment": manifest.environment.model_copy(update={"python": "2.7.18"})}
     )
-    item = cl.python_item(old)
+    item = items.python_item(old)
     assert (item.status, item.evidence) == (
         "warn",
         f"built with Python 2.7.18, running {platform.python_version()}: a different minor "
@@ -354,7 +354,7 @@ def test_python_item(cancer: Case) -> None:
 
 def test_memory_and_latency_are_not_measured_without_a_benchmark(cancer: Case) -> None:
     manifest = read_manifest(cancer.path)
-    for item in (cl.memory_item(manifest), cl.latency_item(manifest, 100.0)):
+    for item in (items.memory_item(manifest), items.latency_item(manifest, 100.0)):
         assert (item.status, item.evidence) == (
             "not measured",
             "no benchmark: run 'skbundle bench'",
@@ -364,14 +364,14 @@ def test_memory_and_latency_are_not_measured_without_a_benchmark(cancer: Case) -
 
 def test_memory_and_latency_pass_with_a_benchmark(ready: Path) -> None:
     manifest = read_manifest(ready)
-    memory = cl.memory_item(manifest)
+    memory = items.memory_item(manifest)
     assert memory.status == "pass"
     assert re.fullmatch(
         r"joblib \+\d+\.\d MiB resident after loading, onnx \+\d+\.\d MiB resident after "
         r"loading, skops \+\d+\.\d MiB resident after loading \(measured \S+\)",
         memory.evidence,
     )
-    latency = cl.latency_item(manifest, GENEROUS_MS)
+    latency = items.latency_item(manifest, GENEROUS_MS)
     assert latency.status == "pass"
     assert re.fullmatch(
         r"single-row joblib p99 \d+\.\d\d ms, onnx p99 \d+\.\d\d ms, skops p99 \d+\.\d\d ms",
@@ -380,7 +380,7 @@ def test_memory_and_latency_pass_with_a_benchmark(ready: Path) -> None:
 
 
 def test_latency_fails_over_budget(ready: Path) -> None:
-    item = cl.latency_item(read_manifest(ready), 1e-9)
+    item = items.latency_item(read_manifest(ready), 1e-9)
     assert item.status == "fail"
     assert item.title == "Prediction time measured and within budget (p99 <= 1e-09 ms)"
     assert item.evidence.startswith("over budget: joblib, onnx, skops; single-row joblib p99 ")
@@ -391,7 +391,7 @@ def test_model_card_item_fails_when_the_card_is_missing(ready: Path, tmp_path: P
     path = copy_bundle(ready, tmp_path / "nocard")
     (path / "model_card.md").unlink()
     manifest = read_manifest(path)
-    item = cl.file_item(
+    item = items.file_item(
         "docs", "model_card", "Model card present", manifest, verify(path), "model_card.md"
     )
     assert (item.status, item.evidence) == (
@@ -401,7 +401,7 @@ def test_model_card_item_fails_when_the_card_is_missing(ready: Path, tmp_path: P
     unlisted = manifest.model_copy(
         update={"artifacts": [a for a in manifest.artifacts if a.path != "model_card.md"]}
     )
-    item = cl.file_item(
+    item = items.file_item(
         "docs",
         "model_card",
         "Model card present",
@@ -414,11 +414,11 @@ def test_model_card_item_fails_when_the_card_is_missing(ready: Path, tmp_path: P
 
 
 def test_signature_item(tmp_path: Path) -> None:
-    item = cl.signature_item(tmp_path)
+    item = items.signature_item(tmp_path)
     assert (item.status, item.required) == ("warn", False)
     assert item.evidence == "unsigned: nothing vouches for where this bundle came from"
     (tmp_path / "signature.json").write_text("{}", encoding="utf-8")
-    item = cl.signature_item(tmp_path)
+    item = items.signature_item(tmp_path)
     assert (item.status, item.evidence) == ("pass", "signature.json present")
 
 
@@ -428,7 +428,7 @@ def test_monitoring_fails_without_reference_statistics(ready: Path, tmp_path: Pa
     data["artifacts"] = [a for a in data["artifacts"] if a["role"] != "reference"]
     (path / "bundle.json").write_bytes(orjson.dumps(data))
     (path / "reference.json").unlink()
-    item = cl.monitoring_item(read_manifest(path), verify(path))
+    item = items.monitoring_item(read_manifest(path), verify(path))
     assert (item.status, item.required, item.evidence) == (
         "fail",
         True,

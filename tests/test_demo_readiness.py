@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from skbundle import demo
-from skbundle.integrity import verify
-from skbundle.manifest import read_manifest
-from skbundle.report.render import read_readiness
+from skbundle.core.integrity import verify
+from skbundle.core.manifest import read_manifest
+from skbundle.readiness.refresh import read_readiness
 
 from .readiness_helpers import png_size
 

@@ -14,9 +14,9 @@ import pytest
 from scipy import stats
 
 import skbundle
-from skbundle.drift import DriftReport, Thresholds
-from skbundle.drift_stats import psi
-from skbundle.reference import MonitoringError
+from skbundle.errors import MonitoringError
+from skbundle.monitor import DriftReport, Thresholds, drift
+from skbundle.monitor.stats import psi
 from tests.conftest import Case
 
 
@@ -38,7 +38,7 @@ def _levels(report: DriftReport) -> dict[str, str]:
 
 
 def test_test_split_shows_no_drift(any_case: Case, loaded: dict[str, Any]) -> None:
-    report = _bundle(any_case, loaded).drift(any_case.X_test, any_case.y_test)
+    report = drift(_bundle(any_case, loaded), any_case.X_test, any_case.y_test)
     assert _levels(report) == {}
     assert report.prediction.level == "ok"
     assert report.performance is not None
@@ -64,7 +64,7 @@ def test_two_std_shift_alerts_on_that_feature_alone(
     case: Case = request.getfixturevalue(case_name)
     shifted = case.X_test.copy()
     shifted[feature] = shifted[feature] + 2 * case.X_train[feature].std()
-    report = _bundle(case, loaded).drift(shifted)
+    report = drift(_bundle(case, loaded), shifted)
     assert _levels(report) == {feature: "alert"}
     assert report.features[0].name == feature  # sorted by severity
     assert report.verdict == "alert"
@@ -76,7 +76,7 @@ def test_scaling_by_one_and_a_half_flags_that_feature_alone(
 ) -> None:
     scaled = cancer.X_test.copy()
     scaled[feature] = scaled[feature] * 1.5
-    report = _bundle(cancer, loaded).drift(scaled)
+    report = drift(_bundle(cancer, loaded), scaled)
     flagged = _levels(report)
     assert list(flagged) == [feature]
     assert flagged[feature] in ("warn", "alert")
@@ -91,7 +91,7 @@ def test_bootstrap_false_alert_rate_is_at_most_five_percent(
     verdicts = []
     for _ in range(100):
         rows = rng.integers(0, n, n)
-        report = bundle.drift(cancer.X_test.iloc[rows], cancer.y_test[rows])
+        report = drift(bundle, cancer.X_test.iloc[rows], cancer.y_test[rows])
         verdicts.append(report.verdict)
     alerts = verdicts.count("alert")
     print(f"bootstrap: {alerts} alerts, {verdicts.count('warn')} warnings in 100 resamples")
@@ -101,7 +101,7 @@ def test_bootstrap_false_alert_rate_is_at_most_five_percent(
 def test_flipped_labels_trigger_the_performance_alert(cancer: Case, loaded: dict[str, Any]) -> None:
     classes = sorted(set(cancer.y_test.tolist()))
     flipped = np.array([classes[1 - classes.index(v)] for v in cancer.y_test.tolist()])
-    report = _bundle(cancer, loaded).drift(cancer.X_test, flipped)
+    report = drift(_bundle(cancer, loaded), cancer.X_test, flipped)
     assert report.performance is not None
     assert report.performance.level == "alert"
     assert report.performance.accuracy_current == pytest.approx(
@@ -118,20 +118,20 @@ def test_accuracy_drop_threshold_is_configurable(cancer: Case, loaded: dict[str,
     y = cancer.y_test.copy()
     right = np.flatnonzero(predicted == y)[:3]  # make three correct predictions wrong
     y[right] = 1 - y[right]
-    default = bundle.drift(cancer.X_test, y)
-    strict = bundle.drift(cancer.X_test, y, thresholds=Thresholds(max_accuracy_drop=0.01))
+    default = drift(bundle, cancer.X_test, y)
+    strict = drift(bundle, cancer.X_test, y, thresholds=Thresholds(max_accuracy_drop=0.01))
     assert default.performance is not None and strict.performance is not None
     assert default.performance.accuracy_drop == pytest.approx(3 / len(y))
     assert (default.performance.level, strict.performance.level) == ("ok", "alert")
 
 
 def test_labels_may_be_class_names(iris: Case, loaded: dict[str, Any]) -> None:
-    report = _bundle(iris, loaded).drift(iris.X_test, list(iris.y_test))
+    report = drift(_bundle(iris, loaded), iris.X_test, list(iris.y_test))
     assert report.performance is not None and report.performance.accuracy_drop == 0.0
 
 
 def test_chunked_counts_equal_one_pass(wine: Case, loaded: dict[str, Any]) -> None:
-    from skbundle.drift import drift
+    from skbundle.monitor.drift import drift
 
     bundle = _bundle(wine, loaded)
     whole = drift(bundle, wine.X_test, wine.y_test)
@@ -150,7 +150,7 @@ def test_ks_matches_scipy_within_its_bound(cancer: Case, loaded: dict[str, Any])
     shifted["worst texture"] = (
         shifted["worst texture"] + 0.5 * cancer.X_train["worst texture"].std()
     )
-    report = _bundle(cancer, loaded).drift(shifted)
+    report = drift(_bundle(cancer, loaded), shifted)
     for f in report.features:
         exact = stats.ks_2samp(cancer.X_train[f.name], shifted[f.name])
         assert f.ks_statistic <= exact.statistic + 1e-12, f.name
@@ -176,7 +176,7 @@ def test_invalid_rows_are_left_out_and_reported(cancer: Case, loaded: dict[str, 
     records = cancer.X_test.to_dict(orient="records")
     records[3]["mean radius"] = "big"
     del records[7]["mean area"]
-    report = _bundle(cancer, loaded).drift(records, cancer.y_test)
+    report = drift(_bundle(cancer, loaded), records, cancer.y_test)
     assert report.n_invalid == 2
     assert report.n_rows == len(records) - 2
     assert [p.describe() for p in report.problems] == [
@@ -189,7 +189,7 @@ def test_invalid_rows_are_left_out_and_reported(cancer: Case, loaded: dict[str, 
 def test_unknown_labels_are_left_out(iris: Case, loaded: dict[str, Any]) -> None:
     y = list(iris.y_test)
     y[0] = "daisy"
-    report = _bundle(iris, loaded).drift(iris.X_test, y)
+    report = drift(_bundle(iris, loaded), iris.X_test, y)
     assert report.n_invalid == 1
     assert [p.describe() for p in report.problems] == [
         "record 0, field 'y': unknown label 'daisy'; expected one of the classes "
@@ -198,7 +198,7 @@ def test_unknown_labels_are_left_out(iris: Case, loaded: dict[str, Any]) -> None
 
 
 def test_report_is_json_ready(wine: Case, loaded: dict[str, Any]) -> None:
-    data = _bundle(wine, loaded).drift(wine.X_test, wine.y_test).to_dict()
+    data = drift(_bundle(wine, loaded), wine.X_test, wine.y_test).to_dict()
     parsed = orjson.loads(orjson.dumps(data))
     assert parsed["verdict"] == "ok" and parsed["exit_code"] == 0
     assert {f["name"] for f in parsed["features"]} == set(wine.X_test.columns)
@@ -209,7 +209,7 @@ def test_whole_input_problem_raises(cancer: Case, loaded: dict[str, Any]) -> Non
     with pytest.raises(
         skbundle.InputValidationError, match=re.escape("field 'mean radius': column is missing")
     ):
-        _bundle(cancer, loaded).drift(cancer.X_test.drop(columns=["mean radius"]))
+        drift(_bundle(cancer, loaded), cancer.X_test.drop(columns=["mean radius"]))
 
 
 @pytest.mark.parametrize(
@@ -233,7 +233,7 @@ def test_unusable_input_table(
 ) -> None:
     X, y = make(cancer)
     with pytest.raises(MonitoringError) as info:
-        _bundle(cancer, loaded).drift(X, y)
+        drift(_bundle(cancer, loaded), X, y)
     assert str(info.value) == message
 
 
@@ -269,8 +269,8 @@ def test_bad_thresholds(kwargs: dict[str, float], message: str) -> None:
 
 def test_noise_floor_shrinks_with_sample_size(cancer: Case, loaded: dict[str, Any]) -> None:
     bundle = _bundle(cancer, loaded)
-    small = bundle.drift(cancer.X_test)
-    large = bundle.drift(cancer.X_test.sample(5000, replace=True, random_state=0))
+    small = drift(bundle, cancer.X_test)
+    large = drift(bundle, cancer.X_test.sample(5000, replace=True, random_state=0))
     assert large.features[0].noise < small.features[0].noise
     assert math.isclose(
         small.features[0].noise / large.features[0].noise,
@@ -279,7 +279,7 @@ def test_noise_floor_shrinks_with_sample_size(cancer: Case, loaded: dict[str, An
 
 
 def test_current_moments_match_numpy(wine: Case, loaded: dict[str, Any]) -> None:
-    report = _bundle(wine, loaded).drift(wine.X_test)
+    report = drift(_bundle(wine, loaded), wine.X_test)
     for f in report.features:
         column = wine.X_test[f.name].to_numpy(dtype=np.float64)
         assert f.n_missing == int(np.isnan(column).sum()), f.name
@@ -288,8 +288,8 @@ def test_current_moments_match_numpy(wine: Case, loaded: dict[str, Any]) -> None
 
 
 def test_moments_survive_a_large_mean() -> None:
-    from skbundle.drift_stats import FeatureCounter
-    from skbundle.reference import feature_reference
+    from skbundle.monitor.reference import feature_reference
+    from skbundle.monitor.stats import FeatureCounter
 
     rng = np.random.default_rng(0)
     train = 1e9 + rng.standard_normal(1000)
@@ -309,7 +309,7 @@ def test_memory_does_not_grow_with_the_input(
     import tracemalloc
 
     from skbundle import batch
-    from skbundle.drift import drift_source
+    from skbundle.monitor.drift import drift_source
 
     bundle = _bundle(cancer, loaded)
     rng = np.random.default_rng(0)
@@ -340,7 +340,7 @@ def test_memory_does_not_grow_with_the_input(
     ],
 )
 def test_grid_index_equals_binary_search(grid: np.ndarray) -> None:
-    from skbundle.drift_stats import GridIndex
+    from skbundle.monitor.stats import GridIndex
 
     rng = np.random.default_rng(0)
     spread = float(np.ptp(grid)) if grid.size else 1.0

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import skbundle
 from skbundle.cli import app
-from skbundle.predlog import PredictionLogger
+from skbundle.monitor.predlog import PredictionLogger
 from tests.conftest import Case
 
 CHROMIUM = "/usr/bin/chromium"

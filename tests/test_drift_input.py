@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from skbundle.drift_input import QuietValidator, label_index, prefetch, validate_rows
-from skbundle.schema import Validator
+from skbundle.core.schema import Validator
+from skbundle.monitor.inputs import QuietValidator, label_index, prefetch, validate_rows
 from tests.conftest import Case
 
 
 def test_quiet_validator_accepts_and_rejects_exactly_like_the_validator(wine: Case) -> None:
-    from skbundle.manifest import read_manifest
+    from skbundle.core.manifest import read_manifest
 
     features = read_manifest(wine.path).features
     loud, quiet = Validator(features, bundle="wine"), QuietValidator(features, bundle="wine")
@@ -30,7 +30,7 @@ def test_quiet_validator_accepts_and_rejects_exactly_like_the_validator(wine: Ca
 
 
 def test_validate_rows_sets_bad_rows_aside_and_numbers_them_from_the_offset(cancer: Case) -> None:
-    from skbundle.manifest import read_manifest
+    from skbundle.core.manifest import read_manifest
 
     validator = QuietValidator(read_manifest(cancer.path).features, bundle="breast-cancer")
     X = cancer.X_test.to_numpy(dtype=np.float64, copy=True)[:10]

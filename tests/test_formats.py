@@ -18,9 +18,9 @@ from skbundle import (
     RuntimeUnavailableError,
     UntrustedArtifactError,
 )
+from skbundle.core.integrity import sha256_file
+from skbundle.core.manifest import read_manifest, write_manifest
 from skbundle.formats import FORMATS, skops_format
-from skbundle.integrity import sha256_file
-from skbundle.manifest import read_manifest, write_manifest
 from tests.custom_steps import Log1p
 from tests.tampering import rehash
 

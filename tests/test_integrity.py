@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 import skbundle
+from skbundle.core.integrity import sha256_file
 from skbundle.errors import BundleIntegrityError, IntegrityProblem, ManifestError
-from skbundle.integrity import sha256_file
 
 
 def _flip_byte(path: Path, offset: int = 40) -> None:

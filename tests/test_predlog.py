@@ -12,8 +12,10 @@ import orjson
 import pytest
 
 import skbundle
-from skbundle.drift import drift_log
-from skbundle.predlog import (
+from skbundle.errors import MonitoringError
+from skbundle.monitor import drift
+from skbundle.monitor.drift import drift_log
+from skbundle.monitor.predlog import (
     HEADER_KEY,
     LogReader,
     PredictionLogger,
@@ -21,7 +23,6 @@ from skbundle.predlog import (
     parse_since,
     timestamp,
 )
-from skbundle.reference import MonitoringError
 from tests.conftest import Case
 
 
@@ -242,7 +243,7 @@ def test_logged_traffic_round_trips_into_a_drift_report(
     half = drift_log(cancer_bundle, path, chunk_size=50)
     assert half.n_rows == 2 * len(cancer.X_test)
     assert [f.name for f in half.drifted] == ["mean texture"]
-    direct = cancer_bundle.drift(shifted)
+    direct = drift(cancer_bundle, shifted)
     lines = path.read_bytes().splitlines()
     path.write_bytes(b"\n".join([lines[0], *lines[1 + len(cancer.X_test) :]]) + b"\n")
     logged = drift_log(cancer_bundle, path)

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from skbundle.cli import app
-from skbundle.integrity import verify
-from skbundle.manifest import read_manifest
+from skbundle.core.integrity import verify
+from skbundle.core.manifest import read_manifest
 
 from .conftest import Case
 from .readiness_helpers import copy_bundle

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 import skbundle
-from skbundle import build
-from skbundle.manifest import read_manifest
-from skbundle.reference import (
-    REFERENCE_NAME,
+from skbundle.build import writers
+from skbundle.core.layout import REFERENCE_NAME
+from skbundle.core.manifest import read_manifest
+from skbundle.monitor import drift
+from skbundle.monitor.reference import (
     MonitoringError,
     bin_counts,
     feature_reference,
@@ -87,7 +88,7 @@ def test_constant_feature_has_two_bins_split_at_its_value() -> None:
 def test_bundle_without_reference_is_refused(
     cancer: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "WRITERS", [build.write_requirements])
+    monkeypatch.setattr(writers, "WRITERS", [writers.write_requirements])
     path = tmp_path / "old"
     skbundle.save(cancer.pipeline, path, **cancer.save_kwargs())
     manifest = read_manifest(path)
@@ -100,7 +101,7 @@ def test_bundle_without_reference_is_refused(
     )
     bundle = skbundle.load(path, trust_pickle=True)
     with pytest.raises(MonitoringError, match=re.escape("it has no reference.json")):
-        bundle.drift(cancer.X_test)
+        drift(bundle, cancer.X_test)
 
 
 def test_tampered_reference_is_refused(bundle_copy: Path) -> None:

@@ -13,11 +13,12 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from skbundle.integrity import verify
-from skbundle.manifest import read_manifest
+from skbundle.build.evaluation import feature_importance
+from skbundle.core.integrity import verify
+from skbundle.core.manifest import read_manifest
+from skbundle.errors import ReadinessError
+from skbundle.readiness.refresh import read_readiness, refresh
 from skbundle.report import plots
-from skbundle.report.evaluation import feature_importance
-from skbundle.report.render import ReadinessError, read_readiness, refresh
 
 from .conftest import Case
 from .readiness_helpers import copy_bundle, edit_manifest, png_size

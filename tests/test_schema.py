@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skbundle.core.manifest import FeatureSpec
+from skbundle.core.schema import MAX_PROBLEMS, Validator, infer_schema
 from skbundle.errors import InputProblem, InputValidationError
-from skbundle.manifest import FeatureSpec
-from skbundle.schema import MAX_PROBLEMS, Validator, infer_schema
 
 FEATURES = [
     FeatureSpec(

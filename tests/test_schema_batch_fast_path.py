@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import skbundle
+from skbundle.core.schema import Validator
 from skbundle.errors import InputValidationError
-from skbundle.schema import Validator
 from tests.conftest import Case
 
 

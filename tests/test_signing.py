@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 import skbundle
 from skbundle import UntrustedArtifactError
 from skbundle.cli import app
-from skbundle.signing import (
+from skbundle.errors import SignatureError
+from skbundle.trust.signing import (
     ENV_PUBLIC_KEY,
-    SignatureError,
     fingerprint,
     load_public_key,
     read_signature,
@@ -259,8 +259,8 @@ def test_a_signature_survives_a_reader_that_adds_a_defaulted_field(
 ) -> None:
     """The signature covers bundle.json's bytes, not this skbundle's re-serialization of them:
     a later release whose manifest model has one more defaulted field must still verify it."""
-    from skbundle import signing
-    from skbundle.manifest import Manifest
+    from skbundle.core.manifest import Manifest
+    from skbundle.trust import signing
 
     private, public = signing.write_keypair(tmp_path / "keys")
     signing.sign(bundle_copy, private)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from skbundle.core.integrity import sha256_file, verify
+from skbundle.core.manifest import read_manifest
+from skbundle.core.update import NewFile, update_bundle
 from skbundle.errors import ManifestError
-from skbundle.integrity import sha256_file, verify
-from skbundle.manifest import read_manifest
-from skbundle.update import NewFile, update_bundle
 
 
 def test_update_rewrites_files_and_their_hashes(bundle_copy: Path) -> None:

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from skbundle.bundle import Bundle, RuntimeUnavailableError, load
+from skbundle.bundle import Bundle, load
+from skbundle.core.environment import skbundle_version
+from skbundle.core.integrity import verify
+from skbundle.core.manifest import FORMAT_VERSION, Manifest, read_manifest
 from skbundle.errors import (
     BundleExistsError,
     BundleIntegrityError,
@@ -22,30 +24,26 @@ from skbundle.errors import (
     InputValidationError,
     ManifestError,
     PipelineError,
+    RuntimeUnavailableError,
     SkbundleError,
     UntrustedArtifactError,
 )
-from skbundle.integrity import verify
-from skbundle.manifest import FORMAT_VERSION, Manifest, read_manifest
 
 if TYPE_CHECKING:
-    from skbundle.build import save
+    from skbundle.build.save import save
 
 
 def __getattr__(name: str) -> Any:
     # save() needs scikit-learn's metrics, pandas and pyarrow; loading and serving a bundle
     # need none of them, so ``import skbundle`` leaves them out until save is first used.
     if name == "save":
-        from skbundle.build import save
+        from skbundle.build.save import save
 
         return save
     raise AttributeError(f"module 'skbundle' has no attribute {name!r}")
 
 
-try:
-    __version__ = version("skbundle")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+__version__ = skbundle_version()
 
 __all__ = [
     "FORMAT_VERSION",

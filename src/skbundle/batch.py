@@ -10,9 +10,7 @@ file behind.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,8 @@ from typing import IO, Any
 
 import orjson
 
-from skbundle.errors import InputProblem, InputValidationError, SkbundleError
+from skbundle.core import atomic
+from skbundle.errors import BatchInputError, InputProblem, InputValidationError
 
 DEFAULT_CHUNK = 10_000
 
@@ -33,14 +32,6 @@ FILE_KINDS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-
-
-class BatchInputError(SkbundleError, ValueError):
-    """The input to score cannot be read: wrong kind, unreadable, or not valid JSON."""
-
-    def __init__(self, source: str, problem: str, hint: str) -> None:
-        self.source = source
-        super().__init__(f"Cannot read input {source}: {problem}. {hint}")
 
 
 @dataclass(frozen=True)
@@ -110,9 +101,16 @@ def _parse_json(text: str | bytes, label: str) -> object:
 
 
 def iter_chunks(
-    source: Source, chunk_size: int = DEFAULT_CHUNK
+    source: Source,
+    chunk_size: int = DEFAULT_CHUNK,
+    *,
+    bad_lines: list[InputProblem] | None = None,
 ) -> Generator[tuple[Any, int], None, None]:
-    """Yield ``(records, offset)``: records in any shape the validator accepts."""
+    """Yield ``(records, offset)``: records in any shape the validator accepts.
+
+    A JSON-lines line that does not parse ends the run with an ``InputValidationError``;
+    with ``bad_lines`` given, it is recorded there and skipped instead (drift reports it).
+    """
     if source.kind == "json":
         text = source.text if source.text is not None else source.path.read_bytes()  # type: ignore[union-attr]
         data = _parse_json(text, source.label)
@@ -122,7 +120,8 @@ def iter_chunks(
         else:
             yield data, 0
     elif source.kind == "jsonl":
-        yield from _jsonl_chunks(source, chunk_size)
+        assert source.path is not None
+        yield from jsonl_chunks(source.path, chunk_size, source.label, bad_lines=bad_lines)
     elif source.kind == "csv":
         import pandas as pd
 
@@ -130,7 +129,7 @@ def iter_chunks(
         offset = 0
         with pd.read_csv(source.path, chunksize=chunk_size) as reader:
             for frame in reader:
-                yield _numbers_from_text(frame), offset
+                yield numbers_from_text(frame), offset
                 offset += len(frame)
     elif source.kind == "parquet":
         import pyarrow.parquet as pq
@@ -144,7 +143,7 @@ def iter_chunks(
         raise BatchInputError(source.label, f"unknown kind {source.kind}", "")
 
 
-def _numbers_from_text(frame: Any) -> Any:
+def numbers_from_text(frame: Any) -> Any:
     """CSV cells are text: parse numeric-looking cells of mixed columns as numbers.
 
     pandas types each chunk's column as a whole, so one bad cell turns a whole column into
@@ -168,30 +167,37 @@ def _numbers_from_text(frame: Any) -> Any:
     return frame
 
 
-def _jsonl_chunks(
-    source: Source, chunk_size: int
+def jsonl_chunks(
+    path: Path,
+    chunk_size: int,
+    label: str,
+    *,
+    bad_lines: list[InputProblem] | None = None,
 ) -> Generator[tuple[list[object], int], None, None]:
-    assert source.path is not None
+    """JSON lines in chunks of ``chunk_size`` records, with the offset of each chunk.
+
+    A line that is not valid JSON raises ``InputValidationError`` naming its line number, or,
+    when ``bad_lines`` is given, is appended there (as a problem of no record) and skipped.
+    """
     chunk: list[object] = []
     offset = 0
-    with open(source.path, "rb") as fh:
-        for number, line in enumerate(fh):
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 chunk.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
-                raise InputValidationError(
-                    source.label,
-                    [
-                        InputProblem(
-                            offset + len(chunk),
-                            None,
-                            f"line {number + 1} is not valid JSON ({exc})",
-                            "one JSON object per line",
-                        )
-                    ],
-                ) from exc
+                problem = InputProblem(
+                    None if bad_lines is not None else offset + len(chunk),
+                    None,
+                    f"line {number} is not valid JSON ({exc})",
+                    "one JSON object per line",
+                )
+                if bad_lines is None:
+                    raise InputValidationError(label, [problem]) from exc
+                bad_lines.append(problem)
+                continue
             if len(chunk) == chunk_size:
                 yield chunk, offset
                 offset += len(chunk)
@@ -301,30 +307,19 @@ def score(
         The input cannot be read.
     """
     kind = kind or output_kind(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
     summary = ScoreSummary(output=str(output))
-    try:
-        chunks = iter_chunks(source, chunk_size)
-        with os.fdopen(fd, "wb") as fh, contextlib.closing(chunks):
-            writer = _Writer(kind, fh)
-            for records, offset in chunks:
-                results = bundle.predict(records, ignore_unknown=ignore_unknown, offset=offset)
-                writer.write(results, offset)
-                summary.rows += len(results)
-                for result in results:
-                    label = result["prediction"]
-                    summary.by_class[label] = summary.by_class.get(label, 0) + 1
-                    summary.with_warnings += bool(result["warnings"])
-                if on_progress is not None:
-                    on_progress(summary.rows)
-            writer.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, output)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    chunks = iter_chunks(source, chunk_size)
+    with atomic.write_file(output) as fh, contextlib.closing(chunks):
+        writer = _Writer(kind, fh)
+        for records, offset in chunks:
+            results = bundle.predict(records, ignore_unknown=ignore_unknown, offset=offset)
+            writer.write(results, offset)
+            summary.rows += len(results)
+            for result in results:
+                label = result["prediction"]
+                summary.by_class[label] = summary.by_class.get(label, 0) + 1
+                summary.with_warnings += bool(result["warnings"])
+            if on_progress is not None:
+                on_progress(summary.rows)
+        writer.close()
     return summary

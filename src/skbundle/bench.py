@@ -25,10 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from skbundle.errors import SkbundleError, UntrustedArtifactError
+from skbundle.build.persistence import compare
+from skbundle.bundle import load
+from skbundle.core.integrity import read_verified, verify
+from skbundle.core.manifest import Manifest, read_manifest
+from skbundle.errors import BenchmarkError, RuntimeUnavailableError, UntrustedArtifactError
 from skbundle.formats import FORMATS
-from skbundle.integrity import verify
-from skbundle.manifest import Manifest, read_manifest
+from skbundle.readiness.refresh import refresh
 
 BATCH_SIZES = (1, 10, 50, 100, 1000)
 DEFAULT_N = 1000
@@ -61,28 +64,6 @@ load_ms = (time.perf_counter() - start) * 1000.0
 after = rss_kb()
 print(json.dumps({"load_ms": load_ms, "before_kb": before, "after_kb": after}))
 """
-
-
-SINGLE_ROW_COLUMNS = (
-    "runtime",
-    "load (ms)",
-    "RSS added (MiB)",
-    "p50 (ms)",
-    "p90 (ms)",
-    "p99 (ms)",
-    "max (ms)",
-    "size (KiB)",
-)
-"""The single-row benchmark table's headings, the same in the terminal and the report."""
-
-
-class BenchmarkError(SkbundleError, RuntimeError):
-    """A benchmark could not run: no runtime could be loaded, or a measurement failed."""
-
-    def __init__(self, bundle: str, problem: str, hint: str) -> None:
-        self.bundle = bundle
-        self.problem = problem
-        super().__init__(f"Cannot benchmark {bundle}: {problem}. {hint}")
 
 
 @dataclass(frozen=True)
@@ -257,8 +238,6 @@ def run(
     RuntimeUnavailableError
         A requested runtime is not in the bundle.
     """
-    from skbundle.bundle import RuntimeUnavailableError, load
-
     root = Path(path)
     manifest = read_manifest(root)
     verify(root, manifest).raise_for_problems()
@@ -317,9 +296,6 @@ def run(
 
 def _persistence(root: Path, manifest: Manifest) -> list[dict[str, Any]] | None:
     """The persistence comparison, run on the bundle's own pipeline (from the trusted pickle)."""
-    from skbundle.integrity import read_verified
-    from skbundle.persistence import compare
-
     artifact = next((a for a in manifest.artifacts if a.format == "joblib"), None)
     if artifact is None:
         return None
@@ -335,9 +311,7 @@ def _persistence(root: Path, manifest: Manifest) -> list[dict[str, Any]] | None:
 def store(path: str | os.PathLike[str], result: BenchResult) -> Any:
     """Write ``result`` into the bundle's manifest and re-render the files that show it.
 
-    Returns the :class:`skbundle.update.UpdateResult` (it says whether the bundle's signature
+    Returns the :class:`skbundle.core.update.UpdateResult` (it says whether the bundle's signature
     must be renewed).
     """
-    from skbundle.report.render import refresh
-
     return refresh(path, benchmarks=result.to_dict(), persistence=result.persistence)

@@ -9,49 +9,33 @@ deserialized unless the caller trusts the bundle (``trust_pickle`` or a valid si
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from skbundle import environment
-from skbundle.errors import SkbundleError, UntrustedArtifactError
+from skbundle.core import environment
+from skbundle.core.integrity import read_verified, verify
+from skbundle.core.manifest import Artifact, Manifest, read_manifest
+from skbundle.core.runtime import Predictor, RuntimeInfo
+from skbundle.core.schema import Validated, Validator
+from skbundle.errors import RuntimeUnavailableError, SignatureError, UntrustedArtifactError
 from skbundle.formats import FORMATS, FormatHandler
-from skbundle.integrity import read_verified, verify
-from skbundle.manifest import Manifest, read_manifest
-from skbundle.runtime import Predictor, RuntimeInfo
-from skbundle.schema import Validated, Validator
-from skbundle.signing import (
+from skbundle.trust.signing import (
     ENV_PUBLIC_KEY,
     KeySpec,
-    SignatureError,
     fingerprint,
     load_public_key,
     public_key_from_env,
     verify_signature,
 )
 
-if TYPE_CHECKING:
-    from skbundle.drift import DriftReport, Thresholds
-
 AUTO = "auto"
 
 # Runtimes whose predictions depend on the installed scikit-learn (they unpickle its objects).
 _SKLEARN_ENGINES = frozenset({"scikit-learn"})
-
-
-class RuntimeUnavailableError(SkbundleError, ValueError):
-    """The requested runtime is not in this bundle, or unknown."""
-
-    def __init__(self, requested: str, available: Sequence[str], why: str = "") -> None:
-        self.requested = requested
-        self.available = list(available)
-        extra = f" ({why})" if why else ""
-        super().__init__(
-            f"Runtime {requested!r} is not available for this bundle{extra}: expected one of "
-            f"{[AUTO, *available]}."
-        )
 
 
 def _untrusted(path: str) -> UntrustedArtifactError:
@@ -82,7 +66,7 @@ def _auto_ok(fmt: str, manifest: Manifest, trusted_pickle: bool) -> str | None:
     return "it reproduces the fitted pipeline" if parity.label_agreement == 1.0 else None
 
 
-def _choose(
+def _choose_runtime(
     manifest: Manifest, requested: str, trusted_pickle: bool, path: Path, trust_reason: str = ""
 ) -> tuple[FormatHandler, str]:
     """The format handler to load, and the reason it was chosen."""
@@ -165,7 +149,7 @@ class Bundle:
     def validate(
         self, records: object, *, ignore_unknown: bool = False, offset: int = 0
     ) -> Validated:
-        """Run the bundle's validator alone; see :meth:`skbundle.schema.Validator.validate`."""
+        """Run the bundle's validator alone; see :meth:`skbundle.core.schema.Validator.validate`."""
         return self.validator.validate(records, ignore_unknown=ignore_unknown, offset=offset)
 
     def predict_proba(self, records: object, *, ignore_unknown: bool = False) -> np.ndarray:
@@ -218,47 +202,6 @@ class Bundle:
     def predict_validated(self, checked: Validated) -> np.ndarray:
         """Probabilities for input that already passed :meth:`validate`."""
         return self._predictor.predict_proba(checked.X)
-
-    def drift(
-        self,
-        X_new: object,
-        y_new: Sequence[Any] | np.ndarray | None = None,
-        *,
-        thresholds: Thresholds | None = None,
-    ) -> DriftReport:
-        """Data, prediction and (with labels) performance drift of new data.
-
-        Compares ``X_new`` with the reference statistics saved in the bundle; no training
-        data is needed. Rows that fail validation are left out and listed in the report.
-
-        Parameters
-        ----------
-        X_new
-            New records in any shape :meth:`predict` accepts.
-        y_new
-            Their true classes (class values or names), for performance drift.
-        thresholds
-            PSI warn/alert levels, the accuracy drop that alerts, the noise-floor alpha.
-
-        Returns
-        -------
-        DriftReport
-            ``verdict`` is "ok", "warn" or "alert"; features sorted by severity.
-
-        Raises
-        ------
-        MonitoringError
-            The bundle has no reference statistics, or no row of ``X_new`` is valid.
-
-        Examples
-        --------
-        >>> report = bundle.drift(X_new, y_new)
-        >>> report.verdict, [f.name for f in report.drifted]
-        ('alert', ['mean radius'])
-        """
-        from skbundle.drift import drift
-
-        return drift(self, X_new, y_new, thresholds=thresholds)
 
     def results(self, proba: np.ndarray, warnings: list[list[str]]) -> list[dict[str, Any]]:
         """Result objects from probabilities and the validator's per-record warnings."""
@@ -338,6 +281,49 @@ def load(
     --------
     >>> bundle = skbundle.load("models/breast-cancer", trust_pickle=True)
     """
+    plan = plan_load(
+        path,
+        runtime=runtime,
+        trust_pickle=trust_pickle,
+        allow_version_mismatch=allow_version_mismatch,
+        public_key=public_key,
+        require_signature=require_signature,
+    )
+    predictor = plan.handler.load(
+        read_verified(plan.root, plan.artifact),
+        source=str(plan.root / plan.artifact.path),
+        trusted=frozenset(trusted_types),
+    )
+    info = RuntimeInfo(format=plan.handler.name, engine=plan.handler.engine, reason=plan.reason)
+    return Bundle(plan.manifest, predictor, info, plan.root)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What :func:`load` will construct, and why, decided before anything is deserialized."""
+
+    root: Path
+    manifest: Manifest
+    handler: FormatHandler
+    artifact: Artifact
+    reason: str
+
+
+def plan_load(
+    path: str | os.PathLike[str],
+    *,
+    runtime: str = AUTO,
+    trust_pickle: bool = False,
+    allow_version_mismatch: bool = False,
+    public_key: KeySpec | None = None,
+    require_signature: bool = False,
+) -> LoadPlan:
+    """Every check :func:`load` makes before it deserializes anything, in the same order.
+
+    Reads bytes and JSON only: the manifest, the signature, every file's hash, the runtime
+    choice and the environment. A server checks this once before starting workers, so a bad
+    bundle ends with one clear error. Parameters and errors are those of :func:`load`.
+    """
     root = Path(path)
     manifest = read_manifest(root)
     key = load_public_key(public_key) if public_key is not None else public_key_from_env()
@@ -354,14 +340,8 @@ def load(
     verify(root, manifest).raise_for_problems()
     trusted_pickle = trust_pickle or bool(signed)
     trust_reason = signed or ("trust_pickle=True" if trust_pickle else "")
-    handler, reason = _choose(manifest, runtime, trusted_pickle, root, trust_reason)
+    handler, reason = _choose_runtime(manifest, runtime, trusted_pickle, root, trust_reason)
     if handler.engine in _SKLEARN_ENGINES:
         environment.check(manifest.environment, allow_version_mismatch=allow_version_mismatch)
     artifact = next(a for a in manifest.artifacts if a.role == "model" and a.format == handler.name)
-    predictor = handler.load(
-        read_verified(root, artifact),
-        source=str(root / artifact.path),
-        trusted=frozenset(trusted_types),
-    )
-    info = RuntimeInfo(format=handler.name, engine=handler.engine, reason=reason)
-    return Bundle(manifest, predictor, info, root)
+    return LoadPlan(root, manifest, handler, artifact, reason)

@@ -13,12 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skbundle.build import save
+from skbundle import bench
+from skbundle.build.persistence import PersistenceRow, compare
+from skbundle.build.save import save
 from skbundle.bundle import Bundle, load
-from skbundle.drift import DriftReport
+from skbundle.core.manifest import Manifest, read_manifest
 from skbundle.errors import InputValidationError
-from skbundle.manifest import Manifest, read_manifest
-from skbundle.persistence import PersistenceRow, compare
+from skbundle.monitor.drift import drift
+from skbundle.monitor.report import DriftReport
+from skbundle.readiness.check import check
 
 BUNDLE_NAME = "breast-cancer"
 BUNDLE_VERSION = "1.0.0"
@@ -213,8 +216,6 @@ def run(
     if readiness:
         from dataclasses import asdict, replace
 
-        from skbundle import bench
-        from skbundle.report.readiness import check
 
         measured = bench.run(path, n=bench_n, trust_pickle=True, persistence=False)
         measured = replace(measured, persistence=[asdict(row) for row in persistence])
@@ -262,7 +263,7 @@ def drift_scenarios(
     chosen = rng.random(len(flipped)) < 0.15
     flipped[chosen] = 1 - flipped[chosen]
     return [
-        ("held-out test split, with its labels", bundle.drift(X_test, y_test)),
-        (f"'{feature}' shifted by +2 standard deviations", bundle.drift(shifted)),
-        ("15% of the labels flipped", bundle.drift(X_test, flipped)),
+        ("held-out test split, with its labels", drift(bundle, X_test, y_test)),
+        (f"'{feature}' shifted by +2 standard deviations", drift(bundle, shifted)),
+        ("15% of the labels flipped", drift(bundle, X_test, flipped)),
     ]

@@ -1,4 +1,4 @@
-"""The one exception hierarchy of skbundle.
+"""The one exception hierarchy of skbundle: every exception class of the package is here.
 
 Every error builds its own message from structured fields, so the CLI and the server can
 render it (or its fields) without parsing strings::
@@ -8,13 +8,33 @@ render it (or its fields) without parsing strings::
      ├── BundleIntegrityError                  a file changed, went missing, or was added
      ├── BundleExistsError(FileExistsError)    save() would overwrite without overwrite=True
      ├── IncompatibleEnvironmentError          the running packages differ from the recorded ones
-     ├── UntrustedArtifactError                a pickle would be loaded without trust
+     ├── UntrustedArtifactError                a file would run code, read outside the bundle,
+     │    │                                    or cannot be loaded; nothing vouches for it
+     │    ├── SignatureError                   a required signature is missing or does not match
+     │    └── KeyFileError                     a key given by the caller cannot be read
      ├── PipelineError(ValueError)             save() was given a pipeline or data it cannot bundle
-     └── InputValidationError(ValueError)      prediction input does not fit the feature schema
+     ├── InputValidationError(ValueError)      prediction input does not fit the feature schema
+     ├── RuntimeUnavailableError(ValueError)   the requested runtime is not in the bundle
+     ├── MonitoringError(ValueError)           drift cannot be computed (no reference, bad log)
+     ├── ReadinessError(ValueError)            readiness.json is missing or unreadable
+     ├── BenchmarkError(RuntimeError)          a benchmark could not run
+     ├── BatchInputError(ValueError)           the input to score cannot be read
+     ├── FormatUnavailable                     a format cannot store this pipeline (recorded
+     │    │                                    in the manifest; save() goes on without it)
+     │    └── ExactConversionUnsupported       the exact ONNX writer does not know a step
+     └── PickleAuditUnfollowable               the pickle audit cannot follow a stream (internal:
+                                               reported as UntrustedArtifactError)
+
+    HttpError                                  a 4xx answer of the server, with its JSON body
+                                               (internal to skbundle.serve; not an SkbundleError,
+                                               so it never escapes as a library error)
 
 One warning class, ``EnvironmentMismatchWarning``: patch-level version differences, or a
 mismatch the caller allowed. Values outside the training range are not Python warnings: they
 travel with each prediction result, where a server or a batch job can see them.
+
+Third-party exceptions are translated at one boundary each: the format libraries in
+``skbundle.formats._boundary``, the server's request parsing in ``skbundle.serve.http``.
 """
 
 from __future__ import annotations
@@ -226,3 +246,113 @@ class InputValidationError(SkbundleError, ValueError):
             "problems": [p.to_dict() for p in self.problems],
             "truncated": self.truncated,
         }
+
+
+class RuntimeUnavailableError(SkbundleError, ValueError):
+    """The requested runtime is not in this bundle, or unknown."""
+
+    def __init__(self, requested: str, available: Sequence[str], why: str = "") -> None:
+        self.requested = requested
+        self.available = list(available)
+        extra = f" ({why})" if why else ""
+        super().__init__(
+            f"Runtime {requested!r} is not available for this bundle{extra}: expected one of "
+            f"{['auto', *available]}."
+        )
+
+
+class SignatureError(UntrustedArtifactError):
+    """A signature is required or checked, and it is missing, malformed, or does not match."""
+
+
+class KeyFileError(UntrustedArtifactError):
+    """A key given by the caller cannot be read as an Ed25519 key."""
+
+
+class MonitoringError(SkbundleError, ValueError):
+    """Drift cannot be computed: no reference statistics, unreadable log, unusable input."""
+
+    def __init__(self, what: str, problem: str, hint: str = "") -> None:
+        self.what = what
+        self.problem = problem
+        self.hint = hint
+        tail = f" {hint}" if hint else ""
+        super().__init__(f"{what}: {problem}.{tail}")
+
+
+class ReadinessError(SkbundleError, ValueError):
+    """The bundle's readiness data is missing or unreadable."""
+
+    def __init__(self, path: str, problem: str, hint: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"Cannot read the readiness data {path}: {problem}. {hint}")
+
+
+class BenchmarkError(SkbundleError, RuntimeError):
+    """A benchmark could not run: no runtime could be loaded, or a measurement failed."""
+
+    def __init__(self, bundle: str, problem: str, hint: str) -> None:
+        self.bundle = bundle
+        self.problem = problem
+        super().__init__(f"Cannot benchmark {bundle}: {problem}. {hint}")
+
+
+class BatchInputError(SkbundleError, ValueError):
+    """The input to score cannot be read: wrong kind, unreadable, or not valid JSON."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        self.source = source
+        super().__init__(f"Cannot read input {source}: {problem}. {hint}")
+
+
+class FormatUnavailable(SkbundleError):
+    """A handler cannot represent this pipeline; the message says why (recorded in the manifest)."""
+
+
+class ExactConversionUnsupported(FormatUnavailable):
+    """The converter does not know this step; the message names it."""
+
+
+class PickleAuditUnfollowable(SkbundleError):
+    """The stream does something the audit does not model; it is refused."""
+
+
+class HttpError(Exception):
+    """A 4xx answer with a structured body: ``{"error", "message", "problems": [...]}``.
+
+    ``code`` is a short machine-readable name (``malformed_json``, ``body_too_large``...);
+    ``problems`` follow ``InputProblem.to_dict()``: record, field, problem, expected.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        problems: list[dict[str, Any]] | None = None,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.problems = problems if problems is not None else []
+        self.headers = headers or []
+
+    @classmethod
+    def simple(
+        cls, status: int, code: str, problem: str, expected: str, *, field: str | None = None
+    ) -> HttpError:
+        """An error about the request as a whole (or one field), with one problem."""
+        where = f"field {field!r}: " if field else ""
+        return cls(
+            status,
+            code,
+            f"{where}{problem}; expected {expected}",
+            [{"record": None, "field": field, "problem": problem, "expected": expected}],
+        )
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "problems": self.problems}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -45,6 +45,29 @@ MismatchOpt = Annotated[
         help="Load even if the installed scikit-learn major.minor differs.",
     ),
 ]
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, *, show: bool
+) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on stderr; yields ``advance(done)`` for the library's callback.
+
+    Hidden when ``show`` is False (small inputs, JSON output, or stderr not a terminal).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)
 
 
 @contextmanager

@@ -22,11 +22,12 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    progress_bar,
 )
 
 if TYPE_CHECKING:
+    from skbundle.core.manifest import Manifest
     from skbundle.demo import DemoReport
-    from skbundle.manifest import Manifest
 
 
 def _pct(x: float) -> str:
@@ -153,7 +154,7 @@ def _summary(manifest: Manifest) -> None:
     console.print(f"  created: {m.created_at}   classes: {m.classes}")
     console.print("  pipeline: " + "  ->  ".join(escape(s) for s in m.pipeline))
     test = m.metrics.get("test", {})
-    from skbundle.metrics import SCALAR_METRICS as keys
+    from skbundle.core.metrics import SCALAR_METRICS as keys
 
     console.print(
         "  test metrics: "
@@ -174,7 +175,7 @@ def inspect(path: BundlePath) -> None:
 
     Reads bundle.json only: nothing is deserialized, so it is safe on any bundle.
     """
-    from skbundle.manifest import read_manifest
+    from skbundle.core.manifest import read_manifest
 
     with errors_to_exit():
         m = read_manifest(path)
@@ -242,12 +243,12 @@ def verify(
     Reads bytes only, never deserializes. With --key, the manifest's signature must also
     match that public key. Exit 0 when intact, 1 with the reasons.
     """
-    from skbundle.integrity import verify as verify_bundle
+    from skbundle.core.integrity import verify as verify_bundle
 
     with errors_to_exit():
         result = verify_bundle(path)
         if key is not None:
-            from skbundle.signing import verify_signature
+            from skbundle.trust.signing import verify_signature
 
             signature = verify_signature(path, key, result.manifest)
             console.print(f"  [green]ok[/]  signature by key {signature.key_fingerprint[:16]}...")
@@ -306,8 +307,6 @@ def predict(
     Input of any size is scored in chunks with a progress bar. Invalid input exits 1 with
     every problem listed, and nothing is written to --output.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from skbundle import batch
     from skbundle.bundle import load
 
@@ -326,23 +325,14 @@ def predict(
         show = total is not None and total > chunk_size
         with tempfile.TemporaryDirectory(prefix="skbundle-predict-") as tmp:
             target = output if output is not None else Path(tmp) / "results.json"
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                disable=not show,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("scoring", total=total)
+            with progress_bar("scoring", total, show=show) as advance:
                 summary = batch.score(
                     bundle,
                     source,
                     target,
                     chunk_size=chunk_size,
                     ignore_unknown=ignore_unknown,
-                    on_progress=lambda done: progress.update(task, completed=done),
+                    on_progress=advance,
                 )
             if output is None:
                 sys.stdout.write(target.read_text(encoding="utf-8"))

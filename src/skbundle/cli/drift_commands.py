@@ -11,10 +11,20 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand
 
-from skbundle.cli._common import console, err_console, errors_to_exit
+from skbundle.cli._common import (
+    BundlePath,
+    MismatchOpt,
+    RuntimeOpt,
+    TrustOpt,
+    TrustTypesOpt,
+    console,
+    err_console,
+    errors_to_exit,
+    progress_bar,
+)
 
 if TYPE_CHECKING:
-    from skbundle.drift import DriftReport
+    from skbundle.monitor.report import DriftReport
 
 ERROR_EXIT = 3
 """Exit code when drift could not be computed (0, 1, 2 are the verdicts ok, warn, alert)."""
@@ -137,7 +147,7 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
 
 
 def drift(
-    path: Annotated[Path, typer.Argument(help="The bundle directory (holds bundle.json).")],
+    path: BundlePath,
     new_data: Annotated[
         str | None,
         typer.Argument(
@@ -178,17 +188,10 @@ def drift(
         float,
         typer.Option("--max-accuracy-drop", help="Accuracy drop below the test split that alerts."),
     ] = 0.05,
-    runtime: Annotated[
-        str, typer.Option("--runtime", help="auto, or a format in the bundle (e.g. joblib).")
-    ] = "auto",
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Allow unpickling model.joblib. Only for bundles from a source you trust. "
-            "Not needed with --from-log (the model is not loaded).",
-        ),
-    ] = False,
+    runtime: RuntimeOpt = "auto",
+    trust_pickle: TrustOpt = False,
+    trust_type: TrustTypesOpt = None,
+    allow_version_mismatch: MismatchOpt = False,
     ignore_unknown: Annotated[
         bool,
         typer.Option(
@@ -203,14 +206,14 @@ def drift(
     """Data, prediction and performance drift against the statistics saved in the bundle.
 
     Exit code: 0 ok, 1 warn, 2 alert (for schedulers); 3 when drift could not be computed.
-    Rows that fail validation are left out and listed, not fatal.
+    Rows that fail validation are left out and listed, not fatal. With --from-log the model
+    is not loaded (the log holds the served probabilities), so no trust option is needed.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from skbundle import batch
     from skbundle.bundle import load
-    from skbundle.drift import BundleInfo, Thresholds, drift_log, drift_source
-    from skbundle.reference import MonitoringError
+    from skbundle.errors import MonitoringError
+    from skbundle.monitor.drift import BundleInfo, drift_log, drift_source
+    from skbundle.monitor.report import Thresholds
 
     with errors_to_exit(ERROR_EXIT):
         if (new_data is None) == (from_log is None):
@@ -227,25 +230,19 @@ def drift(
         source = batch.open_source(new_data) if new_data is not None else None
         # A log holds the served probabilities: no model to load, no pickle to trust.
         bundle: Any = (
-            load(path, runtime=runtime, trust_pickle=trust_pickle)
+            load(
+                path,
+                runtime=runtime,
+                trust_pickle=trust_pickle,
+                trusted_types=trust_type or (),
+                allow_version_mismatch=allow_version_mismatch,
+            )
             if source is not None
             else BundleInfo.open(path)
         )
         total = batch.count_records(source) if source is not None else None
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=as_json or not err_console.is_terminal,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("reading", total=total)
-
-            def advance(done: int) -> None:
-                progress.update(task, completed=done)
-
+        show = not as_json and err_console.is_terminal
+        with progress_bar("reading", total, show=show) as advance:
             report: Any
             if source is not None:
                 report = drift_source(
@@ -267,7 +264,7 @@ def drift(
                     on_progress=advance,
                 )
         if html is not None:
-            from skbundle.drift_html import write_html
+            from skbundle.report.drift_page import write_html
 
             write_html(report, html)
     if as_json:

@@ -21,14 +21,14 @@ from skbundle.cli._common import (
 
 if TYPE_CHECKING:
     from skbundle.bench import BenchResult
+    from skbundle.core.update import UpdateResult
     from skbundle.report.checklist import Checklist
-    from skbundle.update import UpdateResult
 
 _STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "not measured": "dim"}
 
 
 def render_bench(result: BenchResult, *, persistence: bool = True) -> None:
-    from skbundle.bench import SINGLE_ROW_COLUMNS
+    from skbundle.report.html import SINGLE_ROW_COLUMNS
 
     table = Table(
         *SINGLE_ROW_COLUMNS,
@@ -183,7 +183,7 @@ def check(
     """
     import orjson
 
-    from skbundle.report.readiness import check as check_lib
+    from skbundle.readiness.check import check as check_lib
 
     with errors_to_exit():
         outcome = check_lib(
@@ -221,7 +221,8 @@ def report(
 
     Loads no model: everything comes from bundle.json and readiness.json.
     """
-    from skbundle.report.render import REPORT_NAME, refresh
+    from skbundle.core.layout import REPORT_NAME
+    from skbundle.readiness.refresh import refresh
 
     with errors_to_exit():
         update = refresh(path)
@@ -236,7 +237,8 @@ def report(
 
 def importance_lines(path: Path, top: int = 10) -> list[str]:
     """The top features as text lines for 'skbundle inspect' (from readiness.json)."""
-    from skbundle.report.render import ReadinessError, read_readiness
+    from skbundle.errors import ReadinessError
+    from skbundle.readiness.refresh import read_readiness
 
     try:
         importance: dict[str, Any] | None = read_readiness(path).get("importance")

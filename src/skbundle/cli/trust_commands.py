@@ -22,7 +22,7 @@ def keygen(
     Writes OUT/skbundle-signing.key (private: keep it secret, readable by you only) and
     OUT/skbundle-signing.pub (public: give it to whoever loads your bundles). Never overwrites.
     """
-    from skbundle.signing import fingerprint, load_public_key, write_keypair
+    from skbundle.trust.signing import fingerprint, load_public_key, write_keypair
 
     with errors_to_exit():
         try:
@@ -43,7 +43,7 @@ def sign(
 
     The bundle is verified first; the signature covers every file through their hashes.
     """
-    from skbundle.signing import sign as sign_bundle
+    from skbundle.trust.signing import sign as sign_bundle
 
     with errors_to_exit():
         signature = sign_bundle(path, key)

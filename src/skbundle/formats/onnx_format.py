@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from skbundle.errors import UntrustedArtifactError, preview
-from skbundle.formats import FormatUnavailable, SaveContext, shorten
+from skbundle.errors import ExactConversionUnsupported
+from skbundle.formats import onnx_graph
+from skbundle.formats._boundary import reading, writing
+from skbundle.formats._protocol import SaveContext
+from skbundle.trust.onnx_check import check_self_contained
 
 CONVERTER_KEY = "skbundle.converter"
 
@@ -39,56 +42,13 @@ def convert(pipeline: Any, n_features: int) -> tuple[Any, str]:
     FormatUnavailable
         Neither converter can represent the pipeline; the message holds both reasons.
     """
-    from skbundle.formats import onnx_graph
-
     try:
         return onnx_graph.convert(pipeline, n_features), "skbundle-exact"
-    except onnx_graph.Unsupported as exc:
+    except ExactConversionUnsupported as exc:
         exact_why = str(exc)
-    try:
-        return _skl2onnx(pipeline, n_features), "skl2onnx"
-    except Exception as exc:  # skl2onnx raises many types (MissingShapeCalculator, ...)
-        raise FormatUnavailable(
-            shorten(f"exact converter: {exact_why}; skl2onnx: {type(exc).__name__}: {exc}")
-        ) from exc
-
-
-def _tensors(graph: Any) -> Any:
-    yield from graph.initializer
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _tensors(attr.g)
-            for sub in attr.graphs:
-                yield from _tensors(sub)
-
-
-def check_self_contained(data: bytes, *, source: str) -> None:
-    """Refuse a model that points at external data files: those paths come from the file.
-
-    Raises
-    ------
-    UntrustedArtifactError
-        The model does not parse, or a tensor's data lives outside the file.
-    """
-    import onnx
-
-    try:
-        model = onnx.load_model_from_string(data)
-    except Exception as exc:  # protobuf's DecodeError, whose module has no type stubs
-        raise UntrustedArtifactError(
-            source, f"it is not an ONNX model ({exc})", "Rebuild the bundle."
-        ) from exc
-    external = [t.name for t in _tensors(model.graph) if t.data_location == 1]
-    if external:
-        raise UntrustedArtifactError(
-            source,
-            f"tensors {preview(sorted(external))} read their data from files outside the model",
-            "A bundle's ONNX model must be self-contained; rebuild the bundle.",
-        )
+    with writing(f"exact converter: {exact_why}; skl2onnx"):
+        model = _skl2onnx(pipeline, n_features)
+    return model, "skl2onnx"
 
 
 class OnnxPredictor:
@@ -126,6 +86,9 @@ class OnnxFormat:
     engine = "onnxruntime"
     needs_trust = False
 
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     def save(self, pipeline: Any, directory: Path, context: SaveContext) -> Path:
         model, converter = convert(pipeline, len(context.feature_names))
         entry = model.metadata_props.add()
@@ -134,18 +97,17 @@ class OnnxFormat:
         path.write_bytes(model.SerializeToString())
         return path
 
+    def imports(self, data: bytes, *, source: str) -> frozenset[str]:
+        return frozenset()  # a graph of operators imports nothing
+
     def load(
         self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
     ) -> OnnxPredictor:
         import onnxruntime as ort
 
         check_self_contained(data, source=source)
-        try:
+        with reading(source, "onnxruntime"):
             session = ort.InferenceSession(
                 data, session_options(), providers=["CPUExecutionProvider"]
             )
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise UntrustedArtifactError(
-                source, f"onnxruntime cannot load it ({shorten(str(exc))})", "Rebuild the bundle."
-            ) from exc
         return OnnxPredictor(session)

@@ -19,7 +19,8 @@ tree order and divides by the number of trees. This module emits exactly those o
   onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, so linear models are
   usually label-exact but not bit-exact; parity is measured, never assumed.
 
-Anything else raises :class:`Unsupported`, and the ONNX format falls back to skl2onnx.
+Anything else raises :class:`~skbundle.errors.ExactConversionUnsupported`, and the ONNX format
+falls back to skl2onnx.
 """
 
 from __future__ import annotations
@@ -28,15 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from skbundle.errors import ExactConversionUnsupported
+
 INPUT = "X"
 OUTPUT = "probabilities"
 OPSET = 21
 ML_OPSET = 5
 IR_VERSION = 10
-
-
-class Unsupported(Exception):
-    """The converter does not know this step; the message names it."""
 
 
 class _Graph:
@@ -68,10 +67,12 @@ class _Graph:
 def _imputer(g: _Graph, step: Any, x: str) -> str:
     missing = step.missing_values
     if not (isinstance(missing, float) and np.isnan(missing)) or step.add_indicator:
-        raise Unsupported("SimpleImputer other than missing_values=nan without indicator")
+        raise ExactConversionUnsupported(
+            "SimpleImputer other than missing_values=nan without indicator"
+        )
     stats = np.asarray(step.statistics_, dtype=np.float64)
     if np.isnan(stats).any():
-        raise Unsupported("SimpleImputer that drops all-missing columns")
+        raise ExactConversionUnsupported("SimpleImputer that drops all-missing columns")
     mask = g.op("IsNaN", [x], "missing")
     return g.op("Where", [mask, g.const("statistics", stats), x], "imputed")
 
@@ -94,7 +95,7 @@ def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
     from onnx import numpy_helper
 
     if getattr(estimator, "n_outputs_", 1) != 1:
-        raise Unsupported(f"{type(estimator).__name__} with several outputs")
+        raise ExactConversionUnsupported(f"{type(estimator).__name__} with several outputs")
     n_classes = len(estimator.classes_)
     roots: list[int] = []
     modes: list[int] = []
@@ -177,7 +178,9 @@ def _logistic(g: _Graph, estimator: Any, x: str) -> str:
         negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
         return g.op("Concat", [negative, positive], "binary", axis=1)
     if coef.shape[0] != n_classes:
-        raise Unsupported("LogisticRegression whose coefficients are not one row per class")
+        raise ExactConversionUnsupported(
+            "LogisticRegression whose coefficients are not one row per class"
+        )
     top = g.op("ReduceMax", [scores, axis], "max", keepdims=1)
     shifted = g.op("Sub", [scores, top], "shifted")
     exp = g.op("Exp", [shifted], "exp")
@@ -200,7 +203,7 @@ def convert(pipeline: Any, n_features: int) -> Any:
 
     Raises
     ------
-    Unsupported
+    ExactConversionUnsupported
         A step this converter does not reproduce exactly (the caller falls back to skl2onnx).
     """
     import onnx
@@ -215,11 +218,11 @@ def convert(pipeline: Any, n_features: int) -> Any:
             continue
         convert_step = _PREPROCESSORS.get(type(step).__name__)
         if convert_step is None:
-            raise Unsupported(f"no exact conversion for {type(step).__name__}")
+            raise ExactConversionUnsupported(f"no exact conversion for {type(step).__name__}")
         x = convert_step(g, step, x)
     convert_final = _FINAL.get(type(final).__name__)
     if convert_final is None:
-        raise Unsupported(f"no exact conversion for {type(final).__name__}")
+        raise ExactConversionUnsupported(f"no exact conversion for {type(final).__name__}")
     out = convert_final(g, final, x)
     g.nodes.append(helper.make_node("Identity", [out], [OUTPUT]))
     n_classes = len(final.classes_)

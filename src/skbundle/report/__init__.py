@@ -1,8 +1,9 @@
-"""Deployment readiness: the computed checklist, the model card, the plots and the HTML report.
+"""Pure renderers: the model card, the checklist's Markdown, the plots and the HTML pages.
 
-Everything here is rendered from data stored in the bundle (``bundle.json`` and
-``readiness.json``), so a report can be re-rendered without deserializing the model. The files
-are written at save time by :func:`skbundle.report.render.write_reports` (a ``build.WRITERS``
-entry) and rewritten later, together with their manifest entries, by
-:func:`skbundle.report.render.refresh`.
+Everything here is rendered from data (``bundle.json``, ``readiness.json``, a drift report),
+so a report can be re-rendered without deserializing the model, and nothing here writes into
+a bundle: the build (``skbundle.build.writers``) and the readiness refresh
+(``skbundle.readiness.refresh``) decide where the bytes go.
 """
+
+__all__ = ["checklist", "drift_page", "files", "html", "model_card", "plots"]

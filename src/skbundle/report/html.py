@@ -6,9 +6,8 @@ import base64
 from html import escape
 from typing import Any
 
-from skbundle.bench import SINGLE_ROW_COLUMNS
-from skbundle.manifest import Manifest
-from skbundle.metrics import SCALAR_METRICS
+from skbundle.core.manifest import Manifest
+from skbundle.core.metrics import SCALAR_METRICS
 from skbundle.report import plots
 from skbundle.report.checklist import Checklist
 
@@ -28,6 +27,18 @@ border:1px solid #e5e5ea}.muted{color:#6e6e73}
 .verdict{font-size:1.2rem;padding:.5rem 1rem;border-radius:6px;display:inline-block}
 .ready{background:#dafbe1}.not-ready{background:#ffebe9}
 """
+
+SINGLE_ROW_COLUMNS = (
+    "runtime",
+    "load (ms)",
+    "RSS added (MiB)",
+    "p50 (ms)",
+    "p90 (ms)",
+    "p99 (ms)",
+    "max (ms)",
+    "size (KiB)",
+)
+"""The single-row benchmark table's headings, the same in the terminal and the report."""
 
 
 def _img(png: bytes, alt: str) -> str:

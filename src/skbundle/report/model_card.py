@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from skbundle.manifest import Manifest
-from skbundle.metrics import SCALAR_METRICS
+from skbundle.core.manifest import Manifest
+from skbundle.core.metrics import SCALAR_METRICS
 from skbundle.report.checklist import Checklist
 
 _CARD_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "skbundle")

@@ -11,9 +11,9 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from skbundle.report.evaluation import TOP_FEATURES
-
 DPI = 100
+TOP_FEATURES = 15
+"""How many features the importance plot shows."""
 SIZE = (8.0, 6.0)
 """Inches; at ``DPI`` every figure is 800 x 600 pixels."""
 

@@ -35,18 +35,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from skbundle.bundle import AUTO, Bundle, load
-from skbundle.errors import InputValidationError
+from skbundle.core.environment import skbundle_version
+from skbundle.errors import HttpError, InputValidationError
 from skbundle.serve import openapi, page, v2
-from skbundle.serve.http import (
-    ApiKey,
-    HttpError,
-    Receive,
-    Scope,
-    Send,
-    parse_json,
-    read_body,
-    send_json,
-)
+from skbundle.serve.http import ApiKey, Receive, Scope, Send, parse_json, read_body, send_json
 from skbundle.serve.metrics import CONTENT_TYPE, ServerMetrics
 
 log = logging.getLogger("skbundle.serve")
@@ -344,7 +336,7 @@ def create_app(
         Passed to :func:`skbundle.load` when ``bundle`` is a path.
     log_predictions
         Append every prediction's validated inputs and probabilities to this JSON-lines file
-        (rotated by size; see :mod:`skbundle.predlog`), for ``skbundle drift --from-log``.
+        (rotated by size; see :mod:`skbundle.monitor.predlog`), for ``skbundle drift --from-log``.
         The writing happens on a background thread: the request does not wait for the disk.
 
     Returns
@@ -375,7 +367,9 @@ def create_app(
         hook = on_prediction
         logger = None
         if log_predictions is not None:
-            from skbundle.predlog import PredictionLogger
+            # Start-up time: the monitoring package imports scipy; a server that logs no
+            # predictions never needs it.
+            from skbundle.monitor.predlog import PredictionLogger
 
             # Created here, inside the worker process, so its writer thread lives there too.
             logger = PredictionLogger.for_bundle(log_predictions, loaded)
@@ -408,9 +402,7 @@ def create_app(
         return JSONResponse({"name": s.bundle.name, "ready": True})
 
     async def server_metadata(request: Request) -> Response:
-        from skbundle import __version__
-
-        return JSONResponse({"name": "skbundle", "version": __version__, "extensions": []})
+        return JSONResponse({"name": "skbundle", "version": skbundle_version(), "extensions": []})
 
     async def model_metadata(request: Request) -> Response:
         s = service()

@@ -16,52 +16,14 @@ from typing import Any
 
 import orjson
 
+from skbundle.errors import HttpError
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class HttpError(Exception):
-    """A 4xx answer with a structured body: ``{"error", "message", "problems": [...]}``.
-
-    ``code`` is a short machine-readable name (``malformed_json``, ``body_too_large``...);
-    ``problems`` follow ``InputProblem.to_dict()``: record, field, problem, expected.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        problems: list[dict[str, Any]] | None = None,
-        *,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.problems = problems if problems is not None else []
-        self.headers = headers or []
-
-    @classmethod
-    def simple(
-        cls, status: int, code: str, problem: str, expected: str, *, field: str | None = None
-    ) -> HttpError:
-        """An error about the request as a whole (or one field), with one problem."""
-        where = f"field {field!r}: " if field else ""
-        return cls(
-            status,
-            code,
-            f"{where}{problem}; expected {expected}",
-            [{"record": None, "field": field, "problem": problem, "expected": expected}],
-        )
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, "problems": self.problems}
 
 
 async def send_json(

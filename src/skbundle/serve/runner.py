@@ -14,15 +14,11 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import orjson
 from starlette.applications import Starlette
 
-from skbundle import environment
-from skbundle.bundle import AUTO, _choose, load
-from skbundle.integrity import verify
-from skbundle.manifest import read_manifest
+from skbundle.bundle import AUTO, load, plan_load
 from skbundle.serve.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, create_app
 
 ENV_CONFIG = "SKBUNDLE_SERVE_CONFIG"
@@ -74,15 +70,13 @@ def preflight(config: ServeConfig) -> str:
     IncompatibleEnvironmentError
         As :func:`skbundle.load` would.
     """
-    root = Path(config.path)
-    manifest = read_manifest(root)
-    verify(root, manifest).raise_for_problems()
-    handler, _ = _choose(manifest, config.runtime, config.trust_pickle, root)
-    if handler.engine == "scikit-learn":
-        environment.check(
-            manifest.environment, allow_version_mismatch=config.allow_version_mismatch
-        )
-    return f"{manifest.name} {manifest.version} (runtime {handler.name})"
+    plan = plan_load(
+        config.path,
+        runtime=config.runtime,
+        trust_pickle=config.trust_pickle,
+        allow_version_mismatch=config.allow_version_mismatch,
+    )
+    return f"{plan.manifest.name} {plan.manifest.version} (runtime {plan.handler.name})"
 
 
 def run(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from skbundle.bundle import Bundle
-from skbundle.serve.http import HttpError
+from skbundle.errors import HttpError
 
 NUMERIC = frozenset(
     {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8"}

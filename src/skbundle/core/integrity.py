@@ -10,14 +10,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from skbundle.core.layout import NOT_LISTED
+from skbundle.core.manifest import Artifact, Manifest, read_manifest
 from skbundle.errors import BundleIntegrityError, IntegrityProblem
-from skbundle.manifest import MANIFEST_NAME, SIGNATURE_NAME, Artifact, Manifest, read_manifest
 
 _CHUNK = 1 << 20
-
-# Files that are not artifacts: the manifest cannot list its own hash, and a signature is made
-# over the manifest after it is written.
-NOT_LISTED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
 
 
 def sha256_file(path: str | Path) -> str:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from skbundle.core.manifest import FeatureSpec
 from skbundle.errors import MISSING, InputProblem, InputValidationError
-from skbundle.manifest import FeatureSpec
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""Publishing a directory atomically: readers see the old bundle or the new one, never half.
+"""Publishing atomically: readers see the old bundle (or file) or the new one, never half.
 
 The new directory is built in a temporary sibling and renamed into place. Replacing an
 existing bundle uses Linux's ``renameat2(RENAME_EXCHANGE)`` where available, which swaps the
@@ -7,15 +7,16 @@ two directories in one step; elsewhere it falls back to two renames with a resto
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from skbundle.errors import BundleExistsError
 
@@ -116,3 +117,32 @@ def _publish(tmp: Path, target: Path, *, overwrite: bool, marker: str) -> None:
         os.rename(old, target)
         raise
     shutil.rmtree(old)
+
+
+@contextlib.contextmanager
+def write_file(target: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Write a file atomically: yield a binary file in a temporary sibling, then rename it.
+
+    On success the file gets the permissions a newly created file would get (``0o666`` less
+    the umask) and replaces ``target`` in one rename; on any failure the temporary file is
+    removed and ``target`` is left as it was.
+
+    Examples
+    --------
+    >>> with write_file("out/report.html") as fh:
+    ...     fh.write(page.encode())
+    """
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

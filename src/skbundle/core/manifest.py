@@ -23,11 +23,10 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from skbundle.core.layout import MANIFEST_NAME
 from skbundle.errors import ManifestError
 
 FORMAT_VERSION = 1
-MANIFEST_NAME = "bundle.json"
-SIGNATURE_NAME = "signature.json"
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"

@@ -26,8 +26,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from skbundle.errors import UntrustedArtifactError
-from skbundle.manifest import MANIFEST_NAME, SIGNATURE_NAME, Manifest, read_manifest
+from skbundle.core.integrity import verify
+from skbundle.core.layout import MANIFEST_NAME, SIGNATURE_NAME
+from skbundle.core.manifest import Manifest, read_manifest
+from skbundle.errors import KeyFileError, SignatureError
 
 ALGORITHM = "ed25519"
 ENV_PUBLIC_KEY = "SKBUNDLE_PUBLIC_KEY"
@@ -36,14 +38,6 @@ PUBLIC_NAME = "skbundle-signing.pub"
 
 KeySpec: TypeAlias = "str | os.PathLike[str] | bytes | Ed25519PublicKey"
 PrivateKeySpec: TypeAlias = "str | os.PathLike[str] | bytes | Ed25519PrivateKey"
-
-
-class SignatureError(UntrustedArtifactError):
-    """A signature is required or checked, and it is missing, malformed, or does not match."""
-
-
-class KeyFileError(UntrustedArtifactError):
-    """A key given by the caller cannot be read as an Ed25519 key."""
 
 
 @dataclass(frozen=True)
@@ -196,8 +190,6 @@ def sign(bundle_dir: str | os.PathLike[str], private_key: PrivateKeySpec) -> Sig
     >>> sign("models/breast-cancer", "keys/skbundle-signing.key")
     Signature(algorithm='ed25519', key_fingerprint='9f2c...', ...)
     """
-    from skbundle.integrity import verify
-
     root = Path(bundle_dir)
     manifest = read_manifest(root)
     verify(root, manifest).raise_for_problems()

@@ -8,17 +8,16 @@ opened: no scripts, no fonts, no external images.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
 import itertools
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skbundle.drift import DriftReport, FeatureDrift
+from skbundle.core import atomic
+from skbundle.monitor.report import DriftReport, FeatureDrift
 
 _COLORS = {"ok": "#1a7f37", "warn": "#9a6700", "alert": "#cf222e"}
 _CSS = """
@@ -182,15 +181,6 @@ def render(report: DriftReport) -> str:
 def write_html(report: DriftReport, path: str | os.PathLike[str]) -> Path:
     """Write the page to ``path`` atomically (a temporary sibling, then a rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render(report))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic.write_file(target) as fh:
+        fh.write(render(report).encode("utf-8"))
     return target

@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skbundle.parity import model_input, reference
+from skbundle.build.parity import model_input, reference
 
-READINESS_NAME = "readiness.json"
 READINESS_VERSION = 1
 MAX_CURVE_POINTS = 200
-TOP_FEATURES = 15
 
 
 def _as_model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:

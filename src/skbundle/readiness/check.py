@@ -7,24 +7,22 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from skbundle.bundle import Bundle, load
+from skbundle.core.integrity import Verification, verify
+from skbundle.core.layout import MODEL_CARD_NAME
+from skbundle.core.manifest import Manifest, read_manifest
+from skbundle.core.runtime import Predictor, RuntimeInfo
+from skbundle.core.update import UpdateResult
 from skbundle.errors import SkbundleError
-from skbundle.integrity import Verification, verify
-from skbundle.manifest import Manifest, read_manifest
-from skbundle.report import asgi, probes
-from skbundle.report.checklist import (
+from skbundle.readiness import asgi, probes
+from skbundle.readiness.items import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_P99_MS,
     DEFAULT_REQUESTS,
-    FAIL,
-    MODEL_CARD_NAME,
-    NOT_MEASURED,
-    PASS,
-    Checklist,
-    Item,
     file_item,
     integrity_item,
     latency_item,
@@ -41,10 +39,8 @@ from skbundle.report.checklist import (
     signature_item,
     version_item,
 )
-from skbundle.update import UpdateResult
-
-if TYPE_CHECKING:
-    from skbundle.build import BuildContext
+from skbundle.readiness.refresh import refresh
+from skbundle.report.checklist import FAIL, NOT_MEASURED, PASS, Checklist, Item
 
 
 def server_items(
@@ -70,6 +66,8 @@ def server_items(
             Item("docs", "openapi", spec_title, NOT_MEASURED, why_not),
         )
     if app_factory is None:
+        # Start-up time: save() imports this module for the save-time checklist, which runs
+        # no server; the ASGI stack is imported only when a probe serves the bundle.
         from skbundle.serve import create_app
 
         app_factory = create_app
@@ -195,29 +193,14 @@ def compute(
     return Checklist(manifest.name, manifest.version, now(), items, settings)
 
 
-def compute_for_build(ctx: BuildContext) -> Checklist:
-    """The checklist at save time, against the bundle being built (no load probe yet)."""
-    from skbundle.bundle import Bundle
-    from skbundle.runtime import RuntimeInfo
+def compute_for_build(directory: Path, manifest: Manifest, predictor: Predictor) -> Checklist:
+    """The checklist at save time, against the bundle being built (no load probe yet).
 
-    manifest = ctx.manifest()
-    predictor = _FittedPipeline(ctx.pipeline, list(ctx.X_train.columns))
+    ``predictor`` stands in for a loaded runtime: the fitted pipeline itself.
+    """
     info = RuntimeInfo("fitted pipeline", "scikit-learn", "save time")
-    bundle = Bundle(manifest, predictor, info, ctx.directory)
-    return compute(ctx.directory, manifest, verify(ctx.directory, manifest), bundle, requests=0)
-
-
-class _FittedPipeline:
-    """The in-memory pipeline at save time, fed a DataFrame so it sees its own column names."""
-
-    def __init__(self, pipeline: Any, columns: list[str]) -> None:
-        self.pipeline = pipeline
-        self.columns = columns
-
-    def predict_proba(self, X: Any) -> Any:
-        from skbundle.parity import reference
-
-        return reference(self.pipeline, X, self.columns)
+    bundle = Bundle(manifest, predictor, info, directory)
+    return compute(directory, manifest, verify(directory, manifest), bundle, requests=0)
 
 
 @dataclass(frozen=True)
@@ -271,8 +254,6 @@ def check(
     ManifestError
         ``bundle.json`` cannot be read (nothing else can be checked then).
     """
-    from skbundle.bundle import load
-
     root = Path(path)
     manifest = read_manifest(root)
     verification = verify(root, manifest)
@@ -298,7 +279,5 @@ def check(
     )
     update = None
     if write:
-        from skbundle.report.render import refresh
-
         update = refresh(root, checklist=checklist)
     return CheckOutcome(checklist, update)

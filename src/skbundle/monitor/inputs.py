@@ -1,7 +1,7 @@
 """From records to counts: labels split off, rows validated (bad ones set aside), chunks
 read ahead and predicted in parallel with counting.
 
-Used by :mod:`skbundle.drift`; kept apart so that the statistics stay readable.
+Used by :mod:`skbundle.monitor.drift`; kept apart so that the statistics stay readable.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from skbundle.errors import InputProblem, InputValidationError
-from skbundle.reference import MonitoringError
-from skbundle.schema import Validated, Validator
-
-if TYPE_CHECKING:
-    from skbundle.drift import DriftAccumulator
+from skbundle.core.schema import Validated, Validator
+from skbundle.errors import InputProblem, InputValidationError, MonitoringError
+from skbundle.monitor.accumulate import DriftAccumulator
 
 T = TypeVar("T")
 PREDICT_THREADS = 2
@@ -276,49 +273,3 @@ def consume(
         while pending:
             future, y_done = pending.popleft()
             accumulator.add_predictions(future.result(), y_done)
-
-
-def numbers_from_text(frame: Any) -> Any:
-    """CSV columns with one bad cell arrive as text: parse the numbers, keep the bad cells.
-
-    Without this, one stray word in a column of a CSV chunk would make every row of the chunk
-    fail validation; with it, only the rows holding the word are left out (and reported).
-    """
-    import pandas as pd
-
-    text = [c for c in frame.columns if frame[c].dtype.kind not in "fiub"]
-    if not text:
-        return frame
-    frame = frame.copy()
-    for column in text:
-        parsed = pd.to_numeric(frame[column], errors="coerce")
-        frame[column] = parsed.astype(object).where(parsed.notna(), frame[column])
-    return frame
-
-
-def jsonl_chunks(
-    path: Any, chunk_size: int, bad_lines: list[InputProblem]
-) -> Iterator[tuple[list[Any], int]]:
-    """JSON lines in chunks, like :func:`skbundle.batch.iter_chunks`, but a line that is not
-    valid JSON is recorded in ``bad_lines`` and skipped instead of ending the run."""
-    import orjson
-
-    chunk: list[Any] = []
-    offset = 0
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                chunk.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
-                bad_lines.append(
-                    InputProblem(None, None, f"line {number} is not valid JSON ({exc})", "JSON")
-                )
-                continue
-            if len(chunk) == chunk_size:
-                yield chunk, offset
-                offset += len(chunk)
-                chunk = []
-    if chunk:
-        yield chunk, offset

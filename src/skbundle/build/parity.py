@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skbundle.manifest import Parity, ParitySet
-from skbundle.runtime import Predictor
+from skbundle.core.manifest import Parity, ParitySet
+from skbundle.core.runtime import Predictor
 
 MAX_BOUNDARY_NODES = 4000
 """Split nodes probed at most (3 rows each); larger forests are sampled deterministically."""

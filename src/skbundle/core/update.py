@@ -3,7 +3,7 @@
 ``skbundle bench``, ``skbundle check`` and ``skbundle report`` add measurements to a bundle
 that already exists, and re-render the files that show them (the checklist, the model card,
 the report). Each such change goes through :func:`update_bundle`, which builds the new bundle
-in a temporary sibling and swaps it into place (``skbundle.atomic``), so a reader sees the old
+in a temporary sibling and swaps it into place (``skbundle.core.atomic``), so a reader sees the old
 bundle or the new one, never a manifest whose hashes disagree with the files.
 
 Only the files handed in are re-hashed. Every other artifact entry is copied from the old
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skbundle import atomic
-from skbundle.integrity import describe_file
-from skbundle.manifest import MANIFEST_NAME, SIGNATURE_NAME, Manifest, read_manifest, write_manifest
+from skbundle.core import atomic
+from skbundle.core.integrity import describe_file
+from skbundle.core.layout import MANIFEST_NAME, SIGNATURE_NAME
+from skbundle.core.manifest import Manifest, read_manifest, write_manifest
 
 
 @dataclass(frozen=True)

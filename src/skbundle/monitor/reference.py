@@ -24,35 +24,21 @@ not know.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
 
-from skbundle.errors import SkbundleError
-from skbundle.integrity import read_verified
-from skbundle.manifest import Manifest
+from skbundle.core.integrity import read_verified
+from skbundle.core.layout import REFERENCE_NAME
+from skbundle.core.manifest import Manifest
+from skbundle.errors import MonitoringError
 
-if TYPE_CHECKING:
-    from skbundle.build import BuildContext
-
-REFERENCE_NAME = "reference.json"
 REFERENCE_VERSION = 1
 DEFAULT_BINS = 10
 KS_GRID = 100
 PROBA_EDGES = [round(0.1 * i, 1) for i in range(1, 10)]
 """Interior edges of the predicted-probability bins: ten bins of width 0.1 on [0, 1]."""
-
-
-class MonitoringError(SkbundleError, ValueError):
-    """Drift cannot be computed: no reference statistics, unreadable log, unusable input."""
-
-    def __init__(self, what: str, problem: str, hint: str = "") -> None:
-        self.what = what
-        self.problem = problem
-        self.hint = hint
-        tail = f" {hint}" if hint else ""
-        super().__init__(f"{what}: {problem}.{tail}")
 
 
 def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -167,24 +153,6 @@ def build_reference(
         "predictions": proba_reference(proba_test, classes),
         "predictions_train": proba_reference(proba_train, classes),
     }
-
-
-def write_reference(ctx: BuildContext) -> None:
-    """Build writer: compute the reference statistics and list ``reference.json``."""
-    index = {v: i for i, v in enumerate(ctx.class_values)}
-    y_index = np.array([index[v] for v in ctx.y_train.tolist()], dtype=np.int64)
-    bins = int(ctx.options.get("reference_bins", DEFAULT_BINS))
-    reference = build_reference(
-        ctx.X_train.to_numpy(dtype=np.float64, na_value=np.nan),
-        [str(c) for c in ctx.X_train.columns],
-        y_index,
-        ctx.classes,
-        ctx.proba_test,
-        ctx.proba_train,
-        bins=bins,
-    )
-    (ctx.directory / REFERENCE_NAME).write_bytes(orjson.dumps(reference))
-    ctx.add_file(REFERENCE_NAME, role="reference", fmt="skbundle-reference")
 
 
 def read_reference(bundle_dir: str | Path, manifest: Manifest) -> dict[str, Any]:

@@ -17,14 +17,19 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from skbundle.core.manifest import Environment
 from skbundle.errors import EnvironmentMismatchWarning, IncompatibleEnvironmentError
-from skbundle.manifest import Environment
 
 # Always recorded, whatever the pipeline holds: what skbundle itself needs to read a bundle.
 CORE = ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "skbundle")
 
 # A different major.minor of these may change predictions or break unpickling.
 STRICT = ("scikit-learn",)
+
+
+def skbundle_version() -> str:
+    """The installed skbundle's version ("0.0.0" when run from a source tree not installed)."""
+    return _installed_version("skbundle") or "0.0.0"
 
 
 def _installed_version(dist: str) -> str | None:

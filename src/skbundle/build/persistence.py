@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import joblib
 import numpy as np
 
-if TYPE_CHECKING:
-    from skbundle.formats import FormatHandler, SaveContext
+from skbundle.errors import FormatUnavailable
+from skbundle.formats import FORMATS, FormatHandler, SaveContext
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,6 @@ def _measure_format(
     folder: Path,
     repeat: int,
 ) -> PersistenceRow | None:
-    from skbundle.formats import FormatUnavailable
-
     target = folder / f"format-{name}"
     target.mkdir()
     written: list[Path] = []
@@ -124,8 +122,6 @@ def compare(
                 _measure(f"one Pipeline file, compress={level}", [pipeline], level, folder, repeat)
             )
         if sample is not None and feature_names is not None:
-            from skbundle.formats import FORMATS, SaveContext
-
             context = SaveContext(tuple(feature_names), sample, {})
             for name, handler in FORMATS.items():
                 row = _measure_format(name, handler, pipeline, context, folder, repeat)

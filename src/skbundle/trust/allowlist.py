@@ -1,6 +1,6 @@
 """The names skbundle lets a model file import: its own allowlist, never the file's.
 
-Both the pickle audit (``skbundle.audit``) and the skops loader (``formats.skops_format``) ask
+Both the pickle audit (``skbundle.trust.audit``) and the skops loader (``formats.skops_format``) ask
 :func:`is_trusted` about every fully qualified name a file would import. The answer depends
 only on this module and on the names the caller passes (``trusted_types=``): a list of
 "trusted types" stored inside a model file would let its author vouch for themselves.

@@ -5,7 +5,7 @@ calls it with arguments chosen by the file's author. This module reads the opcod
 :mod:`pickletools` and never executes one: it follows the pickle stack symbolically (literals,
 containers and opaque objects) only far enough to know each imported name, even when the module
 and name strings come from the memo, and to step over the raw array bytes that joblib writes
-between opcodes. Every imported name is then checked against :mod:`skbundle.allowlist`.
+between opcodes. Every imported name is then checked against :mod:`skbundle.trust.allowlist`.
 
 Anything it cannot follow (persistent ids, extension codes, out-of-band buffers, a computed
 global, a truncated stream) is refused: the audit fails closed.
@@ -24,8 +24,28 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from skbundle.allowlist import untrusted
-from skbundle.errors import UntrustedArtifactError, preview
+from skbundle.errors import PickleAuditUnfollowable, UntrustedArtifactError, preview
+from skbundle.trust.allowlist import untrusted
+
+# The first bytes of each container joblib writes: a raw pickle, or one of its compressors.
+MAGIC = {
+    b"\x80": "pickle",
+    b"\x78": "zlib",
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bz2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x5d\x00\x00": "lzma",
+    b"\x04\x22\x4d\x18": "lz4",
+}
+
+
+def sniff(data: bytes) -> str | None:
+    """The container a joblib file uses, from its magic bytes; None when it is not one."""
+    for magic, kind in sorted(MAGIC.items(), key=lambda item: -len(item[0])):
+        if data.startswith(magic):
+            return kind
+    return None
+
 
 MAX_DECOMPRESSED = 4 << 30
 """Refuse a file that inflates to more than this (4 GiB): a decompression bomb, not a model."""
@@ -64,10 +84,6 @@ class AuditReport:
     arrays: int = 0
 
 
-class _CannotFollow(Exception):
-    """The stream does something the audit does not model; it is refused."""
-
-
 def decompress(data: bytes, *, source: str) -> bytes:
     """The raw pickle stream of a joblib file, decompressed according to its magic bytes.
 
@@ -76,8 +92,6 @@ def decompress(data: bytes, *, source: str) -> bytes:
     UntrustedArtifactError
         The bytes are neither a pickle nor a container joblib writes, or they do not inflate.
     """
-    from skbundle.formats.joblib_format import sniff
-
     kind = sniff(data)
     try:
         if kind == "pickle":
@@ -86,7 +100,7 @@ def decompress(data: bytes, *, source: str) -> bytes:
             inflater = zlib.decompressobj()
             raw = inflater.decompress(data, MAX_DECOMPRESSED)
             if inflater.unconsumed_tail:
-                raise _CannotFollow(f"it inflates to more than {MAX_DECOMPRESSED} bytes")
+                raise PickleAuditUnfollowable(f"it inflates to more than {MAX_DECOMPRESSED} bytes")
             return raw
         if kind == "gzip":
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
@@ -96,7 +110,7 @@ def decompress(data: bytes, *, source: str) -> bytes:
         elif kind in ("xz", "lzma"):
             raw = lzma.LZMADecompressor().decompress(data, MAX_DECOMPRESSED + 1)
         else:
-            raise _CannotFollow(
+            raise PickleAuditUnfollowable(
                 f"its first bytes {data[:4]!r} are not those of a pickle or of a compressed "
                 "container the audit can open"
             )
@@ -104,7 +118,7 @@ def decompress(data: bytes, *, source: str) -> bytes:
         raise UntrustedArtifactError(
             source, f"it does not decompress as {kind} ({exc})", "Rebuild the bundle."
         ) from exc
-    except _CannotFollow as exc:
+    except PickleAuditUnfollowable as exc:
         raise UntrustedArtifactError(source, str(exc), "Rebuild the bundle.") from exc
     if len(raw) > MAX_DECOMPRESSED:
         raise UntrustedArtifactError(
@@ -121,7 +135,7 @@ def _pop_mark(stack: list[Any]) -> list[Any]:
             items.reverse()
             return items
         items.append(item)
-    raise _CannotFollow("MARK expected on the stack")
+    raise PickleAuditUnfollowable("MARK expected on the stack")
 
 
 def _name_of(value: Any) -> str:
@@ -131,7 +145,7 @@ def _name_of(value: Any) -> str:
 def _dtype_of(value: Any) -> tuple[int, bool]:
     """(itemsize, holds Python objects) of a pickled ``numpy.dtype``, from its arguments."""
     if not (isinstance(value, _Obj) and _name_of(value.callable) == _DTYPE):
-        raise _CannotFollow("an array wrapper without a dtype")
+        raise PickleAuditUnfollowable("an array wrapper without a dtype")
     args = value.args if isinstance(value.args, tuple) else ()
     code = args[0] if args and isinstance(args[0], str) else ""
     state = value.state if isinstance(value.state, tuple) else ()
@@ -147,7 +161,7 @@ def _dtype_of(value: Any) -> tuple[int, bool]:
         return elsize, has_object
     match = _SIMPLE_DTYPE.match(code)
     if match is None:
-        raise _CannotFollow(f"an array of dtype {code!r}")
+        raise PickleAuditUnfollowable(f"an array of dtype {code!r}")
     import numpy as np
 
     return int(np.dtype(code).itemsize), False
@@ -156,10 +170,10 @@ def _dtype_of(value: Any) -> tuple[int, bool]:
 def _skip_array(state: Any, stream: io.BytesIO, report: AuditReport) -> None:
     """Step over the bytes joblib wrote after a NumpyArrayWrapper (see joblib's read_array)."""
     if not isinstance(state, dict):
-        raise _CannotFollow("an array wrapper without its state")
+        raise PickleAuditUnfollowable("an array wrapper without its state")
     shape = state.get("shape")
     if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise _CannotFollow(f"an array of shape {shape!r}")
+        raise PickleAuditUnfollowable(f"an array of shape {shape!r}")
     itemsize, has_object = _dtype_of(state.get("dtype"))
     report.arrays += 1
     if has_object:
@@ -169,14 +183,14 @@ def _skip_array(state: Any, stream: io.BytesIO, report: AuditReport) -> None:
     if state.get("numpy_array_alignment_bytes") is not None:
         padding = stream.read(1)
         if len(padding) != 1:
-            raise _CannotFollow("the stream ends inside an array")
+            raise PickleAuditUnfollowable("the stream ends inside an array")
         stream.seek(padding[0], io.SEEK_CUR)
     count = 1
     for n in shape:
         count *= n
     end = stream.tell() + count * itemsize
     if end > len(stream.getbuffer()):
-        raise _CannotFollow("the stream ends inside an array")
+        raise PickleAuditUnfollowable("the stream ends inside an array")
     stream.seek(end)
 
 
@@ -210,7 +224,7 @@ def _scan(stream: io.BytesIO, report: AuditReport) -> None:
             elif name == "STOP":
                 return
             elif name in _REFUSED:
-                raise _CannotFollow(f"it uses the {name} opcode")
+                raise PickleAuditUnfollowable(f"it uses the {name} opcode")
             elif name == "MARK":
                 stack.append(_MARK)
             elif name == "POP":
@@ -277,7 +291,7 @@ def _scan(stream: io.BytesIO, report: AuditReport) -> None:
                 qualname = stack.pop()
                 module = stack.pop()
                 if not (isinstance(module, str) and isinstance(qualname, str)):
-                    raise _CannotFollow("it computes the name of a global")
+                    raise PickleAuditUnfollowable("it computes the name of a global")
                 target = _Global(f"{module}.{qualname}")
                 report.imports.add(target.name)
                 stack.append(target)
@@ -299,12 +313,12 @@ def _scan(stream: io.BytesIO, report: AuditReport) -> None:
                     if _name_of(target_obj.callable) == _NUMPY_WRAPPER:
                         _skip_array(state, stream, report)
             else:
-                raise _CannotFollow(f"it uses the {name} opcode")
+                raise PickleAuditUnfollowable(f"it uses the {name} opcode")
     except (IndexError, KeyError) as exc:
-        raise _CannotFollow(f"its opcodes do not form a valid pickle ({exc!r})") from exc
+        raise PickleAuditUnfollowable(f"its opcodes do not form a valid pickle ({exc!r})") from exc
     except ValueError as exc:  # pickletools' own errors on a damaged stream
-        raise _CannotFollow(f"its opcodes do not parse ({exc})") from exc
-    raise _CannotFollow("the stream ends before its STOP opcode")
+        raise PickleAuditUnfollowable(f"its opcodes do not parse ({exc})") from exc
+    raise PickleAuditUnfollowable("the stream ends before its STOP opcode")
 
 
 def _as_dict(items: list[Any]) -> dict[Any, Any]:
@@ -333,9 +347,11 @@ def scan(data: bytes, *, source: str) -> AuditReport:
     report = AuditReport()
     try:
         _scan(stream, report)
-    except (_CannotFollow, RecursionError, TypeError, ValueError, OverflowError) as exc:
+    except (PickleAuditUnfollowable, RecursionError, TypeError, ValueError, OverflowError) as exc:
         # Fail closed: whatever confuses the audit is refused, never passed on to pickle.
-        reason = str(exc) if isinstance(exc, _CannotFollow) else f"{type(exc).__name__}: {exc}"
+        reason = (
+            str(exc) if isinstance(exc, PickleAuditUnfollowable) else f"{type(exc).__name__}: {exc}"
+        )
         raise UntrustedArtifactError(
             source,
             f"the pickle audit cannot follow it: {reason}",
@@ -355,7 +371,7 @@ def check(data: bytes, *, source: str, trusted: Collection[str] = ()) -> AuditRe
     source
         The file's path, for messages.
     trusted
-        Fully qualified names the caller trusts in addition to :mod:`skbundle.allowlist`.
+        Fully qualified names the caller trusts in addition to :mod:`skbundle.trust.allowlist`.
 
     Raises
     ------

@@ -46,7 +46,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import orjson
 
-from skbundle.reference import MonitoringError
+from skbundle.errors import MonitoringError
 
 LOG_FORMAT = 1
 HEADER_KEY = "skbundle_prediction_log"

@@ -1,0 +1,154 @@
+"""``save()``: turn a fitted pipeline and its data into a bundle directory, atomically.
+
+Order of work: check the inputs, infer the schema, compute metrics, write every format and
+measure its parity, run the extra writers (requirements, reference statistics, reports),
+write the manifest last, then publish the directory with one rename.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skbundle.build import checks, writers
+from skbundle.build.context import BuildContext, estimators
+from skbundle.build.models import format_options, write_formats
+from skbundle.build.parity import reference
+from skbundle.core import atomic, environment
+from skbundle.core.layout import MANIFEST_NAME
+from skbundle.core.manifest import Manifest, validate_identity, write_manifest
+from skbundle.core.metrics import classification_metrics
+from skbundle.core.schema import infer_schema
+from skbundle.errors import PipelineError, preview
+
+
+def save(
+    pipeline: Any,
+    path: str | os.PathLike[str],
+    *,
+    X_train: pd.DataFrame | np.ndarray,
+    y_train: Sequence[Any] | np.ndarray,
+    X_test: pd.DataFrame | np.ndarray,
+    y_test: Sequence[Any] | np.ndarray,
+    name: str,
+    version: str = "1.0.0",
+    description: str = "",
+    class_names: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
+    compress: int | tuple[str, int] = ("zlib", 3),
+    overwrite: bool = False,
+) -> Manifest:
+    """Write a fitted classification pipeline and everything needed to trust it as a bundle.
+
+    Parameters
+    ----------
+    pipeline
+        A fitted scikit-learn classifier, usually a ``Pipeline`` of preprocessing and model.
+    path
+        The bundle directory to create (e.g. ``models/breast-cancer``).
+    X_train, y_train
+        The training data: the schema, its ranges and the dataset fingerprint come from it.
+    X_test, y_test
+        Held-out data: metrics and the parity of every format are measured on it.
+    name, version
+        The bundle's identity; ``version`` is a semantic version such as ``"1.0.0"``.
+    description
+        Free text for the manifest and the model card.
+    class_names
+        Display names of the classes, in the order of ``pipeline.classes_``.
+    feature_names
+        Column names, required when X is a 2-D array instead of a DataFrame.
+    compress
+        joblib compression: a level 0-9 (zlib) or a ``(codec, level)`` pair.
+    overwrite
+        Replace an existing bundle at ``path`` (atomically) instead of refusing.
+
+    Returns
+    -------
+    Manifest
+        The manifest written to ``path/bundle.json``.
+
+    Raises
+    ------
+    PipelineError
+        The pipeline is unfitted or not a classifier, or the data does not match it.
+    BundleExistsError
+        A bundle exists at ``path`` and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> skbundle.save(pipe, "models/cancer", X_train=X_tr, y_train=y_tr,
+    ...               X_test=X_te, y_test=y_te, name="breast-cancer", version="1.0.0")
+    """
+    target = Path(path)
+    try:
+        validate_identity(name, version)
+    except ValueError as exc:
+        raise PipelineError("name/version", "a valid bundle identity", str(exc)) from exc
+    try:
+        options = format_options({"compress": compress})
+    except ValueError as exc:
+        raise PipelineError("compress", "a joblib compression option", str(exc)) from exc
+    atomic.check_target(target, overwrite=overwrite, marker=MANIFEST_NAME)
+
+    checks.check_pipeline(pipeline)
+    train = checks.as_frame(X_train, "X_train", feature_names)
+    test = checks.as_frame(X_test, "X_test", feature_names)
+    checks.check_columns(pipeline, train, "X_train")
+    if list(test.columns) != list(train.columns):
+        raise PipelineError(
+            "X_test columns",
+            "the same columns as X_train, in the same order",
+            f"{preview([str(c) for c in test.columns])}",
+        )
+    y_tr = checks.as_labels(y_train, "y_train", len(train), "X_train")
+    y_te = checks.as_labels(y_test, "y_test", len(test), "X_test")
+    class_values, classes = checks.class_names(pipeline, class_names)
+    checks.check_labels(y_te, class_values, "y_test")
+    checks.check_labels(y_tr, class_values, "y_train")
+
+    created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    names = [str(c) for c in train.columns]
+    proba_test = reference(pipeline, test.to_numpy(dtype=np.float64, na_value=np.nan), names)
+    proba_train = reference(pipeline, train.to_numpy(dtype=np.float64, na_value=np.nan), names)
+    train_metrics = classification_metrics(y_tr, proba_train, class_values, classes)
+    metrics = {
+        "test": classification_metrics(y_te, proba_test, class_values, classes),
+        "train": {"n_rows": train_metrics["n_rows"], "accuracy": train_metrics["accuracy"]},
+    }
+
+    def build(directory: Path) -> Manifest:
+        ctx = BuildContext(
+            directory=directory,
+            pipeline=pipeline,
+            name=name,
+            version=version,
+            description=description,
+            created_at=created_at,
+            X_train=train,
+            y_train=y_tr,
+            X_test=test,
+            y_test=y_te,
+            class_values=class_values,
+            classes=classes,
+            features=infer_schema(train),
+            metrics=metrics,
+            environment=environment.capture(estimators(pipeline)),
+            options=options,
+            proba_train=proba_train,
+            proba_test=proba_test,
+        )
+        write_formats(ctx)
+        for writer in writers.WRITERS:
+            writer(ctx)
+        manifest = ctx.manifest()
+        write_manifest(directory, manifest)
+        return manifest
+
+    return atomic.write_directory(target, build, overwrite=overwrite, marker=MANIFEST_NAME)

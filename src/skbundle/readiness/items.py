@@ -1,0 +1,352 @@
+"""The checklist items, each computed from evidence: the manifest, the files, the probes.
+
+:func:`skbundle.readiness.check` gathers them; :mod:`skbundle.report.checklist` holds the
+checklist itself and renders it.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from skbundle.core.integrity import Verification
+from skbundle.core.layout import SIGNATURE_NAME
+from skbundle.core.manifest import Manifest
+from skbundle.report.checklist import FAIL, NOT_MEASURED, PASS, WARN, Item
+
+STRICT_PACKAGES = ("scikit-learn",)
+DEFAULT_MAX_P99_MS = 100.0
+DEFAULT_REQUESTS = 2000
+DEFAULT_CONCURRENCY = 32
+
+
+# -- model ----------------------------------------------------------------------------------
+def metrics_item(manifest: Manifest, min_accuracy: float | None) -> Item:
+    title = "Metrics recorded and above the threshold"
+    test = manifest.metrics.get("test", {})
+    accuracy = test.get("accuracy")
+    if not isinstance(accuracy, (int, float)):
+        return Item("model", "metrics", title, FAIL, "no test accuracy in bundle.json")
+    shown = ", ".join(
+        f"{k} {test[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc") if k in test
+    )
+    evidence = f"test split (n={test.get('n_rows')}): {shown}"
+    if min_accuracy is None:
+        return Item("model", "metrics", title, PASS, f"{evidence}; no --min-accuracy set")
+    if accuracy < min_accuracy:
+        return Item(
+            "model",
+            "metrics",
+            title,
+            FAIL,
+            f"accuracy {accuracy:.4f} is below the threshold {min_accuracy:.4f}; {evidence}",
+        )
+    return Item(
+        "model",
+        "metrics",
+        title,
+        PASS,
+        f"accuracy {accuracy:.4f} >= the threshold {min_accuracy:.4f}; {evidence}",
+    )
+
+
+def integrity_item(verification: Verification) -> Item:
+    title = "All artifacts present and hashes intact"
+    if verification.ok:
+        return Item(
+            "model",
+            "integrity",
+            title,
+            PASS,
+            f"{len(verification.checked)} files match their SHA-256 in bundle.json",
+        )
+    problems = "; ".join(p.describe() for p in verification.problems[:5])
+    return Item(
+        "model",
+        "integrity",
+        title,
+        FAIL,
+        f"{len(verification.problems)} problem(s): {problems}",
+    )
+
+
+def version_item(manifest: Manifest) -> Item:
+    title = "Semantic version"
+    version = Version(manifest.version)
+    if version.is_prerelease or "-" in manifest.version:
+        return Item("model", "version", title, WARN, f"{manifest.version} is a pre-release version")
+    if version.major == 0:
+        return Item(
+            "model",
+            "version",
+            title,
+            WARN,
+            f"{manifest.version}: major version 0 is for initial development",
+        )
+    return Item("model", "version", title, PASS, f"{manifest.version} (MAJOR.MINOR.PATCH)")
+
+
+def metadata_item(manifest: Manifest) -> Item:
+    title = "Metadata complete"
+    missing = [
+        name
+        for name, present in (
+            ("classes", bool(manifest.classes)),
+            ("features", bool(manifest.features)),
+            ("test metrics", bool(manifest.metrics.get("test"))),
+            ("environment packages", bool(manifest.environment.packages)),
+            ("dataset fingerprint", bool(manifest.dataset.sha256)),
+            ("created_at", bool(manifest.created_at)),
+        )
+        if not present
+    ]
+    if missing:
+        return Item("model", "metadata", title, FAIL, f"missing: {', '.join(missing)}")
+    evidence = (
+        f"name {manifest.name}, {len(manifest.classes)} classes, {len(manifest.features)} "
+        f"features, created {manifest.created_at}, Python {manifest.environment.python}"
+    )
+    if not manifest.description.strip():
+        return Item(
+            "model",
+            "metadata",
+            title,
+            WARN,
+            f"{evidence}; no description (pass description= to save(), it feeds the model card)",
+        )
+    return Item("model", "metadata", title, PASS, evidence)
+
+
+def parity_item(manifest: Manifest, tolerance: float = 1e-6) -> Item:
+    title = "Parity of each runtime"
+    if not manifest.parity:
+        return Item("model", "parity", title, FAIL, "no parity recorded for any runtime")
+    parts, status = [], PASS
+    for name, p in sorted(manifest.parity.items()):
+        parts.append(
+            f"{name}: max |diff| {p.max_abs_diff:.3g}, labels {p.label_agreement:.2%} "
+            f"on {p.n_rows} rows"
+        )
+        if p.label_agreement < 1.0:
+            status = FAIL
+        elif p.max_abs_diff > tolerance and status == PASS:
+            status = WARN
+    return Item("model", "parity", title, status, "; ".join(parts))
+
+
+# -- data -----------------------------------------------------------------------------------
+def schema_item(manifest: Manifest) -> Item:
+    title = "Input schema defined"
+    features = manifest.features
+    unranged = [f.name for f in features if f.min is None or f.max is None]
+    if not features:
+        return Item("data", "schema", title, FAIL, "bundle.json lists no features")
+    if unranged:
+        return Item(
+            "data",
+            "schema",
+            title,
+            WARN,
+            f"{len(features)} features; no training range for {unranged[:5]}",
+        )
+    allowed = sum(f.missing_allowed for f in features)
+    return Item(
+        "data",
+        "schema",
+        title,
+        PASS,
+        f"{len(features)} features with dtype and training range; missing values accepted "
+        f"for {allowed}",
+    )
+
+
+def probes_item(key: str, title: str, results: list[Any] | None, why_not: str) -> Item:
+    if results is None:
+        return Item("data", key, title, NOT_MEASURED, why_not)
+    failed = [r for r in results if not r.passed]
+    head = f"{len(results) - len(failed)}/{len(results)} as expected"
+    if failed:
+        details = "; ".join(f"{r.name}: {r.detail}" for r in failed)
+        return Item("data", key, title, FAIL, f"{head}; failed: {details}")
+    return Item("data", key, title, PASS, f"{head}: {', '.join(r.name for r in results)}")
+
+
+# -- environment ----------------------------------------------------------------------------
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
+
+
+def parse_pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        match = _PIN.match(line.strip())
+        if match:
+            pins[str(canonicalize_name(match.group(1)))] = match.group(2)
+    return pins
+
+
+def _major_minor(text: str) -> tuple[int, int] | None:
+    try:
+        v = Version(text)
+    except InvalidVersion:
+        return None
+    return v.major, v.minor
+
+
+def requirements_item(root: Path, manifest: Manifest) -> Item:
+    title = "requirements.txt pins match the running environment"
+    artifact = manifest.artifact("requirements")
+    path = root / (artifact.path if artifact else "requirements.txt")
+    try:
+        pins = parse_pins(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError) as exc:
+        return Item("environment", "requirements", title, FAIL, f"{path.name}: {exc}")
+    if not pins:
+        return Item("environment", "requirements", title, FAIL, f"{path.name} pins nothing")
+    breaking, other = [], []
+    for dist, want in sorted(pins.items()):
+        try:
+            have = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            breaking.append(f"{dist}=={want} is not installed")
+            continue
+        if have == want:
+            continue
+        line = f"{dist}=={want} pinned, {have} installed"
+        if dist in STRICT_PACKAGES and _major_minor(have) != _major_minor(want):
+            breaking.append(line)
+        else:
+            other.append(line)
+    if breaking:
+        return Item("environment", "requirements", title, FAIL, "; ".join(breaking + other))
+    if other:
+        return Item(
+            "environment",
+            "requirements",
+            title,
+            WARN,
+            f"{len(pins) - len(other)}/{len(pins)} pins match; " + "; ".join(other),
+        )
+    return Item(
+        "environment",
+        "requirements",
+        title,
+        PASS,
+        f"all {len(pins)} pins match the installed versions",
+    )
+
+
+def python_item(manifest: Manifest) -> Item:
+    title = "Python version"
+    built, running = manifest.environment.python, platform.python_version()
+    if _major_minor(built) == _major_minor(running):
+        return Item("environment", "python", title, PASS, f"built with {built}, running {running}")
+    return Item(
+        "environment",
+        "python",
+        title,
+        WARN,
+        f"built with Python {built}, running {running}: a different minor version may "
+        "change how the model unpickles",
+    )
+
+
+def _bench_runtimes(manifest: Manifest) -> dict[str, Any]:
+    bench = manifest.benchmarks or {}
+    runtimes = bench.get("runtimes", {})
+    return runtimes if isinstance(runtimes, dict) else {}
+
+
+def memory_item(manifest: Manifest) -> Item:
+    title = "Memory requirements measured"
+    runtimes = _bench_runtimes(manifest)
+    measured = {k: v.get("rss_added_mb") for k, v in runtimes.items()}
+    measured = {k: v for k, v in measured.items() if isinstance(v, (int, float))}
+    if not measured:
+        return Item(
+            "environment", "memory", title, NOT_MEASURED, "no benchmark: run 'skbundle bench'"
+        )
+    at = (manifest.benchmarks or {}).get("measured_at", "?")
+    shown = ", ".join(f"{k} +{v:.1f} MiB resident after loading" for k, v in measured.items())
+    return Item("environment", "memory", title, PASS, f"{shown} (measured {at})")
+
+
+def latency_item(manifest: Manifest, max_p99_ms: float) -> Item:
+    title = f"Prediction time measured and within budget (p99 <= {max_p99_ms:g} ms)"
+    runtimes = _bench_runtimes(manifest)
+    p99 = {k: v.get("single", {}).get("p99_ms") for k, v in runtimes.items()}
+    p99 = {k: v for k, v in p99.items() if isinstance(v, (int, float))}
+    if not p99:
+        return Item(
+            "environment", "latency", title, NOT_MEASURED, "no benchmark: run 'skbundle bench'"
+        )
+    over = [k for k, v in p99.items() if v > max_p99_ms]
+    shown = ", ".join(f"{k} p99 {v:.2f} ms" for k, v in p99.items())
+    if over:
+        return Item(
+            "environment",
+            "latency",
+            title,
+            FAIL,
+            f"over budget: {', '.join(over)}; single-row {shown}",
+        )
+    return Item("environment", "latency", title, PASS, f"single-row {shown}")
+
+
+# -- docs -----------------------------------------------------------------------------------
+def file_item(
+    group: str,
+    key: str,
+    title: str,
+    manifest: Manifest,
+    verification: Verification,
+    relpath: str,
+    *,
+    required: bool = True,
+    absent: str = "",
+) -> Item:
+    listed = any(a.path == relpath for a in manifest.artifacts)
+    broken = [p for p in verification.problems if p.path == relpath]
+    if broken:
+        return Item(group, key, title, FAIL, broken[0].describe(), required)
+    if listed:
+        return Item(group, key, title, PASS, f"{relpath}, listed in bundle.json, intact", required)
+    return Item(group, key, title, FAIL if required else NOT_MEASURED, absent, required)
+
+
+def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
+    title = "Monitoring reference (drift statistics) present"
+    reference = manifest.artifact("reference")
+    if reference is not None:
+        return file_item("docs", "monitoring", title, manifest, verification, reference.path)
+    return Item(
+        "docs",
+        "monitoring",
+        title,
+        FAIL,
+        "no reference statistics in the bundle: rebuild it with this skbundle",
+    )
+
+
+def signature_item(root: Path) -> Item:
+    title = "Signature present"
+    if (root / SIGNATURE_NAME).is_file():
+        return Item("docs", "signature", title, PASS, f"{SIGNATURE_NAME} present", required=False)
+    return Item(
+        "docs",
+        "signature",
+        title,
+        WARN,
+        "unsigned: nothing vouches for where this bundle came from",
+        required=False,
+    )
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

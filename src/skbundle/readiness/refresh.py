@@ -1,0 +1,105 @@
+"""Re-rendering a published bundle's readiness files after a new measurement.
+
+A benchmark, a checklist run or a persistence comparison changes what ``checklist.md``,
+``model_card.md`` and ``report.html`` show, so :func:`refresh` is the one function that stores
+the measurement and re-renders those files, updating their manifest entries in one atomic step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from skbundle.core.layout import IMPORTANCE_PNG, READINESS_NAME
+from skbundle.core.manifest import read_manifest
+from skbundle.core.update import UpdateResult, update_bundle
+from skbundle.errors import ReadinessError
+from skbundle.report.checklist import Checklist
+from skbundle.report.files import render_files
+
+_UNSET: Any = object()
+
+
+def read_readiness(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``readiness.json`` of a bundle (evaluation data, importances, last checklist).
+
+    Raises
+    ------
+    ReadinessError
+        The file is missing (a bundle built before reports existed) or not a JSON object.
+    """
+    path = Path(bundle_dir) / READINESS_NAME
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise ReadinessError(
+            str(path),
+            "the file is missing",
+            "The bundle was built before reports existed; rebuild it with skbundle.save().",
+        ) from exc
+    except orjson.JSONDecodeError as exc:
+        raise ReadinessError(
+            str(path), f"it is not valid JSON ({exc})", "Rebuild the bundle."
+        ) from exc
+    if not isinstance(data, dict):
+        raise ReadinessError(str(path), "expected a JSON object", "Rebuild the bundle.")
+    return data
+
+
+def refresh(
+    path: str | os.PathLike[str],
+    *,
+    checklist: Checklist | None = None,
+    benchmarks: dict[str, Any] | None = _UNSET,
+    persistence: list[dict[str, Any]] | None = None,
+) -> UpdateResult:
+    """Store new readiness measurements in a bundle and re-render every file that shows them.
+
+    Parameters
+    ----------
+    path
+        The bundle directory.
+    checklist
+        A freshly computed checklist to store (otherwise the stored one is re-rendered).
+    benchmarks
+        A benchmark result for the manifest's ``benchmarks`` section.
+    persistence
+        Rows of a persistence comparison (see :mod:`skbundle.build.persistence`).
+
+    Returns
+    -------
+    UpdateResult
+        Says whether the bundle's signature must be renewed.
+
+    A bundle saved before reports existed (no ``readiness.json``) gets the files its
+    manifest alone can fill: no curves or importances, the rest as usual.
+
+    Raises
+    ------
+    ManifestError, ReadinessError
+        The manifest cannot be read, or ``readiness.json`` exists but is not valid.
+    """
+    root = Path(path)
+    manifest = read_manifest(root)
+    try:
+        data = read_readiness(root)
+    except ReadinessError:
+        if (root / READINESS_NAME).exists():
+            raise
+        # A bundle saved before reports existed: render what its manifest alone can show.
+        data = {}
+    if checklist is not None:
+        data["checklist"] = checklist.to_dict()
+    if persistence is not None:
+        data["persistence"] = persistence
+    if benchmarks is not _UNSET:
+        manifest = manifest.model_copy(update={"benchmarks": benchmarks})
+    png_path = root / IMPORTANCE_PNG
+    png = png_path.read_bytes() if png_path.is_file() else None
+    files = render_files(manifest, data, importance_png=png)
+    if benchmarks is _UNSET:
+        return update_bundle(root, files)
+    return update_bundle(root, files, benchmarks=benchmarks)
