@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -17,6 +18,7 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
@@ -38,10 +40,12 @@ def test_manifest_records_parity_per_runtime_and_set(
     assert sorted(recorded) == ["joblib", "onnx", "skops"]
     trees = hasattr(c.pipeline.steps[-1][1], "estimators_")
     for runtime, p in recorded.items():
-        assert sorted(p.sets) == ["boundary", "test"], runtime
+        assert sorted(p.sets) == ["boundary", "missing", "test"], runtime
         assert p.sets["test"].n_rows == len(c.X_test)
         assert p.label_agreement == 1.0, runtime
-        assert p.n_rows == p.sets["test"].n_rows + p.sets["boundary"].n_rows
+        assert p.n_rows == sum(p.sets[s].n_rows for s in ("test", "missing", "boundary"))
+        # rows with missing values are checked exactly when training had any (wine does)
+        assert (p.sets["missing"].n_rows > 0) == bool(c.X_train.isna().any().any()), runtime
         if runtime != "onnx" or exact_onnx:
             assert (p.exact, p.max_abs_diff) == (True, 0.0), runtime
             assert p.sets["boundary"].max_abs_diff == 0.0, runtime
@@ -57,7 +61,7 @@ def test_manifest_records_parity_per_runtime_and_set(
             f"{boundary.n_rows} of {boundary.n_rows} rows verified to land there"
         )
     else:
-        assert (onnx.sets["boundary"].n_rows, onnx.notes) == (0, {"boundary": "not a tree model"})
+        assert (onnx.sets["boundary"].n_rows, onnx.notes["boundary"]) == (0, "not a tree model")
 
 
 @pytest.mark.parametrize(
@@ -251,7 +255,52 @@ def test_parity_of_a_pipeline_fitted_on_arrays(
     sets = parity.evaluation_sets(pipe, X_test.to_numpy(), X_train.to_numpy(), names)
     refs = [parity.reference(pipe, s.X, names) for s in sets]
     assert np.array_equal(refs[0], pipe.predict_proba(X_test.to_numpy()))
-    assert sets[1].X.shape[0] > 0
-    assert sets[1].note.endswith(
-        f"{len(sets[1].X)} of {len(sets[1].X)} rows verified to land there"
+    boundary = {s.name: s for s in sets}["boundary"]
+    assert boundary.X.shape[0] > 0
+    assert boundary.note.endswith(
+        f"{len(boundary.X)} of {len(boundary.X)} rows verified to land there"
     )
+
+
+@pytest.fixture(scope="module")
+def with_missing() -> tuple[pd.DataFrame, pd.DataFrame, Any, Any]:
+    """The breast-cancer data with 10% of the values missing: trees route NaN themselves."""
+    data = load_breast_cancer(as_frame=True)
+    X = data.data.mask(np.random.default_rng(0).random(data.data.shape) < 0.1)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, data.target, test_size=0.2, random_state=42, stratify=data.target
+    )
+    return X_train, X_test, y_train, y_test
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        RandomForestClassifier(n_estimators=20, random_state=0),
+        DecisionTreeClassifier(random_state=0),
+    ],
+    ids=["forest", "tree"],
+)
+def test_trees_that_route_missing_values_are_exact_on_onnx(
+    with_missing: tuple[pd.DataFrame, pd.DataFrame, Any, Any], estimator: Any, tmp_path: Any
+) -> None:
+    """No imputer: scikit-learn sends NaN down the side each node recorded at fit time
+    (``tree_.missing_go_to_left``), and splits on "missing or not" have an infinite threshold.
+    The graph must route NaN the same way, and the parity sets must hold NaN rows."""
+    import skbundle
+
+    X_train, X_test, y_train, y_test = with_missing
+    fitted = clone(estimator).fit(X_train, y_train)
+    manifest = skbundle.save(
+        fitted, tmp_path / "b", X_train=X_train, y_train=y_train, X_test=X_test,
+        y_test=y_test, name="with-missing",
+    )  # fmt: skip
+    onnx = manifest.parity["onnx"]
+    assert onnx.exact, onnx
+    assert onnx.sets["missing"].n_rows == 20 * (X_train.shape[1] + 1)
+    assert onnx.sets["boundary"].n_rows > 0
+    bundle = skbundle.load(tmp_path / "b")
+    assert bundle.runtime.format == "onnx"
+    rows = X_test.copy()
+    rows.iloc[:, :5] = np.nan
+    assert np.array_equal(bundle.predict_proba(rows), fitted.predict_proba(rows))

@@ -4,6 +4,9 @@ Every runtime predicts two sets of rows, and the manifest records, per set and o
 largest absolute probability difference from the fitted pipeline and the label agreement:
 
 - ``test``: the held-out data;
+- ``missing`` (when the training data had missing values): held-out rows with one feature,
+  then every such feature, set to NaN, so that a tree's own missing-value routing (or an
+  imputer) is reproduced, not just the rows that happen to be complete;
 - ``boundary`` (tree models): rows that sit exactly on a split threshold and one float32 ulp
   either side of it. A tree compares the float32 of the *preprocessed* feature with a float64
   threshold, so the boundary values are chosen in that space (the largest float32 that goes
@@ -23,9 +26,12 @@ import pandas as pd
 
 from skbundle.core.manifest import Parity, ParitySet
 from skbundle.core.runtime import Predictor
+from skbundle.formats.onnx_graph import qualified_name
 
 MAX_BOUNDARY_NODES = 4000
 """Split nodes probed at most (3 rows each); larger forests are sampled deterministically."""
+MISSING_ROWS_PER_FEATURE = 20
+"""Held-out rows given a NaN in each feature that had missing values in training."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,13 @@ def _inverse(steps: list[Any], feature: int, value: np.ndarray) -> np.ndarray | 
     """Raw values that the preprocessing maps to ``value`` for one feature; None if unknown."""
     out = value.astype(np.float64)
     for step in reversed(steps):
-        kind = type(step).__name__
-        if kind == "StandardScaler":
+        kind = qualified_name(step)
+        if kind == "sklearn.preprocessing._data.StandardScaler":
             if step.with_std:
                 out = out * float(step.scale_[feature])
             if step.with_mean:
                 out = out + float(step.mean_[feature])
-        elif kind == "SimpleImputer" and not step.add_indicator:
+        elif kind == "sklearn.impute._base.SimpleImputer" and not step.add_indicator:
             continue  # a present value passes through unchanged
         else:
             return None
@@ -121,7 +127,10 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
     for t, tree_est in enumerate(trees):
         tree = tree_est.tree_
         reached = tree.decision_path(np.ascontiguousarray(prepared)).tocsc()
-        for split in np.flatnonzero(tree.children_left != -1).tolist():
+        # A split on "missing or not" has an infinite threshold: no finite row sits on it
+        # (the missing set covers it), and an infinite input is refused by scikit-learn.
+        splits = (tree.children_left != -1) & np.isfinite(tree.threshold)
+        for split in np.flatnonzero(splits).tolist():
             hits = reached.indices[reached.indptr[split] : reached.indptr[split + 1]]
             nodes.append((t, split, int(hits[0]) if len(hits) else 0))
     if len(nodes) > MAX_BOUNDARY_NODES:
@@ -157,13 +166,40 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
     return EvaluationSet("boundary", np.ascontiguousarray(X[ok]), note)
 
 
+def missing_set(X_test: np.ndarray, X_train: np.ndarray) -> EvaluationSet:
+    """Held-out rows with NaN in the features that had missing values in training.
+
+    For each such feature, the first ``MISSING_ROWS_PER_FEATURE`` held-out rows with that
+    feature set to NaN, then the same rows with every such feature NaN at once.
+    """
+    width = X_train.shape[1]
+    allowed = np.flatnonzero(np.isnan(X_train).any(axis=0)).tolist()
+    if not allowed:
+        return EvaluationSet("missing", np.empty((0, width)), "no feature had missing values")
+    base = np.ascontiguousarray(X_test[:MISSING_ROWS_PER_FEATURE], dtype=np.float64)
+    blocks = []
+    for feature in allowed:
+        block = base.copy()
+        block[:, feature] = np.nan
+        blocks.append(block)
+    every = base.copy()
+    every[:, allowed] = np.nan
+    blocks.append(every)
+    note = (
+        f"{len(allowed)} features with missing values in training: {len(base)} held-out rows "
+        "with each set to NaN, then with all of them NaN"
+    )
+    return EvaluationSet("missing", np.ascontiguousarray(np.vstack(blocks)), note)
+
+
 def evaluation_sets(
     pipeline: Any, X_test: np.ndarray, X_train: np.ndarray, feature_names: list[str]
 ) -> list[EvaluationSet]:
-    """The held-out rows and, for tree models, the boundary rows."""
+    """The held-out rows, rows with missing values, and, for tree models, the boundary rows."""
     base = np.vstack([X_test, X_train]).astype(np.float64)
     return [
         EvaluationSet("test", evaluation_set(X_test)),
+        missing_set(X_test, X_train),
         boundary_set(pipeline, base, feature_names),
     ]
 

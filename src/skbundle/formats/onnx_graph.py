@@ -105,6 +105,7 @@ def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
     true_leaf: list[int] = []
     false_ids: list[int] = []
     false_leaf: list[int] = []
+    missing_true: list[int] = []
     leaf_targets: list[int] = []
     leaf_weights: list[float] = []
     trees = _trees(estimator)
@@ -112,6 +113,9 @@ def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
         tree = tree_est.tree_
         left, right = tree.children_left, tree.children_right
         values = tree.value[:, 0, :n_classes]
+        # Where a NaN goes: scikit-learn >= 1.3 records it per node (the side with missing
+        # values at fit time, else the side with more samples); BRANCH_LEQ's "true" is left.
+        go_left = getattr(tree, "missing_go_to_left", None)
         internal = [int(n) for n in np.flatnonzero(left != -1)]
         leaves = [int(n) for n in np.flatnonzero(left == -1)]
         for k in range(n_classes):
@@ -126,12 +130,14 @@ def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
                 true_leaf.append(1)
                 false_ids.append(leaf_at[0])
                 false_leaf.append(1)
+                missing_true.append(1)
             else:
                 roots.append(node_at[0])
             for n in internal:
                 modes.append(0)  # BRANCH_LEQ: x <= threshold goes to the true branch
                 features.append(int(tree.feature[n]))
                 splits.append(float(tree.threshold[n]))
+                missing_true.append(int(go_left[n]) if go_left is not None else 0)
                 branches = ((left[n], true_ids, true_leaf), (right[n], false_ids, false_leaf))
                 for child, ids, flags in branches:
                     is_leaf = left[child] == -1
@@ -158,6 +164,7 @@ def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
         nodes_trueleafs=true_leaf,
         nodes_falsenodeids=false_ids,
         nodes_falseleafs=false_leaf,
+        nodes_missing_value_tracks_true=missing_true,
         leaf_targetids=leaf_targets,
         leaf_weights=numpy_helper.from_array(np.array(leaf_weights, dtype=np.float64)),
     )
@@ -188,14 +195,25 @@ def _logistic(g: _Graph, estimator: Any, x: str) -> str:
     return g.op("Div", [exp, total], "softmax")
 
 
-_PREPROCESSORS = {"SimpleImputer": _imputer, "StandardScaler": _scaler}
-_FINAL = {
-    "RandomForestClassifier": _tree_ensemble,
-    "ExtraTreesClassifier": _tree_ensemble,
-    "DecisionTreeClassifier": _tree_ensemble,
-    "ExtraTreeClassifier": _tree_ensemble,
-    "LogisticRegression": _logistic,
+# Matched by where the class is defined, not by its name: a user's own class called
+# RandomForestClassifier is not scikit-learn's, and is not converted as if it were.
+_PREPROCESSORS = {
+    "sklearn.impute._base.SimpleImputer": _imputer,
+    "sklearn.preprocessing._data.StandardScaler": _scaler,
 }
+_FINAL = {
+    "sklearn.ensemble._forest.RandomForestClassifier": _tree_ensemble,
+    "sklearn.ensemble._forest.ExtraTreesClassifier": _tree_ensemble,
+    "sklearn.tree._classes.DecisionTreeClassifier": _tree_ensemble,
+    "sklearn.tree._classes.ExtraTreeClassifier": _tree_ensemble,
+    "sklearn.linear_model._logistic.LogisticRegression": _logistic,
+}
+
+
+def qualified_name(obj: Any) -> str:
+    """``module.QualName`` of an object's class: what the converter and parity match on."""
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def convert(pipeline: Any, n_features: int) -> Any:
@@ -216,11 +234,11 @@ def convert(pipeline: Any, n_features: int) -> Any:
     for step in pre:
         if step is None or step == "passthrough":
             continue
-        convert_step = _PREPROCESSORS.get(type(step).__name__)
+        convert_step = _PREPROCESSORS.get(qualified_name(step))
         if convert_step is None:
             raise ExactConversionUnsupported(f"no exact conversion for {type(step).__name__}")
         x = convert_step(g, step, x)
-    convert_final = _FINAL.get(type(final).__name__)
+    convert_final = _FINAL.get(qualified_name(final))
     if convert_final is None:
         raise ExactConversionUnsupported(f"no exact conversion for {type(final).__name__}")
     out = convert_final(g, final, x)
