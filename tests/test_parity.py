@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
@@ -205,6 +206,13 @@ def test_binary_logistic_regression_is_label_exact(
     assert measured.max_abs_diff < 1e-15
 
 
+class RandomForestClassifierLookalike(RandomForestClassifier):
+    """Named like scikit-learn's class but defined here: matched by where it is defined."""
+
+
+RandomForestClassifierLookalike.__name__ = "RandomForestClassifier"
+
+
 @pytest.mark.parametrize(
     ("pipeline", "message"),
     [
@@ -219,9 +227,17 @@ def test_binary_logistic_regression_is_label_exact(
             id="imputer-indicator",
         ),
         pytest.param(
-            make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=3)),
-            "no exact conversion for GradientBoostingClassifier",
-            id="boosting",
+            make_pipeline(
+                StandardScaler(),
+                GradientBoostingClassifier(n_estimators=3, init=LogisticRegression()),
+            ),
+            "GradientBoostingClassifier with an init estimator or loss other than the default",
+            id="boosting-custom-init",
+        ),
+        pytest.param(
+            make_pipeline(StandardScaler(), RandomForestClassifierLookalike(3, random_state=0)),
+            "no exact conversion for RandomForestClassifier",
+            id="a-class-named-like-sklearns",
         ),
     ],
 )
@@ -304,3 +320,67 @@ def test_trees_that_route_missing_values_are_exact_on_onnx(
     rows = X_test.copy()
     rows.iloc[:, :5] = np.nan
     assert np.array_equal(bundle.predict_proba(rows), fitted.predict_proba(rows))
+
+
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_wine], ids=["binary", "3-class"])
+def test_gradient_boosting_is_exact_up_to_the_link(loader: Any, tmp_path: Any) -> None:
+    """Our graph sums gradient boosting's stages as scikit-learn does (init constant first, then
+    learning_rate x leaf, in float64, in stage order): the raw scores are bit-identical. Only
+    the link (onnxruntime's Sigmoid/Exp against scipy's expit/numpy's exp) may differ, by an
+    ulp or two; the manifest records it, and auto does not choose the runtime."""
+    import skbundle
+
+    data = loader(as_frame=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=0.2, random_state=42, stratify=data.target
+    )
+    fitted = GradientBoostingClassifier(n_estimators=30, random_state=0).fit(X_train, y_train)
+    manifest = skbundle.save(
+        fitted, tmp_path / "b", X_train=X_train, y_train=y_train, X_test=X_test,
+        y_test=y_test, name="gb",
+    )  # fmt: skip
+    model = onnx.load(tmp_path / "b" / "model.onnx")
+    assert {p.key: p.value for p in model.metadata_props}["skbundle.converter"] == (
+        "skbundle-exact"
+    )
+    recorded = manifest.parity["onnx"]
+    assert recorded.label_agreement == 1.0
+    assert recorded.sets["boundary"].n_rows > 500
+    assert recorded.max_abs_diff < 1e-15  # a few ulp of a probability, never hidden
+    expected_runtime = "onnx" if recorded.exact else "skops"
+    assert skbundle.load(tmp_path / "b").runtime.format == expected_runtime
+
+    # the raw scores, before the link, are bit-identical
+    n_trees = fitted.n_trees_per_iteration_
+    g = onnx_graph._Graph()
+    ensemble = onnx_graph._Ensemble()
+    start = fitted._raw_predict_init(np.zeros((1, X_train.shape[1]), dtype=np.float32))[0]
+    for k in range(n_trees):
+        ensemble.add_constant(k, float(start[k]))
+    for stage in fitted.estimators_:
+        for k in range(n_trees):
+            tree = stage[k].tree_
+            ensemble.add_tree(tree, k, fitted.learning_rate * tree.value[:, 0, 0])
+    raw = ensemble.emit(g, onnx_graph.INPUT, n_trees)
+    X = np.ascontiguousarray(X_test.to_numpy(), dtype=np.float64)
+    g.nodes.append(onnx.helper.make_node("Identity", [raw], ["raw"]))
+    graph = onnx.helper.make_graph(
+        g.nodes,
+        "raw",
+        [onnx.helper.make_tensor_value_info("X", onnx.TensorProto.DOUBLE, [None, X.shape[1]])],
+        [onnx.helper.make_tensor_value_info("raw", onnx.TensorProto.DOUBLE, [None, n_trees])],
+        g.initializers,
+    )
+    raw_model = onnx.helper.make_model(
+        graph,
+        opset_imports=[onnx.helper.make_opsetid("", 21), onnx.helper.make_opsetid("ai.onnx.ml", 5)],
+    )
+    raw_model.ir_version = onnx_graph.IR_VERSION
+    session = ort.InferenceSession(
+        raw_model.SerializeToString(),
+        onnx_format.session_options(),
+        providers=["CPUExecutionProvider"],
+    )
+    got = session.run(None, {"X": X})[0]
+    expected = fitted.decision_function(X_test).reshape(len(X), n_trees)
+    assert np.array_equal(got, expected)

@@ -115,7 +115,8 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
         Column names, so that the preprocessing sees the frame it was fitted on.
     """
     final, pre = _final_and_preprocessing(pipeline)
-    trees = list(getattr(final, "estimators_", [final]))
+    # Gradient boosting holds a 2-D array of trees (stage x class); forests a list.
+    trees = list(np.asarray(getattr(final, "estimators_", [final]), dtype=object).ravel())
     if not all(hasattr(t, "tree_") for t in trees):
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "not a tree model")
     head = pipeline[:-1] if pre else None

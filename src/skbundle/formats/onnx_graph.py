@@ -14,6 +14,12 @@ tree order and divides by the number of trees. This module emits exactly those o
   class, so every class sums its trees in tree order; ``SUM`` aggregation, then one ``Div`` by
   the number of trees. The session must run on one thread (see ``onnx_format``): onnxruntime
   may otherwise split the trees among threads and add partial sums in another order;
+- ``GradientBoostingClassifier`` (default prior init, log loss): the same ``TreeEnsemble``,
+  with the init estimator's constant raw score as a one-leaf tree added first and each leaf
+  weight ``learning_rate * value`` (scikit-learn's own float64 product), so the raw scores
+  are bit-identical to ``decision_function``; then ``Sigmoid`` (two classes) or softmax. The
+  link is where an ulp or two can differ (onnxruntime's ``Sigmoid``/``Exp`` against scipy's
+  ``expit``/numpy's ``exp``): recorded by parity, and auto does not choose it;
 - ``LogisticRegression``: ``MatMul`` + ``Add`` and scikit-learn's softmax (``ReduceMax``,
   ``Sub``, ``Exp``, ``ReduceSum``, ``Div``), or ``Sigmoid`` for two classes. ``Exp`` in
   onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, so linear models are
@@ -91,93 +97,168 @@ def _trees(estimator: Any) -> list[Any]:
     return [estimator]
 
 
-def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
-    from onnx import numpy_helper
+class _Ensemble:
+    """The node and leaf arrays of one ``ai.onnx.ml`` ``TreeEnsemble``, tree after tree.
 
+    onnxruntime sums each target's leaves in the order the trees were added (on one thread),
+    starting from zero, so the order of ``add_*`` calls is the order of scikit-learn's sums.
+    """
+
+    def __init__(self) -> None:
+        self.roots: list[int] = []
+        self.modes: list[int] = []
+        self.features: list[int] = []
+        self.splits: list[float] = []
+        self.true_ids: list[int] = []
+        self.true_leaf: list[int] = []
+        self.false_ids: list[int] = []
+        self.false_leaf: list[int] = []
+        self.missing_true: list[int] = []
+        self.leaf_targets: list[int] = []
+        self.leaf_weights: list[float] = []
+
+    def add_constant(self, target: int, value: float) -> None:
+        """A tree that is one leaf: a node whose both branches reach it."""
+        leaf = len(self.leaf_weights)
+        self.roots.append(len(self.modes))
+        self._node(0, 0.0, (leaf, 1), (leaf, 1), missing_left=True)
+        self.leaf_targets.append(target)
+        self.leaf_weights.append(value)
+
+    def add_tree(
+        self, tree: Any, target: int, leaf_values: np.ndarray, *, missing_left: Any = None
+    ) -> None:
+        """One fitted ``sklearn.tree._tree.Tree`` feeding ``target``.
+
+        ``leaf_values[node]`` is what a leaf adds; ``missing_left[node]`` says where a NaN goes
+        (None: NaN fails ``x <= threshold`` and goes right, as gradient boosting's own loop).
+        """
+        left, right = tree.children_left, tree.children_right
+        internal = [int(n) for n in np.flatnonzero(left != -1)]
+        leaves = [int(n) for n in np.flatnonzero(left == -1)]
+        if not internal:
+            self.add_constant(target, float(leaf_values[0]))
+            return
+        node_at = {n: len(self.modes) + i for i, n in enumerate(internal)}
+        leaf_at = {n: len(self.leaf_weights) + i for i, n in enumerate(leaves)}
+
+        def child(n: int) -> tuple[int, int]:
+            return (leaf_at[n], 1) if left[n] == -1 else (node_at[n], 0)
+
+        self.roots.append(node_at[0])
+        for n in internal:
+            nan_left = bool(missing_left[n]) if missing_left is not None else False
+            self._node(int(tree.feature[n]), float(tree.threshold[n]), child(left[n]),
+                       child(right[n]), missing_left=nan_left)  # fmt: skip
+        for n in leaves:
+            self.leaf_targets.append(target)
+            self.leaf_weights.append(float(leaf_values[n]))
+
+    def _node(
+        self,
+        feature: int,
+        split: float,
+        true: tuple[int, int],
+        false: tuple[int, int],
+        *,
+        missing_left: bool,
+    ) -> None:
+        self.modes.append(0)  # BRANCH_LEQ: x <= threshold goes to the true (left) branch
+        self.features.append(feature)
+        self.splits.append(split)
+        self.true_ids.append(true[0])
+        self.true_leaf.append(true[1])
+        self.false_ids.append(false[0])
+        self.false_leaf.append(false[1])
+        self.missing_true.append(1 if missing_left else 0)
+
+    def emit(self, g: _Graph, x: str, n_targets: int) -> str:
+        """The summing node, fed ``x`` cast to float32 and back as scikit-learn's trees see it."""
+        from onnx import numpy_helper
+
+        x32 = g.op("Cast", [x], "as_float32", to=1)
+        x64 = g.op("Cast", [x32], "float32_as_double", to=11)
+        return g.op(
+            "TreeEnsemble",
+            [x64],
+            "tree_sum",
+            domain="ai.onnx.ml",
+            aggregate_function=1,  # SUM
+            post_transform=0,
+            n_targets=n_targets,
+            tree_roots=self.roots,
+            nodes_modes=numpy_helper.from_array(np.array(self.modes, dtype=np.uint8)),
+            nodes_featureids=self.features,
+            nodes_splits=numpy_helper.from_array(np.array(self.splits, dtype=np.float64)),
+            nodes_truenodeids=self.true_ids,
+            nodes_trueleafs=self.true_leaf,
+            nodes_falsenodeids=self.false_ids,
+            nodes_falseleafs=self.false_leaf,
+            nodes_missing_value_tracks_true=self.missing_true,
+            leaf_targetids=self.leaf_targets,
+            leaf_weights=numpy_helper.from_array(np.array(self.leaf_weights, dtype=np.float64)),
+        )
+
+
+def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
+    """A forest's (or one tree's) class probabilities: sum the trees in order, divide once.
+
+    Each tree appears once per class, each copy feeding one class, so every class sums its
+    trees in tree order; NaN goes where each node recorded (``tree_.missing_go_to_left``).
+    """
     if getattr(estimator, "n_outputs_", 1) != 1:
         raise ExactConversionUnsupported(f"{type(estimator).__name__} with several outputs")
     n_classes = len(estimator.classes_)
-    roots: list[int] = []
-    modes: list[int] = []
-    features: list[int] = []
-    splits: list[float] = []
-    true_ids: list[int] = []
-    true_leaf: list[int] = []
-    false_ids: list[int] = []
-    false_leaf: list[int] = []
-    missing_true: list[int] = []
-    leaf_targets: list[int] = []
-    leaf_weights: list[float] = []
+    ensemble = _Ensemble()
     trees = _trees(estimator)
     for tree_est in trees:
         tree = tree_est.tree_
-        left, right = tree.children_left, tree.children_right
-        values = tree.value[:, 0, :n_classes]
-        # Where a NaN goes: scikit-learn >= 1.3 records it per node (the side with missing
-        # values at fit time, else the side with more samples); BRANCH_LEQ's "true" is left.
         go_left = getattr(tree, "missing_go_to_left", None)
-        internal = [int(n) for n in np.flatnonzero(left != -1)]
-        leaves = [int(n) for n in np.flatnonzero(left == -1)]
         for k in range(n_classes):
-            node_at = {n: len(modes) + i for i, n in enumerate(internal)}
-            leaf_at = {n: len(leaf_weights) + i for i, n in enumerate(leaves)}
-            if not internal:  # a tree that is one leaf: a node whose both branches reach it
-                roots.append(len(modes))
-                modes.append(0)
-                features.append(0)
-                splits.append(0.0)
-                true_ids.append(leaf_at[0])
-                true_leaf.append(1)
-                false_ids.append(leaf_at[0])
-                false_leaf.append(1)
-                missing_true.append(1)
-            else:
-                roots.append(node_at[0])
-            for n in internal:
-                modes.append(0)  # BRANCH_LEQ: x <= threshold goes to the true branch
-                features.append(int(tree.feature[n]))
-                splits.append(float(tree.threshold[n]))
-                missing_true.append(int(go_left[n]) if go_left is not None else 0)
-                branches = ((left[n], true_ids, true_leaf), (right[n], false_ids, false_leaf))
-                for child, ids, flags in branches:
-                    is_leaf = left[child] == -1
-                    ids.append(leaf_at[child] if is_leaf else node_at[child])
-                    flags.append(1 if is_leaf else 0)
-            for n in leaves:
-                leaf_targets.append(k)
-                leaf_weights.append(float(values[n, k]))
-    x32 = g.op("Cast", [x], "as_float32", to=1)
-    x64 = g.op("Cast", [x32], "float32_as_double", to=11)
-    summed = g.op(
-        "TreeEnsemble",
-        [x64],
-        "tree_sum",
-        domain="ai.onnx.ml",
-        aggregate_function=1,  # SUM
-        post_transform=0,
-        n_targets=n_classes,
-        tree_roots=roots,
-        nodes_modes=numpy_helper.from_array(np.array(modes, dtype=np.uint8)),
-        nodes_featureids=features,
-        nodes_splits=numpy_helper.from_array(np.array(splits, dtype=np.float64)),
-        nodes_truenodeids=true_ids,
-        nodes_trueleafs=true_leaf,
-        nodes_falsenodeids=false_ids,
-        nodes_falseleafs=false_leaf,
-        nodes_missing_value_tracks_true=missing_true,
-        leaf_targetids=leaf_targets,
-        leaf_weights=numpy_helper.from_array(np.array(leaf_weights, dtype=np.float64)),
-    )
+            ensemble.add_tree(tree, k, tree.value[:, 0, k], missing_left=go_left)
+    summed = ensemble.emit(g, x, n_classes)
     if not hasattr(estimator, "estimators_"):
         return summed
     return g.op("Div", [summed, g.const("n_trees", np.array(float(len(trees))))], "mean")
+
+
+def _gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
+    """Gradient boosting's raw score, summed as ``predict_stages`` sums it, then its link.
+
+    scikit-learn starts from the init estimator's constant raw prediction and adds
+    ``learning_rate * leaf value`` stage by stage in float64. Here the constant is a one-leaf
+    tree added first (onnxruntime's sum starts at zero, and ``0 + c == c``), and each leaf
+    weight is the same float64 product. The link is ``expit`` (two classes) or softmax.
+    """
+    init = estimator.init_
+    prior = qualified_name(init) == "sklearn.dummy.DummyClassifier" and init.strategy == "prior"
+    if not (init == "zero" or prior) or estimator.loss != "log_loss":
+        raise ExactConversionUnsupported(
+            "GradientBoostingClassifier with an init estimator or loss other than the default"
+        )
+    k_trees = int(estimator.n_trees_per_iteration_)
+    n_features = int(estimator.n_features_in_)
+    start = estimator._raw_predict_init(np.zeros((1, n_features), dtype=np.float32))[0]
+    ensemble = _Ensemble()
+    for k in range(k_trees):
+        ensemble.add_constant(k, float(start[k]))
+    rate = float(estimator.learning_rate)
+    for stage in estimator.estimators_:
+        for k in range(k_trees):
+            tree = stage[k].tree_
+            ensemble.add_tree(tree, k, rate * tree.value[:, 0, 0])
+    raw = ensemble.emit(g, x, k_trees)
+    if k_trees == 1:
+        positive = g.op("Sigmoid", [raw], "positive")
+        negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
+        return g.op("Concat", [negative, positive], "binary", axis=1)
+    return _softmax(g, raw)
 
 
 def _logistic(g: _Graph, estimator: Any, x: str) -> str:
     coef = np.asarray(estimator.coef_, dtype=np.float64)
     intercept = np.asarray(estimator.intercept_, dtype=np.float64)
     n_classes = len(estimator.classes_)
-    axis = g.const("axis", np.array([1], dtype=np.int64))
     scores = g.op("MatMul", [x, g.const("coef_t", np.ascontiguousarray(coef.T))], "dot")
     scores = g.op("Add", [scores, g.const("intercept", intercept)], "decision")
     if n_classes == 2 and coef.shape[0] == 1:
@@ -188,6 +269,12 @@ def _logistic(g: _Graph, estimator: Any, x: str) -> str:
         raise ExactConversionUnsupported(
             "LogisticRegression whose coefficients are not one row per class"
         )
+    return _softmax(g, scores)
+
+
+def _softmax(g: _Graph, scores: str) -> str:
+    """scikit-learn's softmax: subtract the row's max, exponentiate, divide by the sum."""
+    axis = g.const("axis", np.array([1], dtype=np.int64))
     top = g.op("ReduceMax", [scores, axis], "max", keepdims=1)
     shifted = g.op("Sub", [scores, top], "shifted")
     exp = g.op("Exp", [shifted], "exp")
@@ -207,6 +294,7 @@ _FINAL = {
     "sklearn.tree._classes.DecisionTreeClassifier": _tree_ensemble,
     "sklearn.tree._classes.ExtraTreeClassifier": _tree_ensemble,
     "sklearn.linear_model._logistic.LogisticRegression": _logistic,
+    "sklearn.ensemble._gb.GradientBoostingClassifier": _gradient_boosting,
 }
 
 
