@@ -323,11 +323,11 @@ def test_trees_that_route_missing_values_are_exact_on_onnx(
 
 
 @pytest.mark.parametrize("loader", [load_breast_cancer, load_wine], ids=["binary", "3-class"])
-def test_gradient_boosting_is_exact_up_to_the_link(loader: Any, tmp_path: Any) -> None:
+def test_gradient_boosting_is_exact_on_onnx(loader: Any, tmp_path: Any) -> None:
     """Our graph sums gradient boosting's stages as scikit-learn does (init constant first, then
-    learning_rate x leaf, in float64, in stage order): the raw scores are bit-identical. Only
-    the link (onnxruntime's Sigmoid/Exp against scipy's expit/numpy's exp) may differ, by an
-    ulp or two; the manifest records it, and auto does not choose the runtime."""
+    learning_rate x leaf, in float64, in stage order): the raw scores are bit-identical. The
+    link is applied by skbundle's runtime as scikit-learn applies it (expit / softmax), so the
+    probabilities are too, and auto serves the bundle with ONNX."""
     import skbundle
 
     data = loader(as_frame=True)
@@ -344,11 +344,15 @@ def test_gradient_boosting_is_exact_up_to_the_link(loader: Any, tmp_path: Any) -
         "skbundle-exact"
     )
     recorded = manifest.parity["onnx"]
-    assert recorded.label_agreement == 1.0
+    assert recorded.exact, recorded
     assert recorded.sets["boundary"].n_rows > 500
-    assert recorded.max_abs_diff < 1e-15  # a few ulp of a probability, never hidden
-    expected_runtime = "onnx" if recorded.exact else "skops"
-    assert skbundle.load(tmp_path / "b").runtime.format == expected_runtime
+    bundle = skbundle.load(tmp_path / "b")
+    assert bundle.runtime.format == "onnx"
+    assert np.array_equal(bundle.predict_proba(X_test), fitted.predict_proba(X_test))
+    # ONNX consumers other than skbundle get the graph's own link, within a few ulp
+    session = ort.InferenceSession(str(tmp_path / "b" / "model.onnx"))
+    portable = session.run(["probabilities"], {"X": X_test.to_numpy(dtype=np.float64)})[0]
+    assert float(np.max(np.abs(portable - fitted.predict_proba(X_test)))) < 1e-15
 
     # the raw scores, before the link, are bit-identical
     n_trees = fitted.n_trees_per_iteration_
@@ -384,3 +388,20 @@ def test_gradient_boosting_is_exact_up_to_the_link(loader: Any, tmp_path: Any) -
     got = session.run(None, {"X": X})[0]
     expected = fitted.decision_function(X_test).reshape(len(X), n_trees)
     assert np.array_equal(got, expected)
+
+
+def test_the_runtime_links_are_scikit_learns_bit_for_bit() -> None:
+    """expit element by element with math.exp is scipy's expit; softmax is sklearn's."""
+    from scipy.special import expit
+    from sklearn.utils.extmath import softmax
+
+    rng = np.random.default_rng(0)
+    raw = np.concatenate(
+        [rng.normal(0, 3, 20_000), rng.normal(0, 40, 2_000), [0.0, -0.0, 709.0, -709.0, 745.2,
+         -745.2, 1e308, -1e308, np.finfo(float).tiny]]
+    ).reshape(-1, 1)  # fmt: skip
+    two = onnx_format.LINKS["expit"](raw)
+    assert np.array_equal(two[:, 1], expit(raw[:, 0]))
+    assert np.array_equal(two[:, 0], 1 - expit(raw[:, 0]))
+    scores = rng.normal(0, 5, (5_000, 4))
+    assert np.array_equal(onnx_format.LINKS["softmax"](scores), softmax(scores, copy=True))

@@ -39,6 +39,10 @@ from skbundle.errors import ExactConversionUnsupported
 
 INPUT = "X"
 OUTPUT = "probabilities"
+RAW_OUTPUT = "raw_scores"
+"""Second output of a model whose last step is a link (gradient boosting): the raw scores."""
+LINK_KEY = "skbundle.link"
+"""Model metadata naming that link ("expit" or "softmax"); see ``onnx_format.LINKS``."""
 OPSET = 21
 ML_OPSET = 5
 IR_VERSION = 10
@@ -49,6 +53,8 @@ class _Graph:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._n = 0
+        self.raw: tuple[str, int, str] | None = None
+        """(raw-score tensor, width, link) when the probabilities are a link of raw scores."""
 
     def name(self, stem: str) -> str:
         self._n += 1
@@ -248,6 +254,7 @@ def _gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
             tree = stage[k].tree_
             ensemble.add_tree(tree, k, rate * tree.value[:, 0, 0])
     raw = ensemble.emit(g, x, k_trees)
+    g.raw = (raw, k_trees, "expit" if k_trees == 1 else "softmax")
     if k_trees == 1:
         positive = g.op("Sigmoid", [raw], "positive")
         negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
@@ -332,11 +339,16 @@ def convert(pipeline: Any, n_features: int) -> Any:
     out = convert_final(g, final, x)
     g.nodes.append(helper.make_node("Identity", [out], [OUTPUT]))
     n_classes = len(final.classes_)
+    outputs = [helper.make_tensor_value_info(OUTPUT, TensorProto.DOUBLE, [None, n_classes])]
+    if g.raw is not None:
+        raw, width, _ = g.raw
+        g.nodes.append(helper.make_node("Identity", [raw], [RAW_OUTPUT]))
+        outputs.append(helper.make_tensor_value_info(RAW_OUTPUT, TensorProto.DOUBLE, [None, width]))
     graph = helper.make_graph(
         g.nodes,
         "skbundle",
         [helper.make_tensor_value_info(INPUT, TensorProto.DOUBLE, [None, n_features])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.DOUBLE, [None, n_classes])],
+        outputs,
         g.initializers,
     )
     model = helper.make_model(
@@ -345,5 +357,10 @@ def convert(pipeline: Any, n_features: int) -> Any:
         producer_name="skbundle",
     )
     model.ir_version = IR_VERSION
+    if g.raw is not None:
+        # ``probabilities`` stays for any ONNX consumer (within an ulp or two); skbundle's own
+        # runtime applies the link to the exact raw scores as scikit-learn does.
+        entry = model.metadata_props.add()
+        entry.key, entry.value = LINK_KEY, g.raw[2]
     onnx.checker.check_model(model)
     return model
