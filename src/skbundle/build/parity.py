@@ -115,6 +115,8 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
         Column names, so that the preprocessing sees the frame it was fitted on.
     """
     final, pre = _final_and_preprocessing(pipeline)
+    if hasattr(final, "_predictors"):
+        return _histogram_boundary_set(pipeline, final, pre, base, feature_names)
     # Gradient boosting holds a 2-D array of trees (stage x class); forests a list.
     trees = list(np.asarray(getattr(final, "estimators_", [final]), dtype=object).ravel())
     if not all(hasattr(t, "tree_") for t in trees):
@@ -163,6 +165,54 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
     note = (
         f"{len(nodes)} split nodes x 3 (1 ulp below, on, 1 ulp above the threshold in float32); "
         f"{int(ok.sum())} of {len(ok)} rows verified to land there"
+    )
+    return EvaluationSet("boundary", np.ascontiguousarray(X[ok]), note)
+
+
+def _histogram_boundary_set(
+    pipeline: Any, final: Any, pre: list[Any], base: np.ndarray, feature_names: list[str]
+) -> EvaluationSet:
+    """Boundary rows for histogram gradient boosting, whose predictors compare the float64
+    value itself with ``num_threshold``: rows on it and one float64 ulp either side."""
+    splits: list[tuple[int, float]] = []
+    for iteration in final._predictors:
+        for predictor in iteration:
+            nodes = predictor.nodes
+            keep = (nodes["is_leaf"] == 0) & (nodes["is_categorical"] == 0)
+            keep &= np.isfinite(nodes["num_threshold"])
+            for feature, threshold in zip(
+                nodes["feature_idx"][keep].tolist(), nodes["num_threshold"][keep].tolist(),
+                strict=True,
+            ):  # fmt: skip
+                splits.append((int(feature), float(threshold)))
+    if len(splits) > MAX_BOUNDARY_NODES:
+        pick = np.random.default_rng(0).choice(len(splits), MAX_BOUNDARY_NODES, replace=False)
+        splits = [splits[i] for i in sorted(pick)]
+    rows: list[np.ndarray] = []
+    wanted: list[tuple[int, float]] = []
+    for i, (feature, threshold) in enumerate(splits):
+        targets = np.array(
+            [np.nextafter(threshold, -np.inf), threshold, np.nextafter(threshold, np.inf)]
+        )
+        raw = _inverse(pre, feature, targets)
+        if raw is None:
+            return EvaluationSet(
+                "boundary", np.empty((0, base.shape[1])), "preprocessing is not invertible"
+            )
+        for value, target in zip(raw, targets.tolist(), strict=True):
+            candidate = base[i % len(base)].copy()
+            candidate[feature] = value
+            rows.append(candidate)
+            wanted.append((feature, target))
+    if not rows:
+        return EvaluationSet("boundary", np.empty((0, base.shape[1])), "no split nodes")
+    X = np.vstack(rows)
+    head = pipeline[:-1] if pre else None
+    seen = np.asarray(head.transform(model_input(head, X, feature_names)) if head else X)
+    ok = np.array([seen[i, f] == t for i, (f, t) in enumerate(wanted)], dtype=bool)
+    note = (
+        f"{len(splits)} split nodes x 3 (1 ulp below, on, 1 ulp above the threshold in "
+        f"float64); {int(ok.sum())} of {len(ok)} rows verified to land there"
     )
     return EvaluationSet("boundary", np.ascontiguousarray(X[ok]), note)
 

@@ -139,7 +139,28 @@ class _Ensemble:
         ``leaf_values[node]`` is what a leaf adds; ``missing_left[node]`` says where a NaN goes
         (None: NaN fails ``x <= threshold`` and goes right, as gradient boosting's own loop).
         """
-        left, right = tree.children_left, tree.children_right
+        self.add_nodes(
+            target,
+            left=tree.children_left,
+            right=tree.children_right,
+            feature=tree.feature,
+            threshold=tree.threshold,
+            leaf_values=leaf_values,
+            missing_left=missing_left,
+        )
+
+    def add_nodes(
+        self,
+        target: int,
+        *,
+        left: np.ndarray,
+        right: np.ndarray,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        leaf_values: np.ndarray,
+        missing_left: Any = None,
+    ) -> None:
+        """One tree given as node arrays, root at 0; a node whose ``left`` is -1 is a leaf."""
         internal = [int(n) for n in np.flatnonzero(left != -1)]
         leaves = [int(n) for n in np.flatnonzero(left == -1)]
         if not internal:
@@ -154,8 +175,8 @@ class _Ensemble:
         self.roots.append(node_at[0])
         for n in internal:
             nan_left = bool(missing_left[n]) if missing_left is not None else False
-            self._node(int(tree.feature[n]), float(tree.threshold[n]), child(left[n]),
-                       child(right[n]), missing_left=nan_left)  # fmt: skip
+            self._node(int(feature[n]), float(threshold[n]), child(int(left[n])),
+                       child(int(right[n])), missing_left=nan_left)  # fmt: skip
         for n in leaves:
             self.leaf_targets.append(target)
             self.leaf_weights.append(float(leaf_values[n]))
@@ -178,15 +199,17 @@ class _Ensemble:
         self.false_leaf.append(false[1])
         self.missing_true.append(1 if missing_left else 0)
 
-    def emit(self, g: _Graph, x: str, n_targets: int) -> str:
-        """The summing node, fed ``x`` cast to float32 and back as scikit-learn's trees see it."""
+    def emit(self, g: _Graph, x: str, n_targets: int, *, as_float32: bool = True) -> str:
+        """The summing node. ``as_float32``: fed ``x`` cast to float32 and back, as
+        scikit-learn's ``tree_`` sees it (histogram gradient boosting compares float64)."""
         from onnx import numpy_helper
 
-        x32 = g.op("Cast", [x], "as_float32", to=1)
-        x64 = g.op("Cast", [x32], "float32_as_double", to=11)
+        if as_float32:
+            x32 = g.op("Cast", [x], "as_float32", to=1)
+            x = g.op("Cast", [x32], "float32_as_double", to=11)
         return g.op(
             "TreeEnsemble",
-            [x64],
+            [x],
             "tree_sum",
             domain="ai.onnx.ml",
             aggregate_function=1,  # SUM
@@ -254,6 +277,48 @@ def _gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
             tree = stage[k].tree_
             ensemble.add_tree(tree, k, rate * tree.value[:, 0, 0])
     raw = ensemble.emit(g, x, k_trees)
+    return _with_link(g, raw, k_trees)
+
+
+def _hist_gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
+    """Histogram gradient boosting: the baseline, then every predictor's leaf values in order.
+
+    Its predictors compare the float64 value with ``num_threshold`` (no float32 cast) and send
+    NaN where each node recorded; leaf values already include the learning rate. Categorical
+    splits (bitsets) are not converted.
+    """
+    if getattr(estimator, "_preprocessor", None) is not None or (
+        estimator.is_categorical_ is not None and bool(np.any(estimator.is_categorical_))
+    ):
+        raise ExactConversionUnsupported("HistGradientBoostingClassifier with categorical features")
+    k_trees = int(estimator.n_trees_per_iteration_)
+    baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
+    ensemble = _Ensemble()
+    for k in range(k_trees):
+        ensemble.add_constant(k, float(baseline[k]))
+    for iteration in estimator._predictors:
+        for k, predictor in enumerate(iteration):
+            nodes = predictor.nodes
+            ensemble.add_nodes(
+                k,
+                left=np.where(nodes["is_leaf"] != 0, -1, nodes["left"].astype(np.int64)),
+                right=nodes["right"],
+                feature=nodes["feature_idx"],
+                threshold=nodes["num_threshold"],
+                leaf_values=nodes["value"],
+                missing_left=nodes["missing_go_to_left"],
+            )
+    raw = ensemble.emit(g, x, k_trees, as_float32=False)
+    return _with_link(g, raw, k_trees)
+
+
+def _with_link(g: _Graph, raw: str, k_trees: int) -> str:
+    """Probabilities from boosting's raw scores: expit for one score, softmax for several.
+
+    The graph's own link serves any ONNX consumer (onnxruntime's Sigmoid/Exp may differ from
+    scipy's/numpy's by an ulp); skbundle's runtime applies the link named in ``g.raw`` to the
+    raw scores itself, exactly as scikit-learn does (``onnx_format.LINKS``).
+    """
     g.raw = (raw, k_trees, "expit" if k_trees == 1 else "softmax")
     if k_trees == 1:
         positive = g.op("Sigmoid", [raw], "positive")
@@ -302,6 +367,9 @@ _FINAL = {
     "sklearn.tree._classes.ExtraTreeClassifier": _tree_ensemble,
     "sklearn.linear_model._logistic.LogisticRegression": _logistic,
     "sklearn.ensemble._gb.GradientBoostingClassifier": _gradient_boosting,
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier": (
+        _hist_gradient_boosting
+    ),
 }
 
 
