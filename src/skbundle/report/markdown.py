@@ -5,11 +5,13 @@ or class name, a package version can hold ``<script>``, a link to ``javascript:`
 that ends a table cell. A CommonMark viewer would render those as markup. So every value
 interpolated into Markdown goes through one of these helpers:
 
-- :func:`md_escape` for running text and table cells: every character CommonMark (or GitHub's
-  tables and strikethrough) gives a meaning is backslash-escaped, which CommonMark renders as
-  the character itself, so ``<`` can no longer open raw HTML and ``](`` no longer makes a
-  link; line breaks become spaces, so a value cannot start a block (a heading, a list, a new
-  table row) of its own.
+- :func:`md_escape` for running text and table cells: every character that has a meaning
+  anywhere in a line (``\\ ` * _ { } [ ] < > ( ) ! | & ~ $``) is backslash-escaped, which
+  CommonMark renders as the character itself, so ``<`` can no longer open raw HTML, ``](``
+  no longer makes a link and ``|`` no longer ends a table cell. Line breaks become spaces, so
+  a value cannot start a block of its own; the characters that mean something only at the
+  start of a line (``# + - =``, ``1.``) are escaped only there, which keeps versions, dates
+  and names such as ``breast-cancer 1.0.0`` readable in the raw file.
 - :func:`md_code` for an inline code span: inside code a backslash is literal, so it picks a
   run of backticks longer than any in the text.
 """
@@ -20,7 +22,8 @@ import re
 
 __all__ = ["md_code", "md_escape"]
 
-_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|&~=:^\"'$])")
+_INLINE = re.compile(r"([\\`*_{}\[\]<>()!|&~$])")
+_LINE_START = re.compile(r"^(?:([#+\-=])|(\d+)\.)")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]+")
 _BACKTICKS = re.compile(r"`+")
 
@@ -30,10 +33,13 @@ def md_escape(text: object) -> str:
 
     Examples
     --------
-    >>> md_escape("<img src=x onerror=alert(1)> | col")
-    '\\\\<img src\\\\=x onerror\\\\=alert\\\\(1\\\\)\\\\> \\\\| col'
+    >>> print(md_escape("<img src=x onerror=alert(1)> | col"))
+    \\<img src=x onerror=alert\\(1\\)\\> \\| col
+    >>> print(md_escape("1. breast-cancer 1.0.0"))
+    1\\. breast-cancer 1.0.0
     """
-    return _PUNCTUATION.sub(r"\\\1", _LINE_BREAK.sub(" ", str(text)).strip())
+    escaped = _INLINE.sub(r"\\\1", _LINE_BREAK.sub(" ", str(text)).strip())
+    return _LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\.", escaped)
 
 
 def md_code(text: object) -> str:
