@@ -24,6 +24,7 @@ COMMONMARK = MarkdownIt("commonmark").enable("table")
         ("+ item", r"\+ item"),
         ("=== setext", r"\=== setext"),
         ("12. ordered", r"12\. ordered"),
+        ("1.9.1 is a version", "1.9.1 is a version"),
         ("**bold** _it_ `code` ~~del~~", r"\*\*bold\*\* \_it\_ \`code\` \~\~del\~\~"),
         ("&lt; entity", r"\&lt; entity"),
         (r"back\slash", r"back\\slash"),
@@ -42,6 +43,7 @@ COMMONMARK = MarkdownIt("commonmark").enable("table")
         "plus-bullet",
         "setext",
         "ordered",
+        "version-first",
         "emphasis-code-strike",
         "entity",
         "backslash",
@@ -73,6 +75,16 @@ def test_escaped_text_renders_as_exactly_that_text(text: str) -> None:
     assert paragraph == f"<p>Description: {_html_text(flat)}</p>\n"
     table = COMMONMARK.render(f"| name | value |\n| --- | --- |\n| {md_escape(text)} | 1 |\n")
     assert f"<td>{_html_text(flat)}</td>\n<td>1</td>" in table
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["# heading", "- item", "+ item", "1. item", "3) item", "---", "> quote", "    code"],
+    ids=["heading", "bullet", "plus", "ordered", "ordered-paren", "rule", "quote", "indent"],
+)
+def test_a_value_that_starts_a_line_starts_no_block(text: str) -> None:
+    """The description is a line of its own: whatever it starts with, it stays a paragraph."""
+    assert COMMONMARK.render(md_escape(text)) == f"<p>{_html_text(text.strip())}</p>\n"
 
 
 def _html_text(text: str) -> str:

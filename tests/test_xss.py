@@ -10,9 +10,7 @@ drift page, the real app's ``GET /``), parsed, and opened in real Chromium.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,6 +29,7 @@ from skbundle.readiness.refresh import refresh
 from skbundle.report import drift_page
 from skbundle.serve import create_app
 
+from . import chromium
 from .conftest import Case
 from .tampering import rehash
 
@@ -44,8 +43,6 @@ NAMES = [SCRIPT, IMG, LINK, CELL]
 """The first four feature names of the forged bundle."""
 CLASSES = [IMG, CLOSE]
 
-CHROMIUM = os.environ.get("SKBUNDLE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 COMMONMARK = MarkdownIt("commonmark").enable("table")
 
 
@@ -255,14 +252,8 @@ def test_served_page_shows_forged_text_escaped(forged: Path) -> None:
 # -- real Chromium --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}; set SKBUNDLE_CHROMIUM to its path")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium.launch() as browser:
         yield browser
-        browser.close()
 
 
 def _open(browser: Any, load: Any) -> tuple[list[str], Any]:

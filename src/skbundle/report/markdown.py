@@ -9,9 +9,9 @@ interpolated into Markdown goes through one of these helpers:
   anywhere in a line (``\\ ` * _ { } [ ] < > ( ) ! | & ~ $``) is backslash-escaped, which
   CommonMark renders as the character itself, so ``<`` can no longer open raw HTML, ``](``
   no longer makes a link and ``|`` no longer ends a table cell. Line breaks become spaces, so
-  a value cannot start a block of its own; the characters that mean something only at the
-  start of a line (``# + - =``, ``1.``) are escaped only there, which keeps versions, dates
-  and names such as ``breast-cancer 1.0.0`` readable in the raw file.
+  a value cannot start a block of its own; what means something only at the start of a line
+  (``# + - =``, ``1.`` before a space) is escaped only there, which keeps versions, dates and
+  names such as ``breast-cancer 1.0.0`` readable in the raw file.
 - :func:`md_code` for an inline code span: inside code a backslash is literal, so it picks a
   run of backticks longer than any in the text.
 """
@@ -23,7 +23,8 @@ import re
 __all__ = ["md_code", "md_escape"]
 
 _INLINE = re.compile(r"([\\`*_{}\[\]<>()!|&~$])")
-_LINE_START = re.compile(r"^(?:([#+\-=])|(\d+)\.)")
+# A leading "1." makes an ordered list only when a space (or nothing) follows: "1.9.1" does not.
+_LINE_START = re.compile(r"^(?:([#+\-=])|(\d{1,9})\.(?=\s|$))")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]+")
 _BACKTICKS = re.compile(r"`+")
 
