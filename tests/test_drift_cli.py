@@ -16,17 +16,8 @@ from typer.testing import CliRunner
 import skbundle
 from skbundle.cli import app
 from skbundle.monitor.predlog import PredictionLogger
+from tests import chromium
 from tests.conftest import Case
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _flat(text: str) -> str:
@@ -106,8 +97,6 @@ def test_warn_exit_code(cancer: Case, data: dict[str, Path]) -> None:
 def test_html_report_renders_in_chromium(
     cancer: Case, data: dict[str, Path], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     page_path = tmp_path / "report" / "drift.html"
     code, out, _ = _run(
         str(cancer.path),
@@ -121,19 +110,15 @@ def test_html_report_renders_in_chromium(
     assert code == 2
     assert f"HTML report: {page_path}" in _flat(out)
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_path.as_uri())
-            images = page.eval_on_selector_all(
-                "img", "els => els.map(e => [e.alt, e.complete && e.naturalWidth > 0])"
-            )
-            heading = page.inner_text("h1")
-            body = page.inner_text("body")
-        finally:
-            browser.close()
+    with chromium.launch() as browser:
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_path.as_uri())
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.alt, e.complete && e.naturalWidth > 0])"
+        )
+        heading = page.inner_text("h1")
+        body = page.inner_text("body")
     # One histogram for the drifted feature, one per class for the predictions; all decoded.
     assert images == [
         ["reference vs current histogram of mean radius", True],

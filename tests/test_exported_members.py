@@ -63,7 +63,16 @@ PACKAGES = {
         "drift_source",
         "read_reference",
     ],
-    "skbundle.report": ["checklist", "drift_page", "files", "html", "model_card", "plots"],
+    "skbundle.report": [
+        "checklist",
+        "drift_page",
+        "files",
+        "html",
+        "markdown",
+        "model_card",
+        "plots",
+        "templates",
+    ],
     "skbundle.readiness": [
         "CheckOutcome",
         "check",

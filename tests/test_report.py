@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,18 +20,10 @@ from skbundle.errors import ReadinessError
 from skbundle.readiness.refresh import read_readiness, refresh
 from skbundle.report import plots
 
+from . import chromium
 from .conftest import Case
 from .readiness_helpers import copy_bundle, edit_manifest, png_size
 
-CHROMIUM = os.environ.get("SKBUNDLE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXPECTED_SIZE = (800, 600)
 
 
@@ -173,22 +165,16 @@ def test_refresh_refuses_damaged_readiness_data(cancer: Case, tmp_path: Path) ->
 
 
 @pytest.fixture(scope="module")
-def browser() -> object:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}; set SKBUNDLE_CHROMIUM to its path")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+def browser() -> Iterator[Any]:
+    with chromium.launch() as browser:
         yield browser
-        browser.close()
 
 
-def test_report_renders_in_chromium(cancer: Case, browser: object, tmp_path: Path) -> None:
+def test_report_renders_in_chromium(cancer: Case, browser: Any, tmp_path: Path) -> None:
     from PIL import Image, ImageStat
 
     manifest = read_manifest(cancer.path)
-    page = browser.new_page(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
     try:
         page.goto((cancer.path / "report.html").as_uri())
         text = page.inner_text("body")

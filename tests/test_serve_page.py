@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import skbundle
+from tests import chromium
 from tests.conftest import Case
 from tests.serve_live import Live, live_server
 
-CHROMIUM = os.environ.get("SKBUNDLE_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if shutil.which(CHROMIUM) is None:  # pragma: no cover - the project's machines have it
+if not chromium.available():  # pragma: no cover - the project's machines have it
     pytest.skip(
-        f"no Chromium at {CHROMIUM} (install Debian's 'chromium' or set SKBUNDLE_CHROMIUM)",
+        f"no Chromium at {chromium.CHROMIUM} (install Debian's 'chromium' or set "
+        "SKBUNDLE_CHROMIUM)",
         allow_module_level=True,
     )
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +31,8 @@ def server(cancer: Case, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 @pytest.fixture(scope="module")
 def browser_page(server: Live) -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            yield page
-        finally:
-            browser.close()
+    with chromium.launch() as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def test_fill_a_field_submit_and_see_the_predicted_class(

@@ -1,8 +1,9 @@
-"""The report's figures, drawn with matplotlib's Agg backend into PNG bytes.
+"""Every figure skbundle draws, with matplotlib's Agg backend into PNG bytes.
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot: no global state, no
-GUI backend, safe in a server thread. Every figure has a fixed pixel size (``SIZE`` at
-``DPI``) so that a test can check it.
+GUI backend, safe in a server thread. The report's figures have a fixed pixel size (``SIZE``
+at ``DPI``) so that a test can check it; the drift page's bar charts (:func:`shares_png`) are
+smaller and cropped to their content.
 """
 
 from __future__ import annotations
@@ -18,18 +19,30 @@ SIZE = (8.0, 6.0)
 """Inches; at ``DPI`` every figure is 800 x 600 pixels."""
 
 
-def _figure() -> Any:
+SHARES_SIZE = (7.0, 2.8)
+SHARES_DPI = 80
+"""The drift page's bar charts: inches and dots per inch (before cropping to the content)."""
+
+
+def _figure(size: tuple[float, float] = SIZE, dpi: int = DPI) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=SIZE, dpi=DPI)
+    fig = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Any, *, crop: bool = False) -> bytes:
+    """The one way a figure becomes PNG bytes (no timestamp or version in the metadata)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(
+        buffer,
+        format="png",
+        dpi=fig.dpi,
+        metadata={"Software": None},
+        bbox_inches="tight" if crop else None,
+    )
     return buffer.getvalue()
 
 
@@ -95,3 +108,19 @@ def calibration_png(calibration: dict[str, Any]) -> bytes:
     ax.legend(loc="upper left")
     fig.tight_layout()
     return _png(fig)
+
+
+def shares_png(
+    title: str, labels: Sequence[str], reference: Sequence[float], current: Sequence[float]
+) -> bytes:
+    """Reference and current share of rows per bin, side by side (the drift page's charts)."""
+    fig = _figure(SHARES_SIZE, SHARES_DPI)
+    ax = fig.add_subplot()
+    positions = range(len(labels))
+    ax.bar([p - 0.2 for p in positions], reference, width=0.4, label="reference", color="#8c959f")
+    ax.bar([p + 0.2 for p in positions], current, width=0.4, label="current", color="#cf222e")
+    ax.set_xticks(list(positions), labels, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("share of rows")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig, crop=True)
