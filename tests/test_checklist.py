@@ -271,7 +271,7 @@ def test_boundary_probes_fail_when_the_pipeline_breaks_beyond_the_range(
     assert outcome.ok() is False
     # The same failure was found at save time and is in the bundle's checklist.md.
     saved = (log_bundle / "checklist.md").read_text(encoding="utf-8")
-    assert "far below (negative): raised ValueError" in saved
+    assert "far below \\(negative\\): raised ValueError" in saved  # Markdown-escaped
 
 
 def test_boundary_probes_pass_with_the_expected_range_warnings(ready: Path) -> None:

@@ -307,3 +307,20 @@ def test_forged_served_page_fires_no_dialog_in_chromium(forged: Path, browser: A
     assert dialogs == []
     assert labels[1:5] == NAMES  # the first label is the API key's
     assert title.startswith(f"{read_manifest(forged).name} ")
+
+
+def test_checklist_markdown_renders_forged_text_as_text() -> None:
+    """checklist.md quotes the bundle in titles and evidence (a probe's error message can
+    carry a feature name): every one is escaped, and nothing becomes a link, image or block."""
+    from skbundle.report.checklist import PASS, Checklist, Item, to_markdown
+
+    items = [
+        Item("model", "metrics", f"Title {SCRIPT}", PASS, f"evidence {IMG} [x{LINK[1:]} {CELL}"),
+        Item("data", "schema", "Schema", "fail", f"{CLOSE}\n# heading"),
+    ]
+    markdown = to_markdown(Checklist(f"b{SCRIPT}", "1.0.0", "now", items))
+    html = COMMONMARK.render(markdown)
+    assert_inert(html)
+    assert [t for t, _ in _Tags(html).tags if t in ("a", "img")] == []
+    assert [t for t, _ in _Tags(html).tags if t in ("h1", "h2")] == ["h1", "h2", "h2"]
+    assert "evidence &lt;img src=x onerror=alert(1)&gt; [x](javascript:alert(1)) a | col" in html

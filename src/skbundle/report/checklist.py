@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from skbundle.report.markdown import md_escape
+
 PASS, FAIL, WARN, NOT_MEASURED = "pass", "fail", "warn", "not measured"
 STATUSES = (PASS, FAIL, WARN, NOT_MEASURED)
 GROUPS = ("model", "data", "environment", "tests", "docs")
@@ -87,10 +89,11 @@ def to_markdown(checklist: Checklist, *, strict: bool = False) -> str:
     evidence (status pass), with the evidence beside it."""
     marks = {PASS: "[x]", FAIL: "[ ]", WARN: "[ ]", NOT_MEASURED: "[ ]"}
     verdict = "READY" if checklist.ok(strict=strict) else "NOT READY"
+    # Titles and evidence quote the bundle (names, versions, probe errors): data, not markup.
     lines = [
-        f"# Deployment checklist: {checklist.bundle} {checklist.version}",
+        f"# Deployment checklist: {md_escape(checklist.bundle)} {md_escape(checklist.version)}",
         "",
-        f"Computed {checklist.computed_at}: **{verdict}**"
+        f"Computed {md_escape(checklist.computed_at)}: **{verdict}**"
         f"{' (strict)' if strict else ''}. Every box is ticked by a measurement; "
         "the evidence follows each item.",
     ]
@@ -102,5 +105,8 @@ def to_markdown(checklist: Checklist, *, strict: bool = False) -> str:
         for item in items:
             tag = "" if item.status == PASS else f" **{item.status.upper()}**"
             optional = "" if item.required else " _(advisory)_"
-            lines.append(f"- {marks[item.status]} {item.title}{tag}{optional}: {item.evidence}")
+            lines.append(
+                f"- {marks[item.status]} {md_escape(item.title)}{tag}{optional}: "
+                f"{md_escape(item.evidence)}"
+            )
     return "\n".join(lines) + "\n"
