@@ -172,6 +172,14 @@ def with_unknown_field(m: onnx.ModelProto) -> bytes:
     return m.SerializeToString() + bytes([0x98, 0x06, 0x01])
 
 
+def with_unknown_field_in_a_node(m: onnx.ModelProto) -> bytes:
+    node = onnx.NodeProto.FromString(
+        m.graph.node[0].SerializeToString() + bytes([0x98, 0x06, 0x01])
+    )
+    m.graph.node[0].CopyFrom(node)
+    return m.SerializeToString()
+
+
 def _leak_model() -> onnx.ModelProto:
     return model(leak_graph([], initializers=(external("leak"),)))
 
@@ -334,6 +342,12 @@ FORGED: dict[str, tuple[Callable[[], bytes], str, str]] = {
         + ".node[1].attribute['else_branch'].g)",  # in file order, the else branch comes first
         WALKABLE,
     ),
+    "a-field-this-onnx-does-not-know-in-a-node": (
+        lambda: with_unknown_field_in_a_node(model(leak_graph([zeros("leak")]))),
+        "it holds fields the installed onnx does not know (in graph.node[0]), so their "
+        "content cannot be checked",
+        WALKABLE,
+    ),
     "too-many-nodes": (
         lambda: _many_nodes().SerializeToString(),
         f"it has more than {MAX_NODES} nodes",
@@ -341,7 +355,8 @@ FORGED: dict[str, tuple[Callable[[], bytes], str, str]] = {
     ),
     "a-field-this-onnx-does-not-know": (
         lambda: with_unknown_field(_leak_model()),
-        "it holds fields the installed onnx does not know, so their content cannot be checked",
+        "it holds fields the installed onnx does not know (in the model itself), so their "
+        "content cannot be checked",
         WALKABLE,
     ),
 }

@@ -87,6 +87,26 @@ def _reads_outside(tensor: Any) -> bool:
     return bool(tensor.data_location != tensor.DEFAULT or len(tensor.external_data))
 
 
+# Where a message sits: (parent place, field name, index in a repeated field or -1, message).
+# Paths are only spelled out for a message that is refused, so the walk stays cheap.
+_Place = tuple[Any, str, int, Any]
+
+
+def _path(place: _Place | None) -> str:
+    """``graph.node[1].attribute['then_branch'].g.initializer[0]``: attributes by their name."""
+    parts: list[str] = []
+    while place is not None:
+        parent, field, index, message = place
+        if index < 0:
+            parts.append(field)
+        elif message.DESCRIPTOR.full_name == "onnx.AttributeProto" and message.name:
+            parts.append(f"{field}[{_label(message.name)}]")
+        else:
+            parts.append(f"{field}[{index}]")
+        place = parent
+    return ".".join(reversed(parts))
+
+
 class _Walk:
     """Everything the check needs, gathered in one pass over every message of the model."""
 
@@ -102,46 +122,57 @@ class _Walk:
 
     def run(self, model: Any) -> None:
         import onnx
+        from google.protobuf.unknown_fields import UnknownFieldSet  # type: ignore[import-untyped]
 
+        graph, node, tensor = (
+            onnx.GraphProto.DESCRIPTOR,
+            onnx.NodeProto.DESCRIPTOR,
+            onnx.TensorProto.DESCRIPTOR,
+        )
         # Depth-first, children pushed in reverse so entries come out in file order.
-        stack: list[tuple[Any, str, int]] = [(model, "", 0)]
+        stack: list[tuple[Any, _Place | None, int]] = [(model, None, 0)]
         while stack:
-            message, path, depth = stack.pop()
+            message, place, depth = stack.pop()
             self.messages += 1
             if self.messages > MAX_MESSAGES:
                 raise self.refuse(f"it has more than {MAX_MESSAGES} protobuf messages")
-            if isinstance(message, onnx.GraphProto):
+            if len(UnknownFieldSet(message)):
+                # onnxruntime's copy of onnx.proto may know the field, and the walk cannot
+                # see inside it.
+                where = _path(place) or "the model itself"
+                raise self.refuse(
+                    f"it holds fields the installed onnx does not know (in {where}), so their "
+                    "content cannot be checked"
+                )
+            kind = message.DESCRIPTOR
+            if kind is graph:
                 depth += 1
                 if depth > MAX_SUBGRAPH_DEPTH + 1:
                     raise self.refuse(
-                        f"its subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep (at {path})"
+                        f"its subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep "
+                        f"(at {_path(place)})"
                     )
-            elif isinstance(message, onnx.NodeProto):
+            elif kind is node:
                 self.nodes += 1
                 if self.nodes > MAX_NODES:
                     raise self.refuse(f"it has more than {MAX_NODES} nodes")
                 if message.domain not in STANDARD_DOMAINS:
                     self.foreign.append(
-                        f"{path} {_label(message.domain)}::{_label(message.op_type)}"
+                        f"{_path(place)} {_label(message.domain)}::{_label(message.op_type)}"
                     )
-            elif isinstance(message, onnx.TensorProto) and _reads_outside(message):
+            elif kind is tensor and _reads_outside(message):
                 name = f" {_label(message.name)}" if message.name else ""
-                self.external.append(path + name)
-            children: list[tuple[Any, str, int]] = []
+                self.external.append(_path(place) + name)
+            children: list[tuple[Any, _Place | None, int]] = []
             for field, value in message.ListFields():
                 if field.type != field.TYPE_MESSAGE:
                     continue
-                where = f"{path}.{field.name}" if path else field.name
-                if field.message_type.full_name == "onnx.AttributeProto":
-                    # An attribute is known by its name (then_branch, sparse_value...).
+                if _is_repeated(field):
                     children.extend(
-                        (item, f"{where}[{_label(item.name) if item.name else i}]", depth)
-                        for i, item in enumerate(value)
+                        (item, (place, field.name, i, item), depth) for i, item in enumerate(value)
                     )
-                elif _is_repeated(field):
-                    children.extend((item, f"{where}[{i}]", depth) for i, item in enumerate(value))
                 else:
-                    children.append((value, where, depth))
+                    children.append((value, (place, field.name, -1, value), depth))
             stack.extend(reversed(children))
 
 
@@ -173,12 +204,6 @@ def check_self_contained(data: bytes, *, source: str) -> None:
             source, f"it is not an ONNX model ({exc})", "Rebuild the bundle."
         ) from exc
     walk = _Walk(source)
-    size = model.ByteSize()
-    model.DiscardUnknownFields()  # our private parse; onnxruntime gets the verified bytes
-    if model.ByteSize() != size:
-        raise walk.refuse(
-            "it holds fields the installed onnx does not know, so their content cannot be checked"
-        )
     walk.run(model)
     if walk.external:
         count = len(walk.external)
