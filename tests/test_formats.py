@@ -304,9 +304,9 @@ def test_onnx_pointing_at_external_files_is_refused(bundle_copy: Path, tmp_path:
     with pytest.raises(UntrustedArtifactError) as info:
         skbundle.load(bundle_copy)
     assert str(info.value) == (
-        f"Refusing to load {bundle_copy / 'model.onnx'}: tensors [{tensor.name!r}] read their "
-        "data from files outside the model. A bundle's ONNX model must be self-contained; "
-        "rebuild the bundle."
+        f"Refusing to load {bundle_copy / 'model.onnx'}: 1 tensor reads data from a file "
+        f"outside the model: graph.initializer[0] {tensor.name!r}. A bundle's ONNX model must "
+        "be self-contained; rebuild the bundle."
     )
 
 

@@ -4,6 +4,16 @@ Security order on load: read the manifest (JSON, no code), check its signature w
 given, verify every file's hash, choose a runtime, compare the environment, audit what the file
 would import, and only then deserialize, from the very bytes that were hashed. A pickle is never
 deserialized unless the caller trusts the bundle (``trust_pickle`` or a valid signature).
+
+What ``runtime="auto"`` may conclude from the manifest: a bundle's recorded parity is its
+author's claim, not evidence. Auto only ever chooses among the runtimes the caller could load
+by name under the same trust (ONNX and skops always, whose loading runs no code because their
+checks hold on any file; joblib only when the pickle is trusted, whatever its parity says), so
+a false claim can change which of those is used, never widen what is executed. A forger who
+can write the claim can write the model, so the claim gives them nothing the model does not.
+The claim is not re-measured at load (the boundary rows are not stored, and the reference
+would be the pipeline itself); auto only refuses one whose figures contradict it. A signature
+makes it the signer's claim, no more.
 """
 
 from __future__ import annotations
@@ -53,16 +63,22 @@ PREFERENCE = ("onnx", "skops", "joblib")
 
 
 def _auto_ok(fmt: str, manifest: Manifest, trusted_pickle: bool) -> str | None:
-    """Why ``auto`` may pick this format, or None when it may not."""
+    """Why ``auto`` may pick this format, or None when it may not.
+
+    Parity is the manifest's claim (see the module docstring): it can only rank formats the
+    caller may load anyway. Trust for a pickle never comes from it, and an ``exact`` flag is
+    believed only when the recorded figures agree with it (no difference, every label).
+    """
     parity = manifest.parity.get(fmt)
     handler = FORMATS[fmt]
     if parity is None:
         return None
+    exact = parity.exact and parity.max_abs_diff == 0.0 and parity.label_agreement == 1.0
     if handler.needs_trust:
-        return "the pickle is trusted" if trusted_pickle and parity.exact else None
+        return "the pickle is trusted" if trusted_pickle and exact else None
     if handler.engine not in _SKLEARN_ENGINES:
         # Another engine must reproduce scikit-learn bit for bit to be chosen unasked.
-        return "its parity with the fitted pipeline is exact" if parity.exact else None
+        return "its parity with the fitted pipeline is exact" if exact else None
     return "it reproduces the fitted pipeline" if parity.label_agreement == 1.0 else None
 
 

@@ -1,4 +1,4 @@
-"""ONNX: the pipeline as a graph of operators, run by onnxruntime. Loading runs no Python code.
+"""ONNX: the pipeline as a graph of operators, run by onnxruntime. Loading runs no code of the file.
 
 Conversion uses skbundle's own exact converter (``onnx_graph``) when it knows every step, and
 skl2onnx otherwise; the model's metadata says which (``skbundle.converter``). Either way,
@@ -9,6 +9,7 @@ parity with the fitted pipeline is measured at save time and recorded in the man
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -122,14 +123,29 @@ class OnnxPredictor:
         return np.asarray(out, dtype=np.float64)
 
 
+EXTERNAL_DATA_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
+"""The onnxruntime session option (>= 1.21) naming the folder external tensor data is read from."""
+
+
 def session_options() -> Any:
-    """One thread: onnxruntime may otherwise sum the trees of one row in another order."""
+    """The options of every session skbundle creates.
+
+    One thread: onnxruntime may otherwise sum the trees of one row in another order.
+
+    External data: a model given as bytes has no folder of its own, so onnxruntime resolves a
+    tensor's external file against the working directory (a server's, with its keys next to
+    it). ``trust.onnx_check`` refuses such tensors first; as a second wall, external data is
+    resolved inside ``os.devnull``, a device and not a folder, so no relative path names a file
+    there, and onnxruntime itself refuses absolute paths and paths that climb out with ``..``.
+    onnxruntime older than 1.21 ignores the key; the check still holds there.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.add_session_config_entry(EXTERNAL_DATA_FOLDER_KEY, os.devnull)
     return options
 
 
