@@ -7,6 +7,7 @@ import contextlib
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -794,6 +795,93 @@ def test_metrics_count_requests_latency_predictions_and_validation_errors(
     assert _sample(text, errors, 'field="mean area"') == 1.0
     assert _sample(text, errors, 'field="_unknown"') == 1.0
     assert 'field="hello"' not in text
+
+
+# -- the prediction log's health -------------------------------------------------------------
+def _log_status(file: str, written: int, dropped: int, errors: int, last: str | None) -> Any:
+    return {"file": file, "written": written, "dropped": dropped, "errors": errors,
+            "last_error": last}  # fmt: skip
+
+
+def test_a_prediction_log_that_stops_writing_shows_in_metrics_and_health(
+    bundle: Bundle, record: dict[str, float], tmp_path: Path
+) -> None:
+    """A real write failure: the log must rotate (1 kB) but its backup's place is taken by a
+    directory, as a full disk or a read-only mount would stop it. The server keeps answering,
+    says 'degraded' (still 200) and counts the error; no internal path is shown."""
+    from skbundle.monitor import PredictionLogger
+
+    path = tmp_path / "predictions.jsonl"
+    logger = PredictionLogger.for_bundle(path, bundle, max_bytes=1024, backups=1)
+    (tmp_path / "predictions.jsonl.1").mkdir()
+    (tmp_path / "predictions.jsonl.1" / "keep").touch()
+    with logger, TestClient(create_app(bundle, log_predictions=logger)) as c:
+        assert c.get("/health").json() == {
+            "status": "ok", "model": "breast-cancer", "version": "1.0.0",
+            "prediction_log": _log_status("predictions.jsonl", 0, 0, 0, None),
+        }  # fmt: skip
+        assert _post(c, "/predict", record).status_code == 200
+        logger.flush()
+        assert c.get("/health").json()["prediction_log"]["written"] == 1
+        for _ in range(2):  # the first of these needs the rotation, which fails
+            assert _post(c, "/predict", record).status_code == 200
+            logger.flush()
+        health = c.get("/health")
+        text = c.get("/metrics").text
+    assert health.status_code == 200
+    assert health.json() == {
+        "status": "degraded", "model": "breast-cancer", "version": "1.0.0",
+        "prediction_log": _log_status(
+            "predictions.jsonl", 1, 0, 1, "IsADirectoryError: [Errno 21] Is a directory"
+        ),
+    }  # fmt: skip
+    assert str(tmp_path) not in health.text
+    assert _sample(text, "skbundle_prediction_log_written_total") == 1.0
+    assert _sample(text, "skbundle_prediction_log_dropped_total") == 0.0
+    assert _sample(text, "skbundle_prediction_log_errors_total") == 1.0
+    assert len(path.read_text().splitlines()) == 2  # the header and the one row written
+
+
+def test_rows_dropped_by_a_prediction_log_that_fell_behind_are_counted(
+    bundle: Bundle, tmp_path: Path
+) -> None:
+    """A one-batch queue: the writer lingers 50 ms on its first batch, so most of a burst is
+    dropped. Dropping does not degrade the health (the log goes on), but it is counted."""
+    from skbundle.monitor import PredictionLogger
+
+    logger = PredictionLogger.for_bundle(tmp_path / "p.jsonl", bundle, queue_size=1)
+    X = np.zeros((3, 30))
+    proba = bundle.predict_proba(X)
+    with logger, TestClient(create_app(bundle, log_predictions=logger)) as c:
+        for _ in range(20):
+            logger.log(X, proba)  # what the server's hook does, as fast as a burst can
+        logger.flush()
+        health = c.get("/health").json()
+        text = c.get("/metrics").text
+    assert logger.dropped > 0
+    assert logger.written + logger.dropped == 60
+    assert health["status"] == "ok"
+    assert health["prediction_log"] == _log_status(
+        "p.jsonl", logger.written, logger.dropped, 0, None
+    )
+    assert _sample(text, "skbundle_prediction_log_dropped_total") == logger.dropped
+    assert _sample(text, "skbundle_prediction_log_written_total") == logger.written
+
+
+def test_the_app_closes_a_log_it_opened_and_leaves_a_given_one_open(
+    bundle: Bundle, record: dict[str, float], tmp_path: Path
+) -> None:
+    from skbundle.monitor import PredictionLogger
+
+    with TestClient(create_app(bundle, log_predictions=tmp_path / "own.jsonl")) as c:
+        assert _post(c, "/predict", record).status_code == 200
+    assert len((tmp_path / "own.jsonl").read_text().splitlines()) == 2  # flushed by close
+    with PredictionLogger.for_bundle(tmp_path / "given.jsonl", bundle) as given:
+        with TestClient(create_app(bundle, log_predictions=given)) as c:
+            assert _post(c, "/predict", record).status_code == 200
+        given.log(np.zeros((1, 30)), bundle.predict_proba(np.zeros((1, 30))))  # still open
+        given.flush()
+        assert given.written == 2
 
 
 # -- API key ---------------------------------------------------------------------------------
