@@ -298,10 +298,16 @@ class Validator:
     def _fail_whole(self, problem: str, expected: str, offset: int) -> None:
         raise InputValidationError(self.bundle, [InputProblem(None, None, problem, expected)])
 
-    def _finish(self, X: np.ndarray, found: _Collector, notes: list[list[str]]) -> Validated:
+    def _finish(
+        self, X: np.ndarray, found: _Collector, notes: list[list[str]] | None = None
+    ) -> Validated:
+        """Raise what was found, or return ``X`` with its notes (none per row by default, made
+        only now: a million bad rows must not cost a million lists)."""
         if found.problems:
             raise InputValidationError(self.bundle, found.problems, truncated=found.truncated)
-        return Validated(X, self._range_warnings(X, notes))
+        return Validated(
+            X, self._range_warnings(X, notes if notes is not None else [[] for _ in X])
+        )
 
     def _check_value(self, value: object, j: int, i: int, found: _Collector) -> float:
         name = self.names[j]
@@ -435,7 +441,7 @@ class Validator:
                 continue
             for j, value in enumerate(row):
                 X[i, j] = self._check_value(value, j, i, found)
-        return self._finish(X, found, [[] for _ in rows])
+        return self._finish(X, found)
 
     def _from_array(self, array: np.ndarray, offset: int) -> Validated:
         if array.ndim != 2:
@@ -457,7 +463,7 @@ class Validator:
             X = np.ascontiguousarray(array, dtype=np.float64)
             found = _Collector(offset)
             self._check_numeric_block(X, found)
-            return self._finish(X, found, [[] for _ in range(X.shape[0])])
+            return self._finish(X, found)
         return self._from_rows(array.tolist() if array.dtype.kind != "O" else list(array), offset)
 
     def _check_numeric_block(
