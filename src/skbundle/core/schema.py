@@ -306,7 +306,7 @@ class Validator:
         if found.problems:
             raise InputValidationError(self.bundle, found.problems, truncated=found.truncated)
         return Validated(
-            X, self._range_warnings(X, notes if notes is not None else [[] for _ in X])
+            X, self._range_warnings(X, notes if notes is not None else [[] for _ in range(len(X))])
         )
 
     def _check_value(self, value: object, j: int, i: int, found: _Collector) -> float:
