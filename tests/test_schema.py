@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 from skbundle.core.manifest import FeatureSpec
-from skbundle.core.schema import MAX_PROBLEMS, Validator, infer_schema
+from skbundle.core.schema import MAX_PROBLEMS, NAME_CHARS, Validator, describe, infer_schema
 from skbundle.errors import InputProblem, InputValidationError
 
 FEATURES = [
@@ -51,6 +53,11 @@ UNKNOWN = (
     "only the bundle's 3 features; pass ignore_unknown=True (CLI: --ignore-unknown) to drop "
     "extra fields"
 )
+FIELDS = "at most 76 (4 per feature of the bundle's 3, plus 64); send only the features"
+WIDE = {**GOOD, **{f"x{i}": 1 for i in range(74)}}  # 77 fields, one over the cap
+DEEP: Any = []
+for _ in range(2000):  # past the recursion limit: repr(DEEP) raises
+    DEEP = [DEEP]
 
 BAD = [
     ("missing-feature", {"a": 1.0, "c": 1.5}, [P(0, "b", "feature is missing", NUM)]),
@@ -84,6 +91,26 @@ BAD = [
         [P(0, "c", "got -inf", "a finite number")],
     ),
     ("list-value", {**GOOD, "a": [1]}, [P(0, "a", "got list [1]", NUM)]),
+    ("deep-list-value", {**GOOD, "a": DEEP}, [P(0, "a", f"got list {'[' * 37}...", NUM)]),
+    (
+        "big-object-value",
+        {**GOOD, "a": {str(i): i for i in range(100_000)}},
+        [P(0, "a", f"got dict {repr({str(i): i for i in range(10)})[:37]}...", NUM)],
+    ),
+    ("too-many-fields", WIDE, [P(0, None, "has 77 fields", FIELDS)]),
+    (
+        "too-many-fields-in-the-second-record",
+        [GOOD, WIDE, {**GOOD, "a": "x"}],
+        [
+            P(1, None, "has 77 fields", FIELDS),
+            P(2, "a", "got a string 'x'", "a number, not a string"),
+        ],
+    ),
+    (
+        "long-unknown-name",
+        {**GOOD, "b" * 5000: 1},
+        [P(0, "b" * (NAME_CHARS - 3) + "...", "unknown feature", UNKNOWN)],
+    ),
     (
         "huge-int",
         {**GOOD, "a": 10**400},
@@ -337,3 +364,83 @@ def test_missing_features_of_one_record_share_one_line() -> None:
         "  - record 0: 2 features are missing: ['a', 'b']; expected a number for each",
         "  - record 1, field 'b': feature is missing; expected a number",
     ]
+
+
+def test_a_record_over_the_field_cap_is_refused_with_ignore_unknown_too() -> None:
+    assert V.max_fields == 76
+    assert V.validate(dict(list(WIDE.items())[:76]), ignore_unknown=True).X.shape == (1, 3)
+    assert problems(WIDE, ignore_unknown=True) == [P(0, None, "has 77 fields", FIELDS)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1, 1.5, None, True, "abc", "it's", 'say "hi"', "x" * 100, "é\n\x00", b"bytes",
+     [], {}, [[]], [1] * 100, [1, [2, [3]]], {"v": 1}, {"a": [1, {"b": "x" * 50}]},
+     {str(i): i for i in range(30)}, [list(range(i)) for i in range(12)], (1, 2), 10**400],
+    ids=repr,
+)  # fmt: skip
+def test_describe_is_repr_cut_to_40_characters(value: object) -> None:
+    text = repr(value)
+    assert describe(value) == (text if len(text) <= 40 else text[:37] + "...")
+
+
+def test_describe_reads_no_more_of_a_value_than_it_shows() -> None:
+    """repr would walk every element (or fail past the recursion limit); describe stops."""
+    huge = {str(i): list(range(i, i + 20)) for i in range(100_000)}
+    start = time.perf_counter()
+    for _ in range(1000):
+        assert describe(huge) == repr({"0": list(range(20))})[:37] + "..."
+        assert describe(DEEP) == "[" * 37 + "..."
+    assert time.perf_counter() - start < 1.0  # a correctness bound, not a benchmark
+    assert describe(10**5000) == "<an integer of 16610 bits>"
+
+
+def test_no_hint_is_lost_by_skipping_long_names() -> None:
+    """The hint search skips names over 7/3 of the longest feature name: difflib's 0.6 ratio
+    is out of reach for them, so the hints given are exactly difflib's."""
+    names = ["mean radius", "worst concave points", "b"]
+    validator = Validator(
+        [
+            FeatureSpec(
+                name=n,
+                dtype="float64",
+                min=None,
+                max=None,
+                mean=None,
+                std=None,
+                missing_allowed=False,
+            )
+            for n in names
+        ],
+        bundle="t",
+    )
+    longest = max(map(len, names))
+    for length in range(longest, 3 * longest):
+        for base in names:
+            key = (base * length)[:length]
+            if key in names:
+                continue
+            found = difflib.get_close_matches(key, names, n=1)
+            if length * 3 > 7 * longest:
+                assert found == []
+            hint = f" (did you mean {found[0]!r}?)" if found else ""
+            record = {**{n: 1.0 for n in names}, key: 1.0}
+            [problem] = [p for p in problems_of(validator, record) if p.field == key]
+            assert problem.problem == f"unknown feature{hint}"
+
+
+def problems_of(validator: Validator, records: object) -> list[InputProblem]:
+    with pytest.raises(InputValidationError) as info:
+        validator.validate(records)
+    return info.value.problems
+
+
+def test_past_the_problem_cap_the_rest_of_the_input_is_not_looked_at() -> None:
+    """A million bad rows: checking every value would take seconds; the walk stops at the cap."""
+    rows = [["x", "y", "z"]] * 1_000_000
+    start = time.perf_counter()
+    with pytest.raises(InputValidationError) as info:
+        V.validate(rows)
+    assert time.perf_counter() - start < 1.0  # a correctness bound, not a benchmark
+    assert (len(info.value.problems), info.value.truncated) == (MAX_PROBLEMS, True)
+    assert info.value.problems[-1] == P(333, "a", "got a string 'x'", "a number, not a string")

@@ -3,8 +3,11 @@ the v2 protocol, metrics, the API key and the prediction hook, on real bundles."
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -479,6 +482,208 @@ def test_v2_malformed_json_and_unknown_model_metadata(client: TestClient) -> Non
     assert client.get("/v2/models/breast-cancer/versions/2.0.0").status_code == 404
 
 
+# -- hostile requests: a 4xx in bounded time --------------------------------------------------
+V2_INFER = "/v2/models/breast-cancer/infer"
+_DEEP = b"[" * 100_000 + b"]" * 100_000
+_DEEPISH = b"[" * 1000 + b"]" * 1000  # under orjson's depth limit of 1024: parsed, then checked
+_RANK = "at most 2: [N] or [N, 1] for a per-feature input, [N, n_features] for a matrix"
+_SHAPE = "a non-empty list of non-negative integers, e.g. [N] or [N, n_features]"
+_FIELDS = "at most 184 (4 per feature of the bundle's 30, plus 64); send only the features"
+_SEND = "\nSend every feature listed by 'skbundle inspect' (or GET /metadata) as a number."
+
+
+def _too_deep(char: int) -> tuple[str, str]:
+    """orjson's refusal of the 1025th level of nesting, at ``char`` of the body."""
+    where = f"line 1 column {char + 1} (char {char})"
+    return f"the body is not valid JSON (depth limit exceeded: {where})", _NOT_JSON
+
+
+def _v2_error(problem: str, expected: str, field: str | None = None) -> dict[str, Any]:
+    where = f"field {field!r}: " if field else ""
+    return {"error": f"{where}{problem}; expected {expected}",
+            "problems": [_problem(problem, expected, field)]}  # fmt: skip
+
+
+def _invalid(problems: list[dict[str, Any]], lines: list[str]) -> dict[str, Any]:
+    """The /predict 422 body, its message listing ``lines``."""
+    n = len(problems)
+    return {
+        "error": "input_validation",
+        "message": f"Input does not fit the bundle 'breast-cancer' ({n} problem"
+        f"{'s' if n != 1 else ''}):\n" + "\n".join(f"  - {line}" for line in lines) + _SEND,
+        "problems": problems,
+        "truncated": False,
+    }
+
+
+def _tensor(shape: Any, data: Any = (1.0,), name: str = "x", **extra: Any) -> dict[str, Any]:
+    return {"inputs": [{"name": name, "shape": shape, "datatype": "FP64", "data": list(data)}],
+            **extra}  # fmt: skip
+
+
+def _hostile_cases(
+    record: dict[str, float], names: list[str]
+) -> list[tuple[str, str, bytes, int, dict[str, Any]]]:
+    """(id, url, body, status, the exact response body) for requests built to cost a worker
+    far more than their size; each used to get a 500 or hold a worker for seconds."""
+    one = [{"name": n, "shape": [1], "datatype": "FP64", "data": [1.0]} for n in names]
+    many = {**record, **{f"k{i}": 1 for i in range(400_000)}}  # 4.7 MB
+    deep_value = orjson.dumps(record)[:-1] + b', "mean radius": ' + _DEEPISH + b"}"
+    long_key = "y" * 5_000_000
+    big = 2**40
+    return [
+        ("v2 300 huge dims", V2_INFER, orjson.dumps(_tensor([2**62] * 300)), 400,
+         _v2_error("'shape' of input 'x' has 300 dimensions", _RANK, "x")),
+        ("v2 60k dims", V2_INFER, orjson.dumps(_tensor([1] * 60_000)), 400,
+         _v2_error("'shape' of input 'x' has 60000 dimensions", _RANK, "x")),
+        ("v2 60k dims per feature", V2_INFER,
+         orjson.dumps({"inputs": [{**t, "shape": [1] * 60_000} for t in one[:2]]}), 400,
+         _v2_error("'shape' of input 'mean radius' has 60000 dimensions", _RANK,
+                   "mean radius")),
+        ("v2 negative dims", V2_INFER, orjson.dumps(_tensor([-1, 30])), 400,
+         _v2_error("'shape' of input 'x' is [-1, 30]", _SHAPE, "x")),
+        ("v2 dims overflowing int64", V2_INFER, orjson.dumps(_tensor([big, big])), 400,
+         _v2_error(f"input 'x' has shape [{big}, {big}] but 1 values",
+                   f"{big * big} values (the product of the shape)", "x")),
+        ("v2 float dims", V2_INFER, orjson.dumps(_tensor([1.0, 30.0])), 400,
+         _v2_error("'shape' of input 'x' is [1.0, 30.0]", _SHAPE, "x")),
+        ("v2 dim beyond 64 bits", V2_INFER,
+         orjson.dumps(_tensor([0])).replace(b"[0]", b"[" + b"9" * 30 + b"]"), 400,
+         _v2_error("'shape' of input 'x' is [1e+30]", _SHAPE, "x")),
+        ("v2 1000-deep shape", V2_INFER,
+         orjson.dumps(_tensor(None)).replace(b"null", _DEEPISH), 400,
+         _v2_error(f"'shape' of input 'x' is {'[' * 37}...", _SHAPE, "x")),
+        ("v2 20k inputs", V2_INFER,
+         orjson.dumps({"inputs": [{**one[0], "name": f"f{i}"} for i in range(20_000)]}), 400,
+         _v2_error("the request has 20000 inputs",
+                   "at most 184: one tensor of shape [N, 30], or one tensor per feature (see "
+                   "GET /v2/models/breast-cancer)")),
+        ("v2 one feature of 300k rows", V2_INFER,
+         orjson.dumps({"inputs": [{**one[0], "shape": [300_000], "data": [1.0] * 300_000}]}),
+         413, _v2_error("the inputs hold 300000 rows",
+                        "at most 10000 rows per request (the server's max_rows)")),
+        ("v2 an output asked 100k times", V2_INFER,
+         orjson.dumps({"inputs": one, "outputs": [{"name": "label"}] * 100_000}), 400,
+         _v2_error("output 'label' appears twice", "each output once", "label")),
+        ("v2 1000-deep id", V2_INFER,
+         orjson.dumps({"inputs": one, "id": None}).replace(b"null", _DEEPISH), 400,
+         _v2_error(f"'id' is {'[' * 37}...", "a string (echoed in the response), or no 'id'")),
+        ("v2 1000-deep datatype", V2_INFER,
+         orjson.dumps(_tensor([1, 30], datatype=None)).replace(b'"FP64"', _DEEPISH), 400,
+         _v2_error(f"input 'x' has datatype {'[' * 37}...",
+                   "a numeric datatype, one of ['FP16', 'FP32', 'FP64', 'INT16', 'INT32', "
+                   "'INT64', 'INT8', 'UINT16', 'UINT32', 'UINT64', 'UINT8']", "x")),
+        ("v2 100k-deep data", V2_INFER,
+         orjson.dumps(_tensor([1, 30], [])).replace(b"[]", _DEEP), 400,
+         {"error": "{}; expected {}".format(*_too_deep(1085)),
+          "problems": [_problem(*_too_deep(1085))]}),
+        ("v2 huge string value", V2_INFER,
+         orjson.dumps(_tensor([1, 30], ["x" * 5_000_000] + [1.0] * 29)), 400,
+         {"error": "Input does not fit the bundle 'breast-cancer' (1 problem):\n  - record 0, "
+          f"field 'mean radius': got a string '{'x' * 36}...; expected a number, not a "
+          f"string{_SEND}",
+          "problems": [_problem(f"got a string '{'x' * 36}...", "a number, not a string",
+                                "mean radius", 0)]}),
+        ("400k unknown fields", "/predict", orjson.dumps(many), 422,
+         _invalid([_problem("has 400030 fields", _FIELDS, None, 0)],
+                  [f"record 0: has 400030 fields; expected {_FIELDS}"])),
+        ("400k unknown fields, ignore_unknown", "/predict?ignore_unknown=true",
+         orjson.dumps(many), 422,
+         _invalid([_problem("has 400030 fields", _FIELDS, None, 0)],
+                  [f"record 0: has 400030 fields; expected {_FIELDS}"])),
+        ("100k-deep nested list", "/predict", _DEEP, 400,
+         {"error": "malformed_json", "message": "{}; expected {}".format(*_too_deep(1025)),
+          "problems": [_problem(*_too_deep(1025))]}),
+        ("1000-deep value", "/predict", deep_value, 422,
+         _invalid([_problem(f"got list {'[' * 37}...", "a number", "mean radius", 0)],
+                  [f"record 0, field 'mean radius': got list {'[' * 37}...; expected a "
+                   "number"])),
+        ("huge string value", "/predict",
+         orjson.dumps({**record, "mean radius": "x" * 5_000_000}), 422,
+         _invalid([_problem(f"got a string '{'x' * 36}...", "a number, not a string",
+                            "mean radius", 0)],
+                  [f"record 0, field 'mean radius': got a string '{'x' * 36}...; expected a "
+                   "number, not a string"])),
+        ("huge unknown field name", "/predict", orjson.dumps({**record, long_key: 1}), 422,
+         _invalid([_problem("unknown feature", _UNKNOWN, "y" * 97 + "...", 0)],
+                  [f"record 0, field '{'y' * 97}...': unknown feature; expected {_UNKNOWN}"])),
+    ]  # fmt: skip
+
+
+_UNKNOWN = (
+    "only the bundle's 30 features; pass ignore_unknown=True (CLI: --ignore-unknown) to drop "
+    "extra fields"
+)
+HOSTILE_IDS = [c[0] for c in _hostile_cases({"mean radius": 1.0}, ["mean radius", "b"])]
+
+
+def _bound(raw: bytes) -> float:
+    """One second, plus twice what parsing ``raw`` takes here: parsing is linear in the body
+    (max_body_bytes bounds it) and a loaded machine slows it, a 400 000-key object taking
+    0.1-0.7 s; what must not happen is work beyond it (these took 8-30 s before)."""
+    start = time.perf_counter()
+    with contextlib.suppress(orjson.JSONDecodeError):  # the deepest bodies are refused
+        orjson.loads(raw)
+    return 1.0 + 2 * (time.perf_counter() - start)
+
+
+@pytest.fixture(scope="module")
+def hostile(
+    bundle: Bundle, record: dict[str, float]
+) -> list[tuple[str, str, bytes, int, dict[str, Any]]]:
+    """Built once: some bodies are megabytes."""
+    return _hostile_cases(record, bundle.feature_names)
+
+
+@pytest.fixture(scope="module")
+def roomy(bundle: Bundle) -> Iterator[TestClient]:
+    """The default limits (10 MB bodies, 10 000 rows): room for every hostile request."""
+    with TestClient(create_app(bundle)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("case", range(len(HOSTILE_IDS)), ids=HOSTILE_IDS)
+def test_hostile_requests_get_a_4xx_in_bounded_time(
+    roomy: TestClient,
+    hostile: list[tuple[str, str, bytes, int, dict[str, Any]]],
+    record: dict[str, float],
+    case: int,
+) -> None:
+    """Every size is checked before the work it would cause, so a request costs no more than
+    its bytes. The time bound is a correctness bound on algorithmic blow-up (these took 8-30 s,
+    or got a 500, before), not a benchmark: see ``_bound``."""
+    _, url, raw, status, expected = hostile[case]
+    bound = _bound(raw)
+    start = time.perf_counter()
+    response = roomy.post(url, content=raw, headers={"content-type": "application/json"})
+    elapsed = time.perf_counter() - start
+    assert response.status_code == status
+    assert response.json() == expected
+    assert elapsed < bound, f"{elapsed:.2f} s"
+    ok = _post(roomy, "/predict", record)
+    assert ok.status_code == 200
+
+
+def test_a_flood_of_near_miss_names_stops_at_the_problem_cap(
+    roomy: TestClient, record: dict[str, float]
+) -> None:
+    """Each unknown name costs a 'did you mean' search; the search stops with the problems."""
+    flooded = {**{f"mean radius{i}": 1 for i in range(150)}, **record}
+    raw = orjson.dumps([flooded] * 100)  # 15 000 unknown names
+    bound = _bound(raw)
+    start = time.perf_counter()
+    response = _post(roomy, "/predict", raw)
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 422
+    body = response.json()
+    assert (len(body["problems"]), body["truncated"]) == (1000, True)
+    assert body["problems"][0] == _problem(
+        "unknown feature (did you mean 'mean radius'?)", _UNKNOWN, "mean radius0", 0
+    )
+    assert body["problems"][-1]["record"] == 6
+    assert elapsed < bound, f"{elapsed:.2f} s"
+
+
 # -- health, metadata, openapi, page -------------------------------------------------------
 def test_health_and_metadata_hold_no_internal_paths(
     client: TestClient, bundle: Bundle, cancer: Case
@@ -590,6 +795,93 @@ def test_metrics_count_requests_latency_predictions_and_validation_errors(
     assert _sample(text, errors, 'field="mean area"') == 1.0
     assert _sample(text, errors, 'field="_unknown"') == 1.0
     assert 'field="hello"' not in text
+
+
+# -- the prediction log's health -------------------------------------------------------------
+def _log_status(file: str, written: int, dropped: int, errors: int, last: str | None) -> Any:
+    return {"file": file, "written": written, "dropped": dropped, "errors": errors,
+            "last_error": last}  # fmt: skip
+
+
+def test_a_prediction_log_that_stops_writing_shows_in_metrics_and_health(
+    bundle: Bundle, record: dict[str, float], tmp_path: Path
+) -> None:
+    """A real write failure: the log must rotate (1 kB) but its backup's place is taken by a
+    directory, as a full disk or a read-only mount would stop it. The server keeps answering,
+    says 'degraded' (still 200) and counts the error; no internal path is shown."""
+    from skbundle.monitor import PredictionLogger
+
+    path = tmp_path / "predictions.jsonl"
+    logger = PredictionLogger.for_bundle(path, bundle, max_bytes=1024, backups=1)
+    (tmp_path / "predictions.jsonl.1").mkdir()
+    (tmp_path / "predictions.jsonl.1" / "keep").touch()
+    with logger, TestClient(create_app(bundle, log_predictions=logger)) as c:
+        assert c.get("/health").json() == {
+            "status": "ok", "model": "breast-cancer", "version": "1.0.0",
+            "prediction_log": _log_status("predictions.jsonl", 0, 0, 0, None),
+        }  # fmt: skip
+        assert _post(c, "/predict", record).status_code == 200
+        logger.flush()
+        assert c.get("/health").json()["prediction_log"]["written"] == 1
+        for _ in range(2):  # the first of these needs the rotation, which fails
+            assert _post(c, "/predict", record).status_code == 200
+            logger.flush()
+        health = c.get("/health")
+        text = c.get("/metrics").text
+    assert health.status_code == 200
+    assert health.json() == {
+        "status": "degraded", "model": "breast-cancer", "version": "1.0.0",
+        "prediction_log": _log_status(
+            "predictions.jsonl", 1, 0, 1, "IsADirectoryError: [Errno 21] Is a directory"
+        ),
+    }  # fmt: skip
+    assert str(tmp_path) not in health.text
+    assert _sample(text, "skbundle_prediction_log_written_total") == 1.0
+    assert _sample(text, "skbundle_prediction_log_dropped_total") == 0.0
+    assert _sample(text, "skbundle_prediction_log_errors_total") == 1.0
+    assert len(path.read_text().splitlines()) == 2  # the header and the one row written
+
+
+def test_rows_dropped_by_a_prediction_log_that_fell_behind_are_counted(
+    bundle: Bundle, tmp_path: Path
+) -> None:
+    """A one-batch queue: the writer lingers 50 ms on its first batch, so most of a burst is
+    dropped. Dropping does not degrade the health (the log goes on), but it is counted."""
+    from skbundle.monitor import PredictionLogger
+
+    logger = PredictionLogger.for_bundle(tmp_path / "p.jsonl", bundle, queue_size=1)
+    X = np.zeros((3, 30))
+    proba = bundle.predict_proba(X)
+    with logger, TestClient(create_app(bundle, log_predictions=logger)) as c:
+        for _ in range(20):
+            logger.log(X, proba)  # what the server's hook does, as fast as a burst can
+        logger.flush()
+        health = c.get("/health").json()
+        text = c.get("/metrics").text
+    assert logger.dropped > 0
+    assert logger.written + logger.dropped == 60
+    assert health["status"] == "ok"
+    assert health["prediction_log"] == _log_status(
+        "p.jsonl", logger.written, logger.dropped, 0, None
+    )
+    assert _sample(text, "skbundle_prediction_log_dropped_total") == logger.dropped
+    assert _sample(text, "skbundle_prediction_log_written_total") == logger.written
+
+
+def test_the_app_closes_a_log_it_opened_and_leaves_a_given_one_open(
+    bundle: Bundle, record: dict[str, float], tmp_path: Path
+) -> None:
+    from skbundle.monitor import PredictionLogger
+
+    with TestClient(create_app(bundle, log_predictions=tmp_path / "own.jsonl")) as c:
+        assert _post(c, "/predict", record).status_code == 200
+    assert len((tmp_path / "own.jsonl").read_text().splitlines()) == 2  # flushed by close
+    with PredictionLogger.for_bundle(tmp_path / "given.jsonl", bundle) as given:
+        with TestClient(create_app(bundle, log_predictions=given)) as c:
+            assert _post(c, "/predict", record).status_code == 200
+        given.log(np.zeros((1, 30)), bundle.predict_proba(np.zeros((1, 30))))  # still open
+        given.flush()
+        assert given.written == 2
 
 
 # -- API key ---------------------------------------------------------------------------------

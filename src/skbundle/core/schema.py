@@ -7,6 +7,21 @@ Values outside the training range are not errors; they become per-record warning
 
 The single-record dict path is the serving hot path: it runs in pure Python plus one
 ``np.array`` call and touches no pandas.
+
+Bounds
+------
+Input may come from anyone on the network, so no input makes the validator's work grow
+faster than the input itself, and no error repeats more of the input than a short preview:
+
+* a record may hold at most ``Validator.max_fields`` fields (``FIELDS_PER_FEATURE`` times the
+  number of features, plus ``FIELDS_SLACK``; 184 for 30 features), checked before its fields
+  are looked at; a longer record is one problem, also with ``ignore_unknown``;
+* problems are collected up to ``MAX_PROBLEMS``; once the cap is passed the thorough paths
+  stop walking the input;
+* a "did you mean" hint is only searched for an unknown name that could match a feature
+  (no longer than 7/3 of the longest feature name: difflib's 0.6 cutoff cannot be met by
+  anything longer), and names and values are quoted through :func:`describe`, which reads no
+  more of a value than it shows (a string, a 1000-deep list or a 100 000-key object alike).
 """
 
 from __future__ import annotations
@@ -30,6 +45,15 @@ if TYPE_CHECKING:
 
 MAX_PROBLEMS = 1000
 """The validator stops collecting after this many problems (the error says it stopped)."""
+FIELDS_PER_FEATURE = 4
+FIELDS_SLACK = 64
+"""A record may hold ``FIELDS_PER_FEATURE * n_features + FIELDS_SLACK`` fields: room for
+every feature plus ids, timestamps and other columns a client may send alongside (dropped with
+``ignore_unknown``), but not for a flood of made-up names."""
+DESCRIBE_CHARS = 40
+"""The longest preview of a value in a problem; longer ones end with '...'."""
+NAME_CHARS = 100
+"""The longest unknown field name repeated in a problem; longer ones end with '...'."""
 
 _PLAIN_NUMBERS = frozenset({float, int})
 _NUMBER = "a number"
@@ -103,9 +127,51 @@ def _is_frame(value: object) -> bool:
     return pd is not None and isinstance(value, pd.DataFrame)
 
 
-def _describe(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def describe(value: object, limit: int = DESCRIBE_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters (ending in '...'), in time bounded by ``limit``
+    for JSON lists and objects however large or deep (where ``repr`` would walk all of them, or
+    fail past the recursion limit)."""
+    text = _repr_prefix(value, limit + 1)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _repr_prefix(value: object, room: int) -> str:
+    """The first ``room`` characters of ``repr(value)`` (all of it when shorter)."""
+    parts: list[str] = []
+
+    def emit(text: str) -> bool:
+        nonlocal room
+        parts.append(text[:room])
+        room -= len(text)
+        return room > 0
+
+    def walk(item: object) -> bool:
+        # Exact type checks: a subclass may have its own repr.
+        if type(item) is list:
+            if not emit("["):
+                return False
+            for k, element in enumerate(item):
+                if (k and not emit(", ")) or not walk(element):
+                    return False
+            return emit("]")
+        if type(item) is dict:
+            if not emit("{"):
+                return False
+            for k, (key, element) in enumerate(item.items()):
+                if (k and not emit(", ")) or not walk(key) or not emit(": "):
+                    return False
+                if not walk(element):
+                    return False
+            return emit("}")
+        try:
+            # A string's repr is linear (its quotes depend on all of it): the input bounds it.
+            return emit(repr(item))
+        except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+            bits = item.bit_length() if isinstance(item, int) else "many"
+            return emit(f"<an integer of {bits} bits>")
+
+    walk(value)
+    return "".join(parts)
 
 
 class Validator:
@@ -135,6 +201,11 @@ class Validator:
         # itemgetter pulls a record's values in schema order in one C call (a tuple, also
         # for a single feature, so that every record gives a row).
         self._row = operator.itemgetter(*self.names, *self.names[:1])
+        self.max_fields = FIELDS_PER_FEATURE * self._n + FIELDS_SLACK
+        """The most fields a record may hold (see the module docstring's Bounds)."""
+        # difflib's ratio is 2M/(len(a)+len(b)) with M <= the shorter length, so it cannot
+        # reach the 0.6 cutoff for a name longer than 7/3 of every feature name.
+        self._hint_chars = (7 * max(map(len, self.names), default=0)) // 3
 
     # -- entry point ---------------------------------------------------------------------
     def validate(
@@ -227,10 +298,16 @@ class Validator:
     def _fail_whole(self, problem: str, expected: str, offset: int) -> None:
         raise InputValidationError(self.bundle, [InputProblem(None, None, problem, expected)])
 
-    def _finish(self, X: np.ndarray, found: _Collector, notes: list[list[str]]) -> Validated:
+    def _finish(
+        self, X: np.ndarray, found: _Collector, notes: list[list[str]] | None = None
+    ) -> Validated:
+        """Raise what was found, or return ``X`` with its notes (none per row by default, made
+        only now: a million bad rows must not cost a million lists)."""
         if found.problems:
             raise InputValidationError(self.bundle, found.problems, truncated=found.truncated)
-        return Validated(X, self._range_warnings(X, notes))
+        return Validated(
+            X, self._range_warnings(X, notes if notes is not None else [[] for _ in range(len(X))])
+        )
 
     def _check_value(self, value: object, j: int, i: int, found: _Collector) -> float:
         name = self.names[j]
@@ -239,7 +316,7 @@ class Validator:
             try:
                 number = float(value)  # type: ignore[arg-type]
             except OverflowError:
-                found.add(i, name, f"got {_describe(value)}, too large for a float", _FINITE)
+                found.add(i, name, f"got {describe(value)}, too large for a float", _FINITE)
                 return math.nan
         elif value is None:
             number = math.nan
@@ -249,10 +326,10 @@ class Validator:
         elif isinstance(value, (int, float, np.integer, np.floating)):
             number = float(value)
         elif isinstance(value, (str, bytes)):
-            found.add(i, name, f"got a string {_describe(value)}", f"{_NUMBER}, not a string")
+            found.add(i, name, f"got a string {describe(value)}", f"{_NUMBER}, not a string")
             return math.nan
         else:
-            found.add(i, name, f"got {type(value).__name__} {_describe(value)}", _NUMBER)
+            found.add(i, name, f"got {type(value).__name__} {describe(value)}", _NUMBER)
             return math.nan
         if math.isnan(number):
             if not self._missing_ok[j]:
@@ -264,12 +341,13 @@ class Validator:
 
     def _unknown(self, key: object, i: int | None, found: _Collector) -> None:
         hint = ""
-        if isinstance(key, str):
+        if isinstance(key, str) and len(key) <= self._hint_chars:
             close = difflib.get_close_matches(key, self.names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+        name = str(key)
         found.add(
             i,
-            str(key),
+            name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 3] + "...",
             f"unknown feature{hint}",
             f"only the bundle's {self._n} features; pass ignore_unknown=True "
             "(CLI: --ignore-unknown) to drop extra fields",
@@ -282,12 +360,25 @@ class Validator:
         X = np.empty((len(records), self._n), dtype=np.float64)
         notes: list[list[str]] = [[] for _ in records]
         for i, record in enumerate(records):
+            if found.truncated:  # past the cap: the rest of the input is not looked at
+                break
             if not isinstance(record, Mapping):
                 found.add(
                     i,
                     None,
                     f"is {type(record).__name__}, not an object",
                     "an object mapping feature names to numbers",
+                )
+                continue
+            if len(record) > self.max_fields:
+                # Before any set or sort of its keys: a record of 400 000 made-up names costs
+                # no more than one of 31.
+                found.add(
+                    i,
+                    None,
+                    f"has {len(record)} fields",
+                    f"at most {self.max_fields} ({FIELDS_PER_FEATURE} per feature of the "
+                    f"bundle's {self._n}, plus {FIELDS_SLACK}); send only the features",
                 )
                 continue
             for j, name in enumerate(self.names):
@@ -303,6 +394,8 @@ class Validator:
             elif extra:
                 for key in sorted(extra, key=str):
                     self._unknown(key, i, found)
+                    if found.truncated:
+                        break
         return self._finish(X, found, notes)
 
     def _from_list(self, records: Sequence[object], ignore_unknown: bool, offset: int) -> Validated:
@@ -328,6 +421,8 @@ class Validator:
         found = _Collector(offset)
         X = np.empty((len(rows), self._n), dtype=np.float64)
         for i, row in enumerate(rows):
+            if found.truncated:  # past the cap: the rest of the input is not looked at
+                break
             if not isinstance(row, (list, tuple, np.ndarray)):
                 found.add(
                     i,
@@ -346,7 +441,7 @@ class Validator:
                 continue
             for j, value in enumerate(row):
                 X[i, j] = self._check_value(value, j, i, found)
-        return self._finish(X, found, [[] for _ in rows])
+        return self._finish(X, found)
 
     def _from_array(self, array: np.ndarray, offset: int) -> Validated:
         if array.ndim != 2:
@@ -368,7 +463,7 @@ class Validator:
             X = np.ascontiguousarray(array, dtype=np.float64)
             found = _Collector(offset)
             self._check_numeric_block(X, found)
-            return self._finish(X, found, [[] for _ in range(X.shape[0])])
+            return self._finish(X, found)
         return self._from_rows(array.tolist() if array.dtype.kind != "O" else list(array), offset)
 
     def _check_numeric_block(
@@ -407,6 +502,8 @@ class Validator:
         if extra and not ignore_unknown:
             for key in sorted(extra, key=str):
                 self._unknown(key, None, found)
+                if found.truncated:
+                    break
         if found.problems:
             return self._finish(np.empty((0, self._n)), found, [])
         n = len(frame)

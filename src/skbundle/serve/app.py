@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -40,6 +40,9 @@ from skbundle.errors import HttpError, InputValidationError
 from skbundle.serve import openapi, page, v2
 from skbundle.serve.http import ApiKey, Receive, Scope, Send, parse_json, read_body, send_json
 from skbundle.serve.metrics import CONTENT_TYPE, ServerMetrics
+
+if TYPE_CHECKING:
+    from skbundle.monitor.predlog import PredictionLogger
 
 log = logging.getLogger("skbundle.serve")
 
@@ -74,13 +77,20 @@ class Service:
     """What every endpoint shares once the bundle is loaded."""
 
     def __init__(
-        self, bundle: Bundle, options: ServeOptions, on_prediction: PredictionHook | None
+        self,
+        bundle: Bundle,
+        options: ServeOptions,
+        on_prediction: PredictionHook | None,
+        prediction_log: PredictionLogger | None = None,
     ) -> None:
         self.bundle = bundle
         self.options = options
         self.on_prediction = on_prediction
+        self.prediction_log = prediction_log
         self.auth = ApiKey(options.api_key) if options.api_key else None
         self.metrics = ServerMetrics(bundle.classes, bundle.feature_names)
+        if prediction_log is not None:
+            self.metrics.watch_prediction_log(prediction_log)
         self.example = bundle.validator.example()
         self.openapi = openapi.build(bundle, options.max_rows, auth=self.auth is not None)
         self.page = page.render(bundle, self.example, auth=self.auth is not None)
@@ -312,7 +322,7 @@ def create_app(
     trust_pickle: bool = False,
     trusted_types: Sequence[str] = (),
     allow_version_mismatch: bool = False,
-    log_predictions: str | os.PathLike[str] | None = None,
+    log_predictions: str | os.PathLike[str] | PredictionLogger | None = None,
 ) -> Starlette:
     """An ASGI app serving one bundle.
 
@@ -338,6 +348,9 @@ def create_app(
         Append every prediction's validated inputs and probabilities to this JSON-lines file
         (rotated by size; see :mod:`skbundle.monitor.predlog`), for ``skbundle drift --from-log``.
         The writing happens on a background thread: the request does not wait for the disk.
+        Or a :class:`~skbundle.monitor.PredictionLogger` made by the caller (for its rotation
+        options), which the caller closes. Either way its counts are in ``/metrics`` and
+        ``/health``, so that a log that stopped writing is seen.
 
     Returns
     -------
@@ -366,22 +379,27 @@ def create_app(
         )
         hook = on_prediction
         logger = None
-        if log_predictions is not None:
+        owned = False
+        if isinstance(log_predictions, (str, os.PathLike)):
             # Start-up time: the monitoring package imports scipy; a server that logs no
             # predictions never needs it.
             from skbundle.monitor.predlog import PredictionLogger
 
             # Created here, inside the worker process, so its writer thread lives there too.
             logger = PredictionLogger.for_bundle(log_predictions, loaded)
+            owned = True
+        elif log_predictions is not None:
+            logger = log_predictions
+        if logger is not None:
             hook = logger.log if on_prediction is None else _both(logger.log, on_prediction)
-        state.service = Service(loaded, options, hook)
+        state.service = Service(loaded, options, hook, logger)
         app.state.bundle = loaded
         app.state.service = state.service
         try:
             yield
         finally:
             state.service = None
-            if logger is not None:
+            if logger is not None and owned:
                 logger.close()
 
     def service() -> Service:
@@ -410,8 +428,24 @@ def create_app(
         return JSONResponse(s.v2_metadata)
 
     async def health(request: Request) -> Response:
+        """``GET /health``: 200 whenever the model is loaded, since it still answers.
+
+        ``status`` is ``"ok"``, or ``"degraded"`` when the prediction log has stopped on a
+        write error (a full disk, a rotation that failed): predictions are still served, so a
+        load balancer keeps the server, but they are no longer logged, so an operator should
+        look. Rows dropped because the writer fell behind are counted, not degrading (the log
+        goes on). With a prediction log the body adds ``prediction_log``: ``{"file",
+        "written", "dropped", "errors", "last_error"}``; the file's name only and the error
+        without its path, as this endpoint needs no API key and shows no internal paths.
+        """
         s = service()
-        return JSONResponse({"status": "ok", "model": s.bundle.name, "version": s.bundle.version})
+        body: dict[str, Any] = {"status": "ok", "model": s.bundle.name, "version": s.bundle.version}
+        if s.prediction_log is not None:
+            status = _prediction_log_status(s.prediction_log)
+            body["prediction_log"] = status
+            if status["errors"]:
+                body["status"] = "degraded"
+        return JSONResponse(body)
 
     async def metadata(request: Request) -> Response:
         return JSONResponse(_metadata(service()))
@@ -483,6 +517,22 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HttpError: http_error, HTTPException: http_error},
     )
+
+
+def _prediction_log_status(logger: PredictionLogger) -> dict[str, Any]:
+    error = logger.error
+    text = None
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{type(error).__name__}: [Errno {error.errno}] {error.strerror}"
+    elif error is not None:
+        text = type(error).__name__  # its message may hold a path
+    return {
+        "file": logger.path.name,
+        "written": logger.written,
+        "dropped": logger.dropped,
+        "errors": 0 if error is None else 1,
+        "last_error": text,
+    }
 
 
 def _metadata(service: Service) -> dict[str, Any]:

@@ -7,12 +7,20 @@ directory before the workers start; ``/metrics`` then aggregates every worker's 
 Label values come only from fixed sets (endpoint templates, status codes, class names,
 feature names), never from raw client input: a client sending a million made-up field names
 must not create a million time series.
+
+A prediction log (``--log-predictions``) adds three counters read from the logger at scrape
+time, so that a full disk is seen rather than silently ending the log:
+``skbundle_prediction_log_written_total`` (rows on disk),
+``skbundle_prediction_log_dropped_total`` (rows dropped because the writer fell behind) and
+``skbundle_prediction_log_errors_total`` (write errors; the logger stops at the first, so 0 or
+1). Logging needs a single worker, so these live in the process's own registry.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 from prometheus_client import (
@@ -22,6 +30,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from skbundle.errors import InputProblem
@@ -37,6 +47,39 @@ UNKNOWN_FIELD = "_unknown"
 """The ``field`` label of an error about a field that is not a feature."""
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class PredictionLogCounts(Protocol):
+    """What the metrics read from a prediction logger (``skbundle.monitor.PredictionLogger``;
+    named structurally so that a server that logs nothing never imports the monitor package)."""
+
+    written: int
+    dropped: int
+    error: BaseException | None
+
+
+class _PredictionLogCollector:
+    """Reads the logger's counts when scraped: nothing is added to the prediction path."""
+
+    def __init__(self, log: PredictionLogCounts) -> None:
+        self.log = log
+
+    def collect(self) -> Iterator[Metric]:
+        log = self.log
+        for name, documentation, value in (
+            ("written", "Rows written to the prediction log.", log.written),
+            (
+                "dropped",
+                "Rows not logged because the log writer fell behind (its queue was full).",
+                log.dropped,
+            ),
+            (
+                "errors",
+                "Write errors of the prediction log; the log stops at the first (see /health).",
+                0 if log.error is None else 1,
+            ),
+        ):
+            yield CounterMetricFamily(f"skbundle_prediction_log_{name}", documentation, value)
 
 
 class ServerMetrics:
@@ -82,6 +125,10 @@ class ServerMetrics:
         self._requests: dict[tuple[str, int], Counter] = {}
         for name in (*self._features, WHOLE_INPUT, UNKNOWN_FIELD):
             self.validation_errors.labels(name)
+
+    def watch_prediction_log(self, log: PredictionLogCounts) -> None:
+        """Export ``log``'s written, dropped and error counts (see the module docstring)."""
+        self.registry.register(_PredictionLogCollector(log))
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""

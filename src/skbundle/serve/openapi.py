@@ -173,7 +173,17 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
             "/v2/health/ready": {
                 "get": {"summary": "v2 readiness", "responses": {"200": {"description": "ready"}}}
             },
-            "/health": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},
+            "/health": {
+                "get": {
+                    "summary": "Health",
+                    "responses": {
+                        "200": {
+                            "description": "status 'ok', or 'degraded' when the prediction log "
+                            "has stopped on a write error (its counts are under prediction_log)"
+                        }
+                    },
+                }
+            },
             "/metadata": {
                 "get": {
                     "summary": "Identity, schema, metrics and runtime",
@@ -194,6 +204,8 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                     "properties": properties,
                     "required": required,
                     "additionalProperties": False,
+                    # With ?ignore_unknown=true extra fields pass, up to this many in all.
+                    "maxProperties": bundle.validator.max_fields,
                     "example": example,
                 },
                 "PredictRequest": {
@@ -257,7 +269,12 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "name": {"type": "string"},
-                        "shape": {"type": "array", "items": {"type": "integer"}},
+                        "shape": {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 0},
+                            "minItems": 1,
+                            "maxItems": 2,
+                        },
                         "datatype": {"type": "string"},
                         "parameters": {"type": "object"},
                         "data": {"type": "array"},
@@ -272,9 +289,12 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                         "inputs": {
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/V2Tensor"},
+                            "minItems": 1,
+                            "maxItems": bundle.validator.max_fields,
                         },
                         "outputs": {
                             "type": "array",
+                            "uniqueItems": True,
                             "items": {
                                 "type": "object",
                                 "properties": {"name": {"enum": ["label", "probabilities"]}},

@@ -11,6 +11,14 @@ its record and feature. Outputs: ``label`` (BYTES, ``[N]``) and ``probabilities`
 ``[N, n_classes]``, columns in the order of the ``classes`` parameter). Errors follow the
 protocol's error body, ``{"error": "<message>"}``, with our structured ``problems`` list
 beside it for clients that want the field.
+
+Every size is checked before the work it would cause (a hostile request costs no more than
+its bytes): at most ``Validator.max_fields`` input tensors (4 per feature, plus 64); a shape of
+at most 2 dimensions, each a non-negative integer (so its product has at most 127 bits); at
+most ``max_rows`` times the number of features values per tensor, counted before nesting is
+walked; at most ``max_rows`` rows before per-feature columns are put together; each output
+named once; ``id`` a string. Values and names are quoted through
+:func:`skbundle.core.schema.describe`, which reads no more of them than it shows.
 """
 
 from __future__ import annotations
@@ -22,8 +30,11 @@ from typing import Any
 import numpy as np
 
 from skbundle.bundle import Bundle
+from skbundle.core.schema import describe
 from skbundle.errors import HttpError
 
+MAX_RANK = 2
+"""The most dimensions a tensor may have: [N], [N, 1] or [N, n_features]."""
 NUMERIC = frozenset(
     {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8"}
     | {"UINT64", "UINT32", "UINT16", "UINT8"}
@@ -73,6 +84,8 @@ def _flatten(data: object, name: str, limit: int) -> list[Any]:
             field=name,
         )
     flat: list[Any] = data
+    if len(flat) > limit:
+        raise _too_many_values(name, len(flat), limit)
     kinds = set(map(type, flat))
     # Peel one level of nesting at a time with C-level calls; only mixed nesting
     # (numbers beside lists) takes the slow walk.
@@ -94,24 +107,37 @@ def _flatten(data: object, name: str, limit: int) -> list[Any]:
         flat = walked
         break
     if len(flat) > limit:
-        raise _bad(
-            f"input {name!r} holds {len(flat)} values",
-            f"at most {limit} (the server's max_rows times the number of features)",
-            field=name,
-            status=413,
-        )
+        raise _too_many_values(name, len(flat), limit)
     return flat
 
 
+def _too_many_values(name: str, n: int, limit: int) -> HttpError:
+    return _bad(
+        f"input {name!r} holds {n} values",
+        f"at most {limit} (the server's max_rows times the number of features)",
+        field=name,
+        status=413,
+    )
+
+
 def _shape(tensor: dict[str, Any], name: str) -> list[int]:
+    """The tensor's shape, checked before anything is computed from it: the rank first, so
+    that the product of the dimensions stays small (at most two 64-bit integers)."""
     shape = tensor.get("shape")
+    if isinstance(shape, list) and len(shape) > MAX_RANK:
+        raise _bad(
+            f"'shape' of input {name!r} has {len(shape)} dimensions",
+            f"at most {MAX_RANK}: [N] or [N, 1] for a per-feature input, [N, n_features] for a "
+            "matrix",
+            field=name,
+        )
     if (
         not isinstance(shape, list)
         or not shape
         or not all(type(d) is int and d >= 0 for d in shape)
     ):
         raise _bad(
-            f"'shape' of input {name!r} is {shape!r}",
+            f"'shape' of input {name!r} is {describe(shape)}",
             "a non-empty list of non-negative integers, e.g. [N] or [N, n_features]",
             field=name,
         )
@@ -135,6 +161,13 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
     names = bundle.feature_names
     n_features = len(names)
     limit = max_rows * n_features
+    max_inputs = bundle.validator.max_fields
+    if len(inputs) > max_inputs:
+        raise _bad(
+            f"the request has {len(inputs)} inputs",
+            f"at most {max_inputs}: one tensor of shape [N, {n_features}], or one tensor per "
+            f"feature (see GET /v2/models/{bundle.name})",
+        )
     tensors: dict[str, tuple[list[int], list[Any]]] = {}
     for position, tensor in enumerate(inputs):
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
@@ -144,9 +177,9 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
             )
         name = tensor["name"]
         datatype = tensor.get("datatype")
-        if datatype not in NUMERIC:
+        if type(datatype) is not str or datatype not in NUMERIC:  # a list is unhashable
             raise _bad(
-                f"input {name!r} has datatype {datatype!r}",
+                f"input {name!r} has datatype {describe(datatype)}",
                 f"a numeric datatype, one of {sorted(NUMERIC)}",
                 field=name,
             )
@@ -163,6 +196,10 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
         tensors[name] = (shape, flat)
     outputs = _requested_outputs(payload.get("outputs"))
     request_id = payload.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise _bad(
+            f"'id' is {describe(request_id)}", "a string (echoed in the response), or no 'id'"
+        )
 
     if len(tensors) == 1:
         ((name, (shape, flat)),) = tensors.items()
@@ -205,6 +242,8 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
             )
         if n_rows is None:
             n_rows = shape[0]
+            # Before missing features are filled in and rows put together.
+            _check_row_count(n_rows, max_rows)
         elif shape[0] != n_rows:
             raise _bad(
                 f"input {name!r} has {shape[0]} rows, other inputs have {n_rows}",
@@ -226,15 +265,19 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
 
 
 def _check_rows(rows: Rows, max_rows: int) -> Rows:
-    if len(rows) == 0:
+    _check_row_count(len(rows), max_rows)
+    return rows
+
+
+def _check_row_count(n_rows: int, max_rows: int) -> None:
+    if n_rows == 0:
         raise _bad("the inputs hold no rows", "at least one row")
-    if len(rows) > max_rows:
+    if n_rows > max_rows:
         raise _bad(
-            f"the inputs hold {len(rows)} rows",
+            f"the inputs hold {n_rows} rows",
             f"at most {max_rows} rows per request (the server's max_rows)",
             status=413,
         )
-    return rows
 
 
 def _requested_outputs(outputs: object) -> list[str]:
@@ -244,12 +287,17 @@ def _requested_outputs(outputs: object) -> list[str]:
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
     ):
         raise _bad("'outputs' is not a list of objects with a 'name'", 'e.g. [{"name": "label"}]')
-    names = [o["name"] for o in outputs]
-    unknown = [n for n in names if n not in OUTPUTS]
-    if unknown:
-        raise _bad(
-            f"output {unknown[0]!r} does not exist", f"one of {list(OUTPUTS)}", field=unknown[0]
-        )
+    names: list[str] = []
+    for output in outputs:  # stops at the first wrong one: at most len(OUTPUTS) + 1 turns
+        name = output["name"]
+        if name not in OUTPUTS:
+            raise _bad(
+                f"output {describe(name)} does not exist", f"one of {list(OUTPUTS)}", field=name
+            )
+        if name in names:
+            # Each output once: a request must not make the response repeat a tensor.
+            raise _bad(f"output {name!r} appears twice", "each output once", field=name)
+        names.append(name)
     return names
 
 
