@@ -55,7 +55,8 @@ class SkopsFormat:
                 f"it would construct {len(refused)} type{'s' if len(refused) != 1 else ''} "
                 f"outside skbundle's allowlist: {preview(refused)}",
                 "Nothing was constructed. If you trust those types, pass them as "
-                "trusted_types=[...] to skbundle.load(); never take that list from the file.",
+                "trusted_types=[...] to skbundle.load() (CLI: --trust-type NAME, once per "
+                "type); never take that list from the file.",
             )
         # Exactly the names that passed the check, so skops' own audit agrees with ours.
         with reading(source, "skops"):
