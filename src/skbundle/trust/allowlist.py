@@ -23,9 +23,10 @@ attribute. So a name is trusted when:
   skops and pickle both write the defining module.
 
 Being defined in scikit-learn is necessary, not sufficient: its test helpers, dataset
-fetchers, vendored code, callbacks (sockets and threads), worker pools, plotting displays and
-HTML/printing helpers are excluded (:data:`PACKAGES`). Functions are never allowed by this
-rule: a pickle can call any allowed name with arguments of its choosing.
+fetchers, vendored code, callbacks (sockets and threads), worker pools, plotting displays,
+HTML/printing helpers and the compiled machinery of fit() are excluded (:data:`PACKAGES`).
+Functions are never allowed by this rule: a pickle can call any allowed name with arguments
+of its choosing.
 
 Results are cached per process (:func:`functools.lru_cache`): a name always resolves the same
 way once its module is imported.
@@ -178,8 +179,36 @@ PACKAGES: dict[str, Package] = {
             "sklearn.utils._pprint",
             "sklearn.utils._user_interface",
             "sklearn.utils._optional_dependencies",
+            # Compiled machinery that fit() builds and throws away: a fitted model never holds
+            # it, and its constructors take buffer sizes on trust (no bounds checks in C).
+            "sklearn.tree._criterion",
+            "sklearn.tree._splitter",
+            "sklearn.tree._partitioner",
+            "sklearn.tree._utils",
+            "sklearn.ensemble._hist_gradient_boosting.histogram",
+            "sklearn.ensemble._hist_gradient_boosting.splitting",
+            "sklearn.ensemble._hist_gradient_boosting.grower",
+            "sklearn.metrics._pairwise_distances_reduction",
+            "sklearn.cluster._hierarchical_fast",
+            "sklearn.cluster._hdbscan._tree",
+            "sklearn.neighbors._quad_tree",
+            "sklearn.utils._seq_dataset",
+            "sklearn.utils._weight_vector",
+            "sklearn.utils._vector_sentinel",
+            "sklearn.utils._fast_dict",
         ),
-        excluded_classes=frozenset({"sklearn.calibration.CalibrationDisplay"}),
+        excluded_classes=frozenset(
+            {
+                "sklearn.calibration.CalibrationDisplay",  # a plotting display
+                # the tree builders and pruners beside Tree in its module (fit-time, compiled)
+                "sklearn.tree._tree.TreeBuilder",
+                "sklearn.tree._tree.DepthFirstTreeBuilder",
+                "sklearn.tree._tree.BestFirstTreeBuilder",
+                "sklearn.tree._tree._CCPPruneController",
+                "sklearn.tree._tree._AlphaPruner",
+                "sklearn.tree._tree._PathFinder",
+            }
+        ),
     ),
     # The scikit-learn wrappers of the gradient-boosting libraries, when they are installed.
     # Their Booster classes are left out: ``Booster(model_file=...)`` reads a file named by
