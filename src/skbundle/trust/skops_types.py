@@ -65,7 +65,7 @@ def check_sizes(
     max_members: int = MAX_MEMBERS,
 ) -> int:
     """Refuse an archive whose members would inflate past the caps, from the sizes its
-    directory declares (nothing is inflated). Returns the cap, for bounded reads.
+    directory declares (nothing is inflated). Returns the cap.
 
     zipfile never inflates a member past its declared size (it stops there and checks the
     CRC), so capping the declared sizes caps every later read, ours and skops' alike.
@@ -98,15 +98,16 @@ def check_sizes(
     return cap
 
 
-def _read_bounded(archive: zipfile.ZipFile, name: str, cap: int, *, source: str) -> bytes:
-    """A member's bytes, reading at most ``cap + 1`` whatever its header says."""
+def _read_bounded(archive: zipfile.ZipFile, name: str, *, source: str) -> bytes:
+    """A member's bytes, reading at most one byte more than its header declares (which
+    :func:`check_sizes` capped), whatever the compressed stream holds."""
+    declared = archive.getinfo(name).file_size
     with archive.open(name) as fh:
-        data = fh.read(cap + 1)
-    if len(data) > cap:
+        data = fh.read(declared + 1)
+    if len(data) > declared:
         raise UntrustedArtifactError(
             source,
-            f"its member {name!r} inflates to more than the {cap} bytes allowed, whatever its "
-            "header says",
+            f"its member {name!r} inflates to more than the {declared} bytes its header declares",
             _REBUILD,
         )
     return data
@@ -141,7 +142,7 @@ def types_in(
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            cap = check_sizes(
+            check_sizes(
                 archive,
                 len(data),
                 source=source,
@@ -149,7 +150,7 @@ def types_in(
                 max_inflated=max_inflated,
                 max_members=max_members,
             )
-            schema = json.loads(_read_bounded(archive, _SCHEMA, cap, source=source))
+            schema = json.loads(_read_bounded(archive, _SCHEMA, source=source))
         named = set(_named_types(schema))
         reported = sio.get_untrusted_types(data=data)
     except (
