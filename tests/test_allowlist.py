@@ -4,6 +4,7 @@ package, outside its excluded parts. A name pattern is not an allowlist."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import pickle
 import pkgutil

@@ -1,11 +1,12 @@
 """skops: scikit-learn's secure format. Loading constructs only types that were checked first.
 
 The file is a zip archive: ``schema.json`` names the type of every object, arrays sit beside
-it as ``.npy`` files. Before anything is constructed, every type the schema names (read as
-JSON, no code) and every type ``skops.io.get_untrusted_types`` reports is checked against
-skbundle's own allowlist (``skbundle.trust.allowlist``) plus the names the caller passed. Only then
-does ``skops.io.loads`` run, trusting exactly the names that passed. The set of trusted types
-never comes from the bundle.
+it as ``.npy`` files. Before anything is inflated, the archive's declared sizes are capped
+(``skbundle.trust.skops_types``). Before anything is constructed, every type the schema names
+(read as JSON, no code) and every type ``skops.io.get_untrusted_types`` reports is checked
+against skbundle's own allowlist (``skbundle.trust.allowlist``: by what each name resolves to)
+plus the names the caller passed. Only then does ``skops.io.loads`` run, trusting exactly the
+names that passed. The set of trusted types never comes from the bundle.
 """
 
 from __future__ import annotations
