@@ -42,8 +42,8 @@ def _refusal(names: list[str]) -> str:
     return (
         f"Refusing to load model.joblib: the pickle would import {len(names)} name{s} outside "
         f"skbundle's allowlist: {names!r}. Nothing was unpickled. If you wrote this model and "
-        "trust those names, pass trusted_types=[...] with them to skbundle.load(); otherwise "
-        "do not load it."
+        "trust those names, pass trusted_types=[...] with them to skbundle.load() (CLI: "
+        "--trust-type NAME, once per name); otherwise do not load it."
     )
 
 

@@ -179,7 +179,7 @@ def custom(iris: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, A
 SKOPS_REFUSAL = (
     "it would construct 1 type outside skbundle's allowlist: ['tests.custom_steps.Log1p']. Nothing "
     "was constructed. If you trust those types, pass them as trusted_types=[...] to "
-    "skbundle.load(); never take that list from the file."
+    "skbundle.load() (CLI: --trust-type NAME, once per type); never take that list from the file."
 )
 
 

@@ -1,11 +1,12 @@
 """skops: scikit-learn's secure format. Loading constructs only types that were checked first.
 
 The file is a zip archive: ``schema.json`` names the type of every object, arrays sit beside
-it as ``.npy`` files. Before anything is constructed, every type the schema names (read as
-JSON, no code) and every type ``skops.io.get_untrusted_types`` reports is checked against
-skbundle's own allowlist (``skbundle.trust.allowlist``) plus the names the caller passed. Only then
-does ``skops.io.loads`` run, trusting exactly the names that passed. The set of trusted types
-never comes from the bundle.
+it as ``.npy`` files. Before anything is inflated, the archive's declared sizes are capped
+(``skbundle.trust.skops_types``). Before anything is constructed, every type the schema names
+(read as JSON, no code) and every type ``skops.io.get_untrusted_types`` reports is checked
+against skbundle's own allowlist (``skbundle.trust.allowlist``: by what each name resolves to)
+plus the names the caller passed. Only then does ``skops.io.loads`` run, trusting exactly the
+names that passed. The set of trusted types never comes from the bundle.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class SkopsFormat:
                 f"it would construct {len(refused)} type{'s' if len(refused) != 1 else ''} "
                 f"outside skbundle's allowlist: {preview(refused)}",
                 "Nothing was constructed. If you trust those types, pass them as "
-                "trusted_types=[...] to skbundle.load(); never take that list from the file.",
+                "trusted_types=[...] to skbundle.load() (CLI: --trust-type NAME, once per "
+                "type); never take that list from the file.",
             )
         # Exactly the names that passed the check, so skops' own audit agrees with ours.
         with reading(source, "skops"):

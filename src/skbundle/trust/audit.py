@@ -391,6 +391,7 @@ def check(data: bytes, *, source: str, trusted: Collection[str] = ()) -> AuditRe
             f"the pickle would import {len(refused)} name"
             f"{'s' if len(refused) != 1 else ''} outside skbundle's allowlist: {preview(refused)}",
             "Nothing was unpickled. If you wrote this model and trust those names, pass "
-            "trusted_types=[...] with them to skbundle.load(); otherwise do not load it.",
+            "trusted_types=[...] with them to skbundle.load() (CLI: --trust-type NAME, once "
+            "per name); otherwise do not load it.",
         )
     return report
