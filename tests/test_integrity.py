@@ -108,7 +108,11 @@ def test_a_symlinked_artifact_is_refused(bundle_copy: Path, tmp_path: Path) -> N
     real = tmp_path / "elsewhere.joblib"
     (bundle_copy / "model.joblib").rename(real)
     (bundle_copy / "model.joblib").symlink_to(real)
-    assert [p.kind for p in skbundle.verify(bundle_copy).problems] == ["changed"]
+    problems = skbundle.verify(bundle_copy).problems
+    assert problems == [IntegrityProblem("model.joblib", "unsafe", None, "a symbolic link")]
+    assert problems[0].describe() == (
+        "model.joblib is a symbolic link, not a regular file (a bundle holds regular files only)"
+    )
 
 
 MANIFEST_CASES = [
