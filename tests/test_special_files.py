@@ -411,3 +411,16 @@ def test_the_walk_never_follows_links(bundle_copy: Path, secret: Path) -> None:
     assert "sub/a.txt" in files
     assert "out" in files
     assert not any(name.startswith("out/") for name in files)
+
+
+def test_a_file_used_as_a_directory_is_just_missing(bundle_copy: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_bundle_file(bundle_copy, "model.onnx/inside", max_bytes=1 << 20)
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_on_the_path_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(BundleFileError) as info:
+        read_bundle_file(tmp_path, "pipe/inside", max_bytes=1 << 20)
+    assert info.value.problems == [IntegrityProblem("pipe", "unsafe", None, "a named pipe (FIFO)")]

@@ -96,6 +96,7 @@ class BundleDir:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._fd = os.open(self.root, _DIR_FLAGS)
+        self._buffer: bytearray | None = None
 
     def __enter__(self) -> BundleDir:
         return self
@@ -146,6 +147,8 @@ class BundleDir:
                     raise self._missing(relpath) from None
                 except OSError:  # ELOOP (a link) or ENOTDIR: say which
                     mode = os.stat(part, dir_fd=dir_fd, follow_symlinks=False).st_mode
+                    if stat.S_ISREG(mode):  # "model.onnx/x": no such file, as open() says
+                        raise self._missing(relpath) from None
                     self._refuse(where, "unsafe", describe_mode(mode))
                 if dir_fd != self._fd:
                     os.close(dir_fd)
@@ -220,7 +223,9 @@ class BundleDir:
         fd, _ = self.open(relpath, max_bytes=max_bytes)
         digest = hashlib.sha256()
         total = 0
-        buffer = bytearray(_CHUNK)
+        if self._buffer is None:  # one buffer per bundle: verify hashes every file
+            self._buffer = bytearray(_CHUNK)
+        buffer = self._buffer
         view = memoryview(buffer)
         try:
             while n := os.readv(fd, [buffer]):
