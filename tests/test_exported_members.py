@@ -39,6 +39,7 @@ PACKAGES = {
     "skbundle.core": [
         "atomic",
         "environment",
+        "files",
         "integrity",
         "layout",
         "manifest",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import joblib
 import orjson
 import pytest
 
 import skbundle
-from skbundle.core.integrity import sha256_file
-from skbundle.errors import BundleIntegrityError, IntegrityProblem, ManifestError
+from skbundle.core.files import MAX_ARTIFACT_BYTES
+from skbundle.core.integrity import read_verified, sha256_file
+from skbundle.errors import BundleFileError, BundleIntegrityError, IntegrityProblem, ManifestError
 
 
 def _flip_byte(path: Path, offset: int = 40) -> None:
@@ -108,7 +112,11 @@ def test_a_symlinked_artifact_is_refused(bundle_copy: Path, tmp_path: Path) -> N
     real = tmp_path / "elsewhere.joblib"
     (bundle_copy / "model.joblib").rename(real)
     (bundle_copy / "model.joblib").symlink_to(real)
-    assert [p.kind for p in skbundle.verify(bundle_copy).problems] == ["changed"]
+    problems = skbundle.verify(bundle_copy).problems
+    assert problems == [IntegrityProblem("model.joblib", "unsafe", None, "a symbolic link")]
+    assert problems[0].describe() == (
+        "model.joblib is a symbolic link, not a regular file (a bundle holds regular files only)"
+    )
 
 
 MANIFEST_CASES = [
@@ -158,3 +166,112 @@ def test_missing_directory_and_missing_manifest(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ManifestError, match="the file is missing"):
         skbundle.load(tmp_path / "empty")
+
+
+@pytest.mark.timeout(20)
+def test_a_listed_fifo_is_reported_without_being_opened(
+    bundle_copy: Path, never_unpickle: None
+) -> None:
+    (bundle_copy / "model.onnx").unlink()
+    os.mkfifo(bundle_copy / "model.onnx")
+    problem = IntegrityProblem("model.onnx", "unsafe", None, "a named pipe (FIFO)")
+    assert skbundle.verify(bundle_copy).problems == [problem]
+    with pytest.raises(BundleIntegrityError) as info:
+        skbundle.load(bundle_copy, runtime="onnx")
+    assert info.value.problems == [problem]
+    assert (
+        "model.onnx is a named pipe (FIFO), not a regular file (a bundle holds regular files "
+        "only). Nothing was loaded."
+    ) in str(info.value)
+
+
+def test_a_link_swapped_in_after_verification_is_not_read(bundle_copy: Path) -> None:
+    """The link points at the very same bytes, so a hash alone would pass: links are refused."""
+    manifest = skbundle.read_manifest(bundle_copy)
+    artifact = manifest.artifact("reference")
+    assert artifact is not None
+    assert skbundle.verify(bundle_copy, manifest).ok
+    real = bundle_copy.parent / "reference-elsewhere.json"
+    (bundle_copy / artifact.path).rename(real)
+    (bundle_copy / artifact.path).symlink_to(real)
+    with pytest.raises(BundleFileError) as info:
+        read_verified(bundle_copy, artifact)
+    assert info.value.problems == [
+        IntegrityProblem(artifact.path, "unsafe", None, "a symbolic link")
+    ]
+
+
+def test_a_file_over_the_cap_is_not_hashed(bundle_copy: Path) -> None:
+    with open(bundle_copy / "huge.bin", "wb") as fh:
+        fh.truncate(MAX_ARTIFACT_BYTES + 1)  # sparse: no disk used
+    assert skbundle.verify(bundle_copy).problems == [
+        IntegrityProblem("huge.bin", "size", str(MAX_ARTIFACT_BYTES), str(MAX_ARTIFACT_BYTES + 1))
+    ]
+    assert IntegrityProblem("huge.bin", "size", "4294967296", "4294967297").describe() == (
+        "huge.bin is 4294967297 bytes, more than the 4294967296 bytes allowed"
+    )
+
+
+def _artifact_field(key: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        data["artifacts"][0][key] = value
+
+    return edit
+
+
+def _many(key: str, n: int) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        data[key] = [data[key][0]] * n
+
+    return edit
+
+
+def _long_feature_name(data: dict[str, Any]) -> None:
+    data["features"][0]["name"] = "f" * 1025
+
+
+LIMIT_CASES = [
+    (
+        "negative-bytes",
+        _artifact_field("bytes", -1),
+        "field 'artifacts.0.bytes' is invalid: Input should be greater than or equal to 0",
+    ),
+    (
+        "bytes-over-cap",
+        _artifact_field("bytes", MAX_ARTIFACT_BYTES + 1),
+        "field 'artifacts.0.bytes' is invalid: Input should be less than or equal to 4294967296",
+    ),
+    (
+        "sha256-not-hex",
+        _artifact_field("sha256", "Z" * 64),
+        "field 'artifacts.0.sha256' is invalid: String should match pattern '^[0-9a-f]{64}$'",
+    ),
+    (
+        "1001-artifacts",
+        _many("artifacts", 1001),
+        "field 'artifacts' is invalid: List should have at most 1000 items after validation, "
+        "not 1001",
+    ),
+    (
+        "feature-name-1025-chars",
+        _long_feature_name,
+        "field 'features.0.name' is invalid: String should have at most 1024 characters",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"), [c[1:] for c in LIMIT_CASES], ids=[c[0] for c in LIMIT_CASES]
+)
+def test_the_manifest_bounds_what_it_accepts(
+    bundle_copy: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    data = orjson.loads((bundle_copy / "bundle.json").read_bytes())
+    edit(data)
+    (bundle_copy / "bundle.json").write_bytes(orjson.dumps(data))
+    with pytest.raises(ManifestError) as info:
+        skbundle.read_manifest(bundle_copy)
+    assert str(info.value) == (
+        f"Cannot read the manifest {bundle_copy / 'bundle.json'}: {message}. The manifest was "
+        "edited or damaged; rebuild the bundle."
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from skbundle.core.integrity import sha256_file, verify
 from skbundle.core.manifest import read_manifest
 from skbundle.core.update import NewFile, update_bundle
-from skbundle.errors import ManifestError
+from skbundle.errors import BundleFileError, IntegrityProblem, ManifestError
 
 
 def test_update_rewrites_files_and_their_hashes(bundle_copy: Path) -> None:
@@ -92,3 +94,64 @@ def test_update_refuses_paths_that_are_not_artifacts(
 def test_update_of_a_missing_bundle_names_it(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=re.escape("the bundle directory does not exist")):
         update_bundle(tmp_path / "nope", {})
+
+
+SECRET = b"ssh-ed25519 AAAA-not-for-bundles\n"
+
+
+def _state(bundle: Path) -> list[tuple[str, int]]:
+    return sorted((p.name, p.lstat().st_mtime_ns) for p in bundle.iterdir())
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("forge", "what"),
+    [
+        (lambda p, secret: p.symlink_to(secret), "a symbolic link"),
+        (lambda p, secret: os.mkfifo(p), "a named pipe (FIFO)"),
+        (
+            lambda p, secret: p.symlink_to(secret.parent, target_is_directory=True),
+            "a symbolic link",
+        ),
+    ],
+    ids=["link-to-secret", "fifo", "link-to-directory"],
+)
+def test_update_refuses_a_bundle_holding_anything_but_regular_files(
+    bundle_copy: Path, tmp_path: Path, forge: Callable[[Path, Path], None], what: str
+) -> None:
+    secret = tmp_path / "outside" / "id_ed25519"
+    secret.parent.mkdir()
+    secret.write_bytes(SECRET)
+    forge(bundle_copy / "planted", secret)
+    before = _state(bundle_copy)
+    with pytest.raises(BundleFileError) as info:
+        update_bundle(bundle_copy, {"checklist.md": NewFile(b"x", "checklist", "markdown")})
+    assert info.value.problems == [IntegrityProblem("planted", "unsafe", None, what)]
+    assert str(info.value) == (
+        f"Cannot read planted in the bundle {bundle_copy}: it is {what}, not a regular file (a "
+        "bundle holds regular files only). Nothing was read from it. Rebuild the bundle with "
+        "skbundle.save(), or fetch an intact copy from its source."
+    )
+    assert _state(bundle_copy) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "outside"]
+
+
+def test_update_replaces_a_link_at_a_path_it_rewrites(bundle_copy: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "id_ed25519"
+    secret.write_bytes(SECRET)
+    (bundle_copy / "checklist.md").unlink()
+    (bundle_copy / "checklist.md").symlink_to(secret)
+    update_bundle(bundle_copy, {"checklist.md": NewFile(b"new\n", "checklist", "markdown")})
+    assert not (bundle_copy / "checklist.md").is_symlink()
+    assert (bundle_copy / "checklist.md").read_bytes() == b"new\n"
+    assert secret.read_bytes() == SECRET
+    assert verify(bundle_copy).ok
+
+
+def test_update_copies_files_in_subdirectories_with_their_mode(bundle_copy: Path) -> None:
+    update_bundle(bundle_copy, {"notes/a.txt": NewFile(b"a", "note", "text")})
+    (bundle_copy / "notes" / "a.txt").chmod(0o640)
+    update_bundle(bundle_copy, {"checklist.md": NewFile(b"x", "checklist", "markdown")})
+    assert (bundle_copy / "notes" / "a.txt").read_bytes() == b"a"
+    assert (bundle_copy / "notes" / "a.txt").stat().st_mode & 0o777 == 0o640
+    assert verify(bundle_copy).ok

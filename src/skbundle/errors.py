@@ -6,6 +6,8 @@ render it (or its fields) without parsing strings::
     SkbundleError
      ├── ManifestError(ValueError)             bundle.json missing, unparseable, wrong version
      ├── BundleIntegrityError                  a file changed, went missing, or was added
+     │    └── BundleFileError                  a bundle file is a link, not a regular file,
+     │                                         too large, or outside the bundle: not read
      ├── BundleExistsError(FileExistsError)    save() would overwrite without overwrite=True
      ├── IncompatibleEnvironmentError          the running packages differ from the recorded ones
      ├── UntrustedArtifactError                a file would run code, read outside the bundle,
@@ -77,16 +79,26 @@ class IntegrityProblem:
     """One file of a bundle that does not match its manifest."""
 
     path: str
-    kind: str  # "changed", "missing", "unlisted", "size"
+    kind: str  # "changed", "missing", "unlisted", "unsafe", "size", "path"
     expected: str | None = None
     actual: str | None = None
 
-    def describe(self) -> str:
+    def reason(self) -> str:
+        """What is wrong with the file, as a phrase that follows its name."""
         if self.kind == "missing":
-            return f"{self.path} is listed in the manifest but missing"
+            return "is listed in the manifest but missing"
         if self.kind == "unlisted":
-            return f"{self.path} is not listed in the manifest (sha256 {self.actual})"
-        return f"{self.path} has sha256 {self.actual}, the manifest expects {self.expected}"
+            return f"is not listed in the manifest (sha256 {self.actual})"
+        if self.kind == "unsafe":  # actual: what the file is instead, e.g. "a symbolic link"
+            return f"is {self.actual}, not a regular file (a bundle holds regular files only)"
+        if self.kind == "size":  # actual, expected: byte counts
+            return f"is {self.actual} bytes, more than the {self.expected} bytes allowed"
+        if self.kind == "path":  # actual: why the path leaves the bundle
+            return f"is not a path inside the bundle ({self.actual})"
+        return f"has sha256 {self.actual}, the manifest expects {self.expected}"
+
+    def describe(self) -> str:
+        return f"{self.path} {self.reason()}"
 
 
 class BundleIntegrityError(SkbundleError):
@@ -356,3 +368,19 @@ class HttpError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, "problems": self.problems}
+
+
+class BundleFileError(BundleIntegrityError):
+    """A file of a bundle cannot be read safely, so nothing was read from it: it is a link,
+    not a regular file (a FIFO, a device, a directory), larger than skbundle reads, or named by
+    a path that leaves the bundle directory. ``problems`` holds the one IntegrityProblem."""
+
+    def __init__(self, bundle: str, problem: IntegrityProblem) -> None:
+        super().__init__(bundle, [problem])
+        self.path = problem.path
+        self.reason = problem.reason()
+        self.args = (
+            f"Cannot read {problem.path} in the bundle {bundle}: it {self.reason}. Nothing was "
+            "read from it. Rebuild the bundle with skbundle.save(), or fetch an intact copy "
+            "from its source.",
+        )

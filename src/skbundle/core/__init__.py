@@ -1,6 +1,7 @@
 """The core of a bundle: what every other layer of skbundle stands on.
 
 - ``layout``: the names of the files in a bundle directory;
+- ``files``: the one safe reader of a bundle's files (regular files only, no links, capped);
 - ``manifest``: ``bundle.json``, the single source of truth (typed sections);
 - ``integrity``: hashes, and verification that reads bytes only;
 - ``atomic``: publishing a directory or a file so that readers never see half of it;
@@ -17,6 +18,7 @@ bundle pulls in only what it needs (``metrics`` needs scikit-learn, serving does
 __all__ = [
     "atomic",
     "environment",
+    "files",
     "integrity",
     "layout",
     "manifest",

@@ -1,37 +1,42 @@
 """Hashing and verification of a bundle's files against its manifest.
 
 Verification reads bytes only: it never deserializes anything, so it is safe to run on a
-bundle from any source.
+bundle from any source. It reads through :mod:`skbundle.core.files`: it walks the directory
+without following links, opens only regular files, and never a FIFO or a device, so a
+forged bundle cannot make it hang, read outside the bundle, or exhaust memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from skbundle.core.files import MAX_ARTIFACT_BYTES, BundleDir, describe_mode
 from skbundle.core.layout import NOT_LISTED
 from skbundle.core.manifest import Artifact, Manifest, read_manifest
-from skbundle.errors import BundleIntegrityError, IntegrityProblem
-
-_CHUNK = 1 << 20
+from skbundle.errors import BundleFileError, BundleIntegrityError, IntegrityProblem
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex SHA-256 of a regular file, read in 1 MiB chunks; a link or a FIFO is refused.
+
+    Raises
+    ------
+    BundleFileError
+        ``path`` is a link, not a regular file, or larger than ``MAX_ARTIFACT_BYTES``.
+    """
+    p = Path(path)
+    with BundleDir(p.parent) as directory:
+        return directory.sha256(p.name)
 
 
 def describe_file(bundle_dir: Path, relpath: str, *, role: str, fmt: str) -> Artifact:
     """The manifest entry for a file already written into ``bundle_dir``."""
-    path = bundle_dir / relpath
-    return Artifact(
-        path=relpath, role=role, format=fmt, bytes=path.stat().st_size, sha256=sha256_file(path)
-    )
+    with BundleDir(bundle_dir) as directory:
+        sha, size = directory.digest(relpath)
+    return Artifact(path=relpath, role=role, format=fmt, bytes=size, sha256=sha)
 
 
 @dataclass(frozen=True)
@@ -52,19 +57,28 @@ class Verification:
             raise BundleIntegrityError(self.bundle, self.problems)
 
 
-def _present_files(bundle_dir: Path) -> set[str]:
-    return {
-        p.relative_to(bundle_dir).as_posix()
-        for p in bundle_dir.rglob("*")
-        if p.is_file() or p.is_symlink()
-    }
+def _check(directory: BundleDir, relpath: str, mode: int | None) -> str | IntegrityProblem:
+    """The SHA-256 of a present regular file, or the problem that stops it being hashed."""
+    if mode is None:
+        return IntegrityProblem(relpath, "missing")
+    if not stat.S_ISREG(mode):
+        return IntegrityProblem(relpath, "unsafe", None, describe_mode(mode))
+    try:
+        return directory.sha256(relpath)
+    except BundleFileError as exc:  # swapped, or larger than any artifact may be
+        return exc.problems[0]
+    except FileNotFoundError:  # removed since the walk
+        return IntegrityProblem(relpath, "missing")
 
 
 def verify(bundle_dir: str | Path, manifest: Manifest | None = None) -> Verification:
     """Check every file of a bundle against the manifest, reading bytes only.
 
     Finds changed files (hash differs), missing files, and files present but not listed.
-    Symbolic links are reported as unlisted or changed: a bundle holds regular files only.
+    A bundle holds regular files only: a symbolic link, a FIFO, a device or a socket anywhere
+    in it (listed or not, ``bundle.json`` and ``signature.json`` included) is reported as
+    ``unsafe`` and never opened; a file over ``MAX_ARTIFACT_BYTES`` is reported as ``size``
+    and not read.
 
     Raises
     ------
@@ -74,23 +88,31 @@ def verify(bundle_dir: str | Path, manifest: Manifest | None = None) -> Verifica
     root = Path(bundle_dir)
     manifest = manifest if manifest is not None else read_manifest(root)
     problems: list[IntegrityProblem] = []
-    present = _present_files(root)
-    for artifact in manifest.artifacts:
-        path = root / artifact.path
-        if artifact.path not in present:
-            problems.append(IntegrityProblem(artifact.path, "missing", artifact.sha256, None))
-            continue
-        if path.is_symlink() or not path.is_file():
-            problems.append(IntegrityProblem(artifact.path, "changed", artifact.sha256, "symlink"))
-            continue
-        actual = sha256_file(path)
-        if actual != artifact.sha256:
-            problems.append(IntegrityProblem(artifact.path, "changed", artifact.sha256, actual))
-    listed = {a.path for a in manifest.artifacts}
-    for extra in sorted(present - listed - NOT_LISTED):
-        path = root / extra
-        actual = "symlink" if path.is_symlink() else sha256_file(path)
-        problems.append(IntegrityProblem(extra, "unlisted", None, actual))
+    with BundleDir(root) as directory:
+        present, directories = directory.walk()
+        for artifact in manifest.artifacts:
+            mode = present.get(artifact.path)
+            if mode is None and artifact.path in directories:
+                mode = stat.S_IFDIR
+            outcome = _check(directory, artifact.path, mode)
+            if isinstance(outcome, IntegrityProblem):
+                if outcome.kind == "missing":
+                    outcome = IntegrityProblem(artifact.path, "missing", artifact.sha256, None)
+                problems.append(outcome)
+            elif outcome != artifact.sha256:
+                problems.append(
+                    IntegrityProblem(artifact.path, "changed", artifact.sha256, outcome)
+                )
+        listed = {a.path for a in manifest.artifacts}
+        for name in sorted(NOT_LISTED & present.keys()):
+            mode = present[name]
+            if not stat.S_ISREG(mode):
+                problems.append(IntegrityProblem(name, "unsafe", None, describe_mode(mode)))
+        for extra in sorted(present.keys() - listed - NOT_LISTED):
+            outcome = _check(directory, extra, present[extra])
+            if isinstance(outcome, str):
+                outcome = IntegrityProblem(extra, "unlisted", None, outcome)
+            problems.append(outcome)
     return Verification(str(root), manifest, problems, list(manifest.artifacts))
 
 
@@ -103,16 +125,12 @@ def read_verified(bundle_dir: str | Path, artifact: Artifact) -> bytes:
     Raises
     ------
     BundleIntegrityError
-        The file is missing or its hash differs from the manifest.
+        The file is missing or its hash differs from the manifest; ``BundleFileError`` (a
+        subclass) when it is a link, not a regular file, or over ``MAX_ARTIFACT_BYTES``.
     """
-    path = Path(bundle_dir) / artifact.path
     try:
-        if path.is_symlink():
-            raise BundleIntegrityError(
-                str(bundle_dir),
-                [IntegrityProblem(artifact.path, "changed", artifact.sha256, "symlink")],
-            )
-        data = path.read_bytes()
+        with BundleDir(bundle_dir) as directory:
+            data = directory.read(artifact.path, max_bytes=MAX_ARTIFACT_BYTES)
     except FileNotFoundError as exc:
         raise BundleIntegrityError(
             str(bundle_dir), [IntegrityProblem(artifact.path, "missing", artifact.sha256, None)]

@@ -12,6 +12,18 @@ of skbundle 0.1.0.
 
 Signatures cover the exact bytes of ``bundle.json`` (``Manifest.source_bytes``), so a newer
 reader that re-serializes a manifest differently still verifies an old signature.
+
+Limits
+------
+A manifest is hostile input until verified, so what it may hold is bounded: ``bundle.json``
+is at most ``MAX_MANIFEST_BYTES`` (16 MiB) and is refused before it is parsed when larger;
+at most ``MAX_FEATURES`` features, ``MAX_CLASSES`` classes, ``MAX_ARTIFACTS`` files,
+``MAX_ITEMS`` entries in any other list or table; names, dtypes, roles and formats at most
+``MAX_NAME`` characters; artifact paths are plain relative paths inside the bundle (no ``..``,
+no absolute path) of at most ``MAX_PATH`` characters, and declare at most
+``MAX_ARTIFACT_BYTES``. These bounds are far above anything skbundle writes, so tightening
+them changed no valid bundle of format version 1 (the released bundles still load): they are
+not a format bump. Loosening one is not a bump either; tightening one below real use is.
 """
 
 from __future__ import annotations
@@ -23,10 +35,23 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from skbundle.core.files import (
+    MAX_ARTIFACT_BYTES,
+    MAX_MANIFEST_BYTES,
+    BundleDir,
+    path_problem,
+)
 from skbundle.core.layout import MANIFEST_NAME
-from skbundle.errors import ManifestError
+from skbundle.errors import BundleFileError, ManifestError
 
 FORMAT_VERSION = 1
+
+MAX_FEATURES = 10_000
+MAX_CLASSES = 100_000
+MAX_ARTIFACTS = 1_000
+MAX_ITEMS = 10_000
+MAX_NAME = 1_024
+MAX_PATH = 1_024
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -42,8 +67,8 @@ class _Model(BaseModel):
 class FeatureSpec(_Model):
     """One input feature: its name, dtype, and what training data looked like."""
 
-    name: str
-    dtype: str
+    name: str = Field(max_length=MAX_NAME)
+    dtype: str = Field(max_length=MAX_NAME)
     min: float | None
     max: float | None
     mean: float | None
@@ -55,11 +80,22 @@ class FeatureSpec(_Model):
 class Artifact(_Model):
     """A file of the bundle, with the hash that load() checks before reading it."""
 
-    path: str
-    role: str
-    format: str
-    bytes: int
-    sha256: str
+    path: str = Field(max_length=MAX_PATH)
+    role: str = Field(max_length=MAX_NAME)
+    format: str = Field(max_length=MAX_NAME)
+    bytes: int = Field(ge=0, le=MAX_ARTIFACT_BYTES)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        why = path_problem(value)
+        if why is not None:
+            raise ValueError(
+                f"path {value!r} is not a relative path inside the bundle: {why}; use a "
+                "POSIX path such as 'model.onnx'"
+            )
+        return value
 
 
 class DatasetFingerprint(_Model):
@@ -75,7 +111,7 @@ class Environment(_Model):
 
     python: str
     platform: str
-    packages: dict[str, str]
+    packages: dict[str, str] = Field(max_length=MAX_ITEMS)
 
 
 class ParitySet(_Model):
@@ -97,8 +133,8 @@ class Parity(_Model):
     max_abs_diff: float
     label_agreement: float
     exact: bool
-    sets: dict[str, ParitySet] = Field(default_factory=dict)
-    notes: dict[str, str] = Field(default_factory=dict)
+    sets: dict[str, ParitySet] = Field(default_factory=dict, max_length=MAX_ITEMS)
+    notes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ITEMS)
 
 
 class Manifest(_Model):
@@ -110,16 +146,16 @@ class Manifest(_Model):
     description: str = ""
     created_at: str
     task: Literal["classification"] = "classification"
-    classes: list[str]
-    class_values: list[Any]
-    pipeline: list[str]
-    features: list[FeatureSpec]
-    metrics: dict[str, dict[str, Any]]
+    classes: list[str] = Field(max_length=MAX_CLASSES)
+    class_values: list[Any] = Field(max_length=MAX_CLASSES)
+    pipeline: list[str] = Field(max_length=MAX_ITEMS)
+    features: list[FeatureSpec] = Field(max_length=MAX_FEATURES)
+    metrics: dict[str, dict[str, Any]] = Field(max_length=MAX_ITEMS)
     dataset: DatasetFingerprint
     environment: Environment
-    artifacts: list[Artifact]
-    parity: dict[str, Parity] = Field(default_factory=dict)
-    unavailable_formats: dict[str, str] = Field(default_factory=dict)
+    artifacts: list[Artifact] = Field(max_length=MAX_ARTIFACTS)
+    parity: dict[str, Parity] = Field(default_factory=dict, max_length=MAX_ITEMS)
+    unavailable_formats: dict[str, str] = Field(default_factory=dict, max_length=MAX_ITEMS)
     benchmarks: dict[str, Any] | None = None
 
     @field_validator("name")
@@ -173,11 +209,15 @@ def validate_identity(name: str, version: str) -> None:
 def read_manifest(bundle_dir: str | Path) -> Manifest:
     """Parse ``bundle.json`` of a bundle directory.
 
+    ``bundle.json`` is read through :mod:`skbundle.core.files`: a link, a FIFO, a device or a
+    file over ``MAX_MANIFEST_BYTES`` is refused before anything is read from it.
+
     Raises
     ------
     ManifestError
-        The directory or manifest is missing, the JSON does not parse, the format version is
-        not the one this skbundle reads, or a field is invalid.
+        The directory or manifest is missing, is not a regular file, is too large, the JSON
+        does not parse, the format version is not the one this skbundle reads, or a field is
+        invalid (or beyond the limits above).
     """
     path = Path(bundle_dir) / MANIFEST_NAME
     if not Path(bundle_dir).is_dir():
@@ -187,12 +227,20 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
             "Check the path, or create a bundle with skbundle.save() or 'skbundle demo'.",
         )
     try:
-        raw = path.read_bytes()
+        with BundleDir(bundle_dir) as directory:
+            raw = directory.read(MANIFEST_NAME, max_bytes=MAX_MANIFEST_BYTES)
     except FileNotFoundError as exc:
         raise ManifestError(
             str(path),
             "the file is missing",
             "A bundle directory must contain bundle.json; this one is incomplete.",
+        ) from exc
+    except BundleFileError as exc:
+        raise ManifestError(
+            str(path),
+            f"it {exc.reason}",
+            "Nothing was read from it. A manifest is a regular JSON file of at most "
+            f"{MAX_MANIFEST_BYTES >> 20} MiB; rebuild the bundle or fetch an intact copy.",
         ) from exc
     try:
         data = orjson.loads(raw)

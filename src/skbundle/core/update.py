@@ -9,21 +9,28 @@ bundle or the new one, never a manifest whose hashes disagree with the files.
 Only the files handed in are re-hashed. Every other artifact entry is copied from the old
 manifest untouched, and every other file is copied byte for byte: an update never blesses a
 file that was tampered with, it only vouches for what it wrote itself.
+
+The copy reads through :mod:`skbundle.core.files`: it never follows a link, and refuses a
+bundle holding anything but regular files and directories (a link, a FIFO, a device) rather
+than copy what a link points to, or block on a FIFO.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skbundle.core import atomic
+from skbundle.core.files import MAX_ARTIFACT_BYTES, BundleDir, describe_mode, path_problem
 from skbundle.core.integrity import describe_file
 from skbundle.core.layout import MANIFEST_NAME, SIGNATURE_NAME
 from skbundle.core.manifest import Manifest, read_manifest, write_manifest
+from skbundle.errors import BundleFileError, IntegrityProblem
 
 
 @dataclass(frozen=True)
@@ -55,19 +62,28 @@ class UpdateResult:
 
 
 _UNSET: Any = object()
+_COPY_CHUNK = 1 << 20
 
 
 def _copy_tree(source: Path, target: Path, skip: set[str]) -> None:
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source).as_posix()
-        if rel in skip:
-            continue
-        dest = target / rel
-        if path.is_dir() and not path.is_symlink():
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest, follow_symlinks=False)
+    """Copy every file of ``source`` but ``skip`` into ``target``, regular files only."""
+    with BundleDir(source) as directory:
+        files, directories = directory.walk()
+        for rel in sorted(directories):
+            (target / rel).mkdir(parents=True, exist_ok=True)
+        for rel, mode in sorted(files.items()):
+            if rel in skip:
+                continue
+            if not stat.S_ISREG(mode):
+                raise BundleFileError(
+                    str(source), IntegrityProblem(rel, "unsafe", None, describe_mode(mode))
+                )
+            fd, _ = directory.open(rel, max_bytes=MAX_ARTIFACT_BYTES)
+            with os.fdopen(fd, "rb") as src, open(target / rel, "xb") as out:
+                shutil.copyfileobj(src, out, _COPY_CHUNK)
+                st = os.fstat(fd)
+                os.fchmod(out.fileno(), st.st_mode & 0o777)
+                os.utime(out.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def update_bundle(
@@ -97,6 +113,9 @@ def update_bundle(
     ------
     ManifestError
         ``bundle.json`` cannot be read.
+    BundleFileError
+        A file to copy is a link, not a regular file, or over ``MAX_ARTIFACT_BYTES``: the
+        bundle is left as it was.
     """
     root = Path(path)
     manifest = read_manifest(root)
@@ -105,7 +124,10 @@ def update_bundle(
             raise ValueError(f"update_bundle cannot write {relpath!r}: it is not an artifact")
         if ".." in Path(relpath).parts:
             raise ValueError(f"update_bundle cannot write {relpath!r}: it leaves the bundle")
-    signed = (root / SIGNATURE_NAME).is_file()
+        why = path_problem(relpath)
+        if why is not None:
+            raise ValueError(f"update_bundle cannot write {relpath!r}: {why}")
+    signed = os.path.lexists(root / SIGNATURE_NAME)
 
     def build(tmp: Path) -> Manifest:
         _copy_tree(root, tmp, skip={MANIFEST_NAME, *files})

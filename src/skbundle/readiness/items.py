@@ -16,9 +16,11 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from skbundle.core.files import MAX_DATA_BYTES, read_bundle_file
 from skbundle.core.integrity import Verification
 from skbundle.core.layout import SIGNATURE_NAME
 from skbundle.core.manifest import Manifest
+from skbundle.errors import BundleFileError
 from skbundle.report.checklist import FAIL, NOT_MEASURED, PASS, WARN, Item
 
 STRICT_PACKAGES = ("scikit-learn",)
@@ -202,9 +204,13 @@ def _major_minor(text: str) -> tuple[int, int] | None:
 def requirements_item(root: Path, manifest: Manifest) -> Item:
     title = "requirements.txt pins match the running environment"
     artifact = manifest.artifact("requirements")
-    path = root / (artifact.path if artifact else "requirements.txt")
+    relpath = artifact.path if artifact else "requirements.txt"
+    path = root / relpath
     try:
-        pins = parse_pins(path.read_text(encoding="utf-8"))
+        raw = read_bundle_file(root, relpath, max_bytes=MAX_DATA_BYTES)
+        pins = parse_pins(raw.decode("utf-8"))
+    except BundleFileError as exc:
+        return Item("environment", "requirements", title, FAIL, f"{relpath} {exc.reason}")
     except (FileNotFoundError, UnicodeDecodeError) as exc:
         return Item("environment", "requirements", title, FAIL, f"{path.name}: {exc}")
     if not pins:

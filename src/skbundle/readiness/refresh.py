@@ -3,6 +3,10 @@
 A benchmark, a checklist run or a persistence comparison changes what ``checklist.md``,
 ``model_card.md`` and ``report.html`` show, so :func:`refresh` is the one function that stores
 the measurement and re-renders those files, updating their manifest entries in one atomic step.
+
+Both files read here come from the bundle, so both are read through
+:mod:`skbundle.core.files`: a link (to a key, say) or a FIFO is refused, never read, so nothing
+from outside the bundle can end up in the report it renders.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from typing import Any
 
 import orjson
 
+from skbundle.core.files import MAX_DATA_BYTES, read_bundle_file
 from skbundle.core.layout import IMPORTANCE_PNG, READINESS_NAME
 from skbundle.core.manifest import read_manifest
 from skbundle.core.update import UpdateResult, update_bundle
-from skbundle.errors import ReadinessError
+from skbundle.errors import BundleFileError, ReadinessError
 from skbundle.report.checklist import Checklist
 from skbundle.report.files import render_files
 
@@ -29,16 +34,31 @@ def read_readiness(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     ReadinessError
-        The file is missing (a bundle built before reports existed) or not a JSON object.
+        The file is missing (a bundle built before reports existed), is not a regular file
+        (a link, a FIFO...), is larger than ``MAX_DATA_BYTES``, or is not a JSON object.
     """
-    path = Path(bundle_dir) / READINESS_NAME
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError as exc:
+    data = _read_readiness(Path(bundle_dir))
+    if data is None:
         raise ReadinessError(
-            str(path),
+            str(Path(bundle_dir) / READINESS_NAME),
             "the file is missing",
             "The bundle was built before reports existed; rebuild it with skbundle.save().",
+        )
+    return data
+
+
+def _read_readiness(root: Path) -> dict[str, Any] | None:
+    """``readiness.json``, or None when the bundle has none; raises ReadinessError otherwise."""
+    path = root / READINESS_NAME
+    try:
+        data = orjson.loads(read_bundle_file(root, READINESS_NAME, max_bytes=MAX_DATA_BYTES))
+    except FileNotFoundError:
+        return None
+    except BundleFileError as exc:
+        raise ReadinessError(
+            str(path),
+            f"it {exc.reason}; nothing was read from it",
+            "Rebuild the bundle with skbundle.save(), or fetch an intact copy.",
         ) from exc
     except orjson.JSONDecodeError as exc:
         raise ReadinessError(
@@ -47,6 +67,14 @@ def read_readiness(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReadinessError(str(path), "expected a JSON object", "Rebuild the bundle.")
     return data
+
+
+def _read_image(root: Path) -> bytes | None:
+    """The importance image, or None when the bundle has none."""
+    try:
+        return read_bundle_file(root, IMPORTANCE_PNG, max_bytes=MAX_DATA_BYTES)
+    except FileNotFoundError:
+        return None
 
 
 def refresh(
@@ -81,25 +109,22 @@ def refresh(
     ------
     ManifestError, ReadinessError
         The manifest cannot be read, or ``readiness.json`` exists but is not valid.
+    BundleFileError
+        ``feature_importance.png`` is a link, not a regular file, or over ``MAX_DATA_BYTES``;
+        or a file that would be copied into the new bundle is (see
+        :func:`skbundle.core.update.update_bundle`).
     """
     root = Path(path)
     manifest = read_manifest(root)
-    try:
-        data = read_readiness(root)
-    except ReadinessError:
-        if (root / READINESS_NAME).exists():
-            raise
-        # A bundle saved before reports existed: render what its manifest alone can show.
-        data = {}
+    # A bundle saved before reports existed: render what its manifest alone can show.
+    data = _read_readiness(root) or {}
     if checklist is not None:
         data["checklist"] = checklist.to_dict()
     if persistence is not None:
         data["persistence"] = persistence
     if benchmarks is not _UNSET:
         manifest = manifest.model_copy(update={"benchmarks": benchmarks})
-    png_path = root / IMPORTANCE_PNG
-    png = png_path.read_bytes() if png_path.is_file() else None
-    files = render_files(manifest, data, importance_png=png)
+    files = render_files(manifest, data, importance_png=_read_image(root))
     if benchmarks is _UNSET:
         return update_bundle(root, files)
     return update_bundle(root, files, benchmarks=benchmarks)

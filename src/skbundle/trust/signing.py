@@ -26,10 +26,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from skbundle.core.files import MAX_DATA_BYTES, read_bundle_file
 from skbundle.core.integrity import verify
 from skbundle.core.layout import MANIFEST_NAME, SIGNATURE_NAME
 from skbundle.core.manifest import Manifest, read_manifest
-from skbundle.errors import KeyFileError, SignatureError
+from skbundle.errors import BundleFileError, KeyFileError, SignatureError
 
 ALGORITHM = "ed25519"
 ENV_PUBLIC_KEY = "SKBUNDLE_PUBLIC_KEY"
@@ -217,7 +218,8 @@ def read_signature(bundle_dir: str | os.PathLike[str]) -> Signature:
     """
     path = Path(bundle_dir) / SIGNATURE_NAME
     try:
-        data = orjson.loads(path.read_bytes())
+        raw = read_bundle_file(bundle_dir, SIGNATURE_NAME, max_bytes=MAX_DATA_BYTES)
+        data = orjson.loads(raw)
         signature = Signature(**{k: str(data[k]) for k in Signature.__dataclass_fields__})
     except FileNotFoundError as exc:
         raise SignatureError(
@@ -225,6 +227,10 @@ def read_signature(bundle_dir: str | os.PathLike[str]) -> Signature:
             f"a signature is required and the bundle has none ({SIGNATURE_NAME} is missing)",
             "Ask the bundle's publisher for a signed copy, or sign it with 'skbundle sign' "
             "if you built it.",
+        ) from exc
+    except BundleFileError as exc:
+        raise SignatureError(
+            str(path), f"it {exc.reason}", "Re-sign the bundle with 'skbundle sign'."
         ) from exc
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise SignatureError(
