@@ -48,7 +48,7 @@ PACKAGES = {
         "schema",
         "update",
     ],
-    "skbundle.trust": ["allowlist", "audit", "onnx_check", "signing", "skops_types"],
+    "skbundle.trust": ["allowlist", "audit", "fitted", "onnx_check", "signing", "skops_types"],
     "skbundle.formats": ["FORMATS", "FormatHandler", "SaveContext", "shorten"],
     "skbundle.monitor": [
         "BundleInfo",

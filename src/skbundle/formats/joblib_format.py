@@ -18,6 +18,7 @@ from skbundle.errors import UntrustedArtifactError
 from skbundle.formats._boundary import reading, writing
 from skbundle.formats._protocol import SaveContext
 from skbundle.trust import audit
+from skbundle.trust.fitted import validate_fitted
 
 COMPRESSORS = ("zlib", "gzip", "bz2", "lzma", "xz", "lz4")
 DEFAULT_COMPRESS: tuple[str, int] = ("zlib", 3)
@@ -70,7 +71,9 @@ class JoblibFormat:
         # Audit first: a refused file never reaches the unpickler, trusted or not.
         audit.check(data, source=source, trusted=trusted)
         with reading(source, "joblib"):
-            return SklearnPredictor(_unpickle(data))
+            model = _unpickle(data)
+        validate_fitted(model, source=source)
+        return SklearnPredictor(model)
 
 
 def _unpickle(data: bytes) -> Any:

@@ -20,6 +20,7 @@ from skbundle.errors import UntrustedArtifactError, preview
 from skbundle.formats._boundary import reading, writing
 from skbundle.formats._protocol import SaveContext
 from skbundle.trust.allowlist import SKOPS_CONTAINERS, untrusted
+from skbundle.trust.fitted import validate_fitted
 from skbundle.trust.skops_types import types_in
 
 
@@ -61,7 +62,9 @@ class SkopsFormat:
             )
         # Exactly the names that passed the check, so skops' own audit agrees with ours.
         with reading(source, "skops"):
-            return SklearnPredictor(_construct(data, sorted(found)))
+            model = _construct(data, sorted(found))
+        validate_fitted(model, source=source)
+        return SklearnPredictor(model)
 
 
 def _construct(data: bytes, trusted: list[str]) -> Any:
