@@ -121,8 +121,9 @@ def inflate(data: bytes, kind: str, *, source: str, limit: InflateLimit) -> io.B
     if trailing:
         raise UntrustedArtifactError(
             source,
-            f"{trailing} bytes follow the end of its {kind} stream (joblib would read "
-            "them as more of the pickle; the audit reads one stream)",
+            f"it has {trailing} more byte{'s' if trailing != 1 else ''} after the end of its "
+            f"{kind} stream (joblib's reader would go on into them; a file joblib writes is "
+            "one stream)",
             "Rebuild the bundle.",
         )
     out.seek(0)

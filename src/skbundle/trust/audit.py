@@ -178,6 +178,10 @@ def _name_of(value: Any) -> str:
     return value.name if isinstance(value, _Global) else ""
 
 
+def _bytes(n: int) -> str:
+    return "there is 1 byte" if n == 1 else f"there are {n} bytes"
+
+
 def _wrapper_misuse() -> PickleAuditUnfollowable:
     return PickleAuditUnfollowable(
         f"it uses joblib's {_WRAPPER} other than the way joblib writes one (every object of "
@@ -332,7 +336,7 @@ _LITERALS = frozenset(
     {
         "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
         "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
-        "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
+        "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "BYTEARRAY8",
     }
 )  # fmt: skip
 _CONSTANTS = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
@@ -467,7 +471,7 @@ def _scan(
                 here = stream.tell()
                 if here < frame_end:
                     raise PickleAuditUnfollowable(
-                        f"{frame_end - here} bytes follow its STOP inside the same frame"
+                        f"{_bytes(frame_end - here)} after its STOP inside the same frame"
                     )
                 if len(stack) != 1 or stack[0] is _MARK:
                     raise PickleAuditUnfollowable(
@@ -476,8 +480,8 @@ def _scan(
                     )
                 if joblib_reads and here != size:
                     raise PickleAuditUnfollowable(
-                        f"{size - here} bytes follow its final STOP (joblib stops reading "
-                        "there, so they are not the pickle that was audited)"
+                        f"{_bytes(size - here)} after its final STOP (joblib stops reading "
+                        "there: a file joblib writes ends with its STOP)"
                     )
                 return
             elif name in _REFUSED:
