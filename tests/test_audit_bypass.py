@@ -173,6 +173,17 @@ def wrapper_inside_nested(sentinel: Path) -> bytes:
     return PROTO2 + wrapper(dt(object)) + nested + POP + NONE + STOP
 
 
+def wrapper_from_a_nested_stream(sentinel: Path) -> bytes:
+    """A nested stream may return a wrapper (its plain unpickler reads nothing for it); a BUILD
+    on it in the outer stream makes joblib read its array there."""
+    payload = POP + touch(sentinel) + POP
+    nested = PROTO2 + wrapper(dt("f8")) + STOP
+    data = (
+        filler(6) + b"C" + bytes([len(payload)])
+    )  # 8 bytes: a bytes header to a reader of opcodes
+    return PROTO2 + wrapper(dt(object)) + nested + b"}" + BUILD + data + payload + NONE + STOP
+
+
 def wrapper_built_twice(sentinel: Path) -> bytes:
     """A memoized wrapper built a second time reads a second array (here: a nested stream)."""
     first = WRAPPER + EMPTY_TUPLE + NEWOBJ + BINPUT0 + state(dt("f8")) + BUILD + b"\0" * 8
@@ -273,6 +284,9 @@ FORGERIES = {
         nested_frame_tail, cannot("there are 2 bytes after its STOP inside the same frame")
     ),
     "wrapper-inside-a-nested-stream": Forgery(wrapper_inside_nested, None, ("posix.system",)),
+    "wrapper-returned-by-a-nested-stream": Forgery(
+        wrapper_from_a_nested_stream, None, ("posix.system",)
+    ),
     "wrapper-built-twice": Forgery(wrapper_built_twice, None, ("posix.system",)),
     "second-pickle-appended": Forgery(
         second_pickle,

@@ -296,8 +296,9 @@ def _read_array(
     report: AuditReport,
     proto: list[int],
     size: int,
-) -> _Obj:
-    """Step over (or audit) what joblib's ``NumpyArrayWrapper.read_array`` reads here."""
+) -> Any:
+    """Step over (or audit) what joblib's ``NumpyArrayWrapper.read_array`` reads here, and
+    return what joblib puts on the stack in the wrapper's place."""
     if type(state) is not dict or not all(type(key) is str for key in state):
         raise PickleAuditUnfollowable("an array wrapper whose state is not a dict of attributes")
     attrs = wrapper.attrs
@@ -310,10 +311,10 @@ def _read_array(
         raise PickleAuditUnfollowable("an array wrapper without a dtype")
     report.arrays += 1
     if dtype.value.hasobject:
-        # joblib reads a whole pickle stream here, with a plain pickle.Unpickler.
+        # joblib reads a whole pickle stream here, with a plain pickle.Unpickler, and puts
+        # whatever it returns in the wrapper's place (a wrapper too, which a BUILD would read).
         report.nested += 1
-        _scan(stream, report, proto, size=size, joblib_reads=False)
-        return _Obj(_ARRAY)
+        return _scan(stream, report, proto, size=size, joblib_reads=False)
     itemsize = dtype.value.itemsize
     if itemsize == 0:
         raise PickleAuditUnfollowable("an array of 0-byte items")
@@ -348,8 +349,9 @@ _HALF_BUILT = "it runs code while a numpy dtype is half-built (between its creat
 
 def _scan(
     stream: io.BytesIO, report: AuditReport, proto: list[int], *, size: int, joblib_reads: bool
-) -> None:
-    """Follow one pickle stream to its STOP, recording every name it imports.
+) -> Any:
+    """Follow one pickle stream to its STOP, recording every name it imports; return the
+    (symbolic) value the unpickler returns.
 
     ``joblib_reads``: this is the stream joblib's own unpickler reads (arrays follow its
     wrappers' BUILDs, and nothing may follow its STOP); a nested stream is read by a plain
@@ -483,7 +485,7 @@ def _scan(
                         f"{_bytes(size - here)} after its final STOP (joblib stops reading "
                         "there: a file joblib writes ends with its STOP)"
                     )
-                return
+                return stack[0]
             elif name in _REFUSED:
                 raise PickleAuditUnfollowable(f"it uses the {name} opcode")
             elif name == "POP":
