@@ -268,12 +268,18 @@ FORGERIES = {
     "float64-with-object-flags": Forgery(
         float_claiming_objects,
         cannot(
-            "the pickled dtype dtype('float64') claims flags 63, but numpy gives its layout flags 0"
+            "a pickled numpy dtype 'f8' has the state (3, '<', None, None, None, -1, -1, 63), but "
+            "numpy pickles the dtype of that layout (float64) as (3, '<', None, None, None, -1, "
+            "-1, 0) (a forged state can hide objects from numpy, or claim some)"
         ),
     ),
     "object-dtype-without-object-flags": Forgery(
         objects_claiming_none,
-        cannot("the pickled dtype dtype('O') claims flags 0, but numpy gives its layout flags 63"),
+        cannot(
+            "a pickled numpy dtype 'O8' has the state (3, '|', None, None, None, -1, -1, 0), but "
+            "numpy pickles the dtype of that layout (object) as (3, '|', None, None, None, -1, "
+            "-1, 63) (a forged state can hide objects from numpy, or claim some)"
+        ),
         live=False,  # it makes numpy read 8 raw bytes as an object pointer: a crash, not a test
     ),
     "array-bytes-after-the-frame": Forgery(
@@ -546,3 +552,24 @@ def test_nested_streams_are_counted(cancer: Any) -> None:
 def test_the_demo_bundle_audits(cancer: Any) -> None:
     report = audit.check((cancer.path / "model.joblib").read_bytes(), source="model.joblib")
     assert report.arrays > 100 and report.nested == 1  # feature_names_in_ holds objects
+
+
+def test_damaged_dtypes_and_nested_streams_are_refused_never_crash() -> None:
+    """Byte flips in a file full of dtypes (structured, aligned, datetime, big-endian) and
+    nested streams: the audit follows or refuses, and never lets numpy parse a broken state
+    (numpy's dtype.__setstate__ crashes the process on some)."""
+    buf = io.BytesIO()
+    joblib.dump({k: ARRAYS[k] for k in ARRAYS if k != "masked"}, buf)
+    data = buf.getvalue()
+    rng = np.random.default_rng(0)
+    outcomes = {"followed": 0, "refused": 0}
+    for _ in range(400):
+        damaged = bytearray(data)
+        for pos in rng.integers(2, len(data), size=int(rng.integers(1, 4))):
+            damaged[pos] = int(rng.integers(0, 256))
+        try:
+            audit.scan(bytes(damaged), source="model.joblib")
+            outcomes["followed"] += 1
+        except UntrustedArtifactError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and outcomes["followed"] > 0

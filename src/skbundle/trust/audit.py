@@ -195,6 +195,17 @@ def _untainted(items: Any) -> None:
         raise _wrapper_misuse()
 
 
+def _names_at(stream: io.BytesIO, pos: int | None) -> tuple[str, str]:
+    """The module and name lines of the GLOBAL or INST opcode at ``pos``, decoded as the
+    unpickler decodes them (UTF-8, no escapes: pickletools' own decoding differs)."""
+    here = stream.tell()
+    stream.seek((pos or 0) + 1)  # genops gives every opcode's position on a seekable stream
+    module = stream.readline()[:-1].decode("utf-8")
+    qualname = stream.readline()[:-1].decode("utf-8")
+    stream.seek(here)
+    return module, qualname
+
+
 def _global(module: str, qualname: str, proto: int, report: AuditReport) -> _Global:
     """The global the unpickler's ``find_class`` would import (with its Python 2 renames)."""
     if proto < 3:  # pickle.Unpickler(fix_imports=True), as joblib uses it
@@ -232,27 +243,55 @@ def _plain(value: Any) -> Any:
     )
 
 
-def _layout(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    """The same dtype made by numpy's constructor from its layout, so its flags are numpy's own."""
-    if dtype.fields is not None and dtype.names is not None:
-        fields = [dtype.fields[name] for name in dtype.names]
+_ALIGNED_STRUCT = 0x80  # numpy's NPY_ALIGNED_STRUCT flag, as dtype.__reduce__ writes it
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``dtype == 'f8'`` is True in numpy)."""
+    if isinstance(a, np.dtype) or isinstance(b, np.dtype):
+        return isinstance(a, np.dtype) and isinstance(b, np.dtype) and a == b
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    return bool(a == b)
+
+
+def _from_layout(code: str, state: Any) -> np.dtype[Any]:
+    """The dtype a pickled state describes, made by numpy's constructor (never ``__setstate__``,
+    which trusts the flags it is given and crashes on some malformed states)."""
+    version, endian, subarray, names, fields, elsize, _alignment, flags, *extra = state
+    if subarray is not None:
+        base, shape = subarray
+        return np.dtype((base, shape))
+    if names is not None:
+        entries = [fields[name] for name in names]
         spec = {
-            "names": list(dtype.names),
-            "formats": [_layout(f[0]) for f in fields],
-            "offsets": [f[1] for f in fields],
-            "titles": [f[2] if len(f) > 2 else None for f in fields],
-            "itemsize": dtype.itemsize,
+            "names": list(names),
+            "formats": [entry[0] for entry in entries],
+            "offsets": [entry[1] for entry in entries],
+            "titles": [entry[2] if len(entry) > 2 else None for entry in entries],
+            "itemsize": elsize,
         }
-        return np.dtype(spec, align=dtype.isalignedstruct)  # type: ignore[call-overload,no-any-return]
-    if dtype.subdtype is not None:
-        base, shape = dtype.subdtype
-        return np.dtype((_layout(base), shape))
-    return np.dtype(dtype.str)  # type: ignore[no-any-return]
+        return np.dtype(spec, align=bool(flags & _ALIGNED_STRUCT))  # type: ignore[call-overload,no-any-return]
+    if version == 4 and code[:1] in ("M", "m"):  # datetime: (metadata, (unit, num, den, events))
+        unit, num = extra[0][1][0].decode("ascii"), extra[0][1][1]
+        step = "" if unit == "generic" else f"[{num if num != 1 else ''}{unit}]"
+        return np.dtype(f"{endian}{code}{step}")
+    return np.dtype(f"{endian}{code}")
 
 
 def _build_dtype(target: _Dtype, state: Any) -> None:
-    """Rebuild a pickled dtype as numpy will (``numpy.dtype(code, align, True)``, then
-    ``__setstate__``), and refuse one whose flags lie about its layout."""
+    """The dtype joblib's numpy will make from ``numpy.dtype(code, align, True)`` and this
+    state, accepted only when the state is exactly what numpy writes for such a dtype.
+
+    numpy copies the pickled flags as they are: a dtype could claim to hold no objects while
+    it does (raw bytes read as object pointers) or the reverse (raw bytes that are really a
+    nested pickle). So the dtype is made from its layout by numpy's constructor, and its own
+    pickled form must match the file's, field by field and type by type.
+    """
     args = target.args
     if not (
         type(args) is tuple
@@ -265,24 +304,31 @@ def _build_dtype(target: _Dtype, state: Any) -> None:
             "it sets the state of a numpy dtype made otherwise than numpy.dtype(code, align, True)"
         )
     plain = _plain(state)
+    if not (type(plain) is tuple and len(plain) in (8, 9) and plain[0] == len(plain) - 5):
+        raise PickleAuditUnfollowable("a numpy dtype's state is not one numpy writes")
     try:
         # numpy's parser meets forged input here: any error or warning means "cannot rebuild".
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            dtype = np.dtype(args[0], align=args[1], copy=True)
-            dtype.__setstate__(plain)  # type: ignore[attr-defined]
-            honest = _layout(dtype)
+            dtype = _from_layout(args[0], plain)
+            _, made_args, made_state = dtype.__reduce__()  # type: ignore[str-unpack]
     except Exception as exc:
         raise PickleAuditUnfollowable(
             f"numpy cannot rebuild a dtype from its pickled state ({type(exc).__name__}: {exc})"
         ) from exc
-    if dtype.flags != honest.flags or dtype != honest:
+    if not (_same(made_args, args) and _same(made_state, plain)):
         raise PickleAuditUnfollowable(
-            f"the pickled dtype {dtype!r} claims flags {dtype.flags}, but numpy gives its "
-            f"layout flags {honest.flags}"
+            f"a pickled numpy dtype {args[0]!r} has the state {_short(plain)}, but numpy "
+            f"pickles the dtype of that layout ({dtype}) as {_short(made_state)} (a forged "
+            "state can hide objects from numpy, or claim some)"
         )
     target.value = dtype
     target.built = True
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 # -- the arrays joblib reads between opcodes ------------------------------------------------
@@ -364,7 +410,7 @@ def _scan(
     frame_end = 0
     items: Any
     try:
-        for op, value, _pos in pickletools.genops(stream):
+        for op, value, pos in pickletools.genops(stream):
             name = op.name
             arg: Any = value
             if name in _LITERALS:
@@ -420,7 +466,9 @@ def _scan(
                 # While a dtype waits for its state, the only call allowed makes another one.
                 if pending and (name != "REDUCE" or _name_of(stack[-2]) != _DTYPE):
                     raise PickleAuditUnfollowable(_HALF_BUILT)
-                made = _call(stack, name, arg, proto, report)
+                made = _call(
+                    stack, name, _names_at(stream, pos) if name == "INST" else arg, proto, report
+                )
                 stack.append(made)
                 if type(made) is _Dtype and made.args is not None:
                     pending.append(made)
@@ -454,7 +502,7 @@ def _scan(
                     )
             elif name in ("GLOBAL", "STACK_GLOBAL"):
                 if name == "GLOBAL":
-                    module, _, qualname = str(arg).partition(" ")
+                    module, qualname = _names_at(stream, pos)
                 else:
                     qualname = stack.pop()
                     module = stack.pop()
@@ -533,8 +581,8 @@ def _call(stack: list[Any], name: str, arg: Any, proto: list[int], report: Audit
         items = _pop_mark(stack)
         target, args = items[0], tuple(items[1:])
         _untainted(args)
-    else:  # INST
-        module, _, qualname = str(arg).partition(" ")
+    else:  # INST: arg is (module, qualname)
+        module, qualname = arg
         target, args = _global(module, qualname, proto[0], report), tuple(_pop_mark(stack))
         _untainted(args)
     if type(args) is _WrapperArgs and name == "REDUCE" and _name_of(target) == _RECONSTRUCTOR:
