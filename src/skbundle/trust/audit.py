@@ -18,10 +18,14 @@ A joblib file is not one pickle stream, and the audit reads it the way joblib's
 - so it must know which objects are wrappers: only those joblib writes (``NEWOBJ`` of the
   class) or ``copyreg._reconstructor(NumpyArrayWrapper, object, None)``. The class itself may
   not be handed to any other code (``numpy.ma.core._mareconstruct`` would make one);
-- whether an array holds objects is numpy's own answer: the dtype is rebuilt from the audited
-  arguments (``numpy.dtype(code, align, True)`` and its plain state, nothing else is called)
-  and refused when its pickled flags disagree with its layout (a dtype that hides its objects
-  would make numpy read raw bytes as object pointers);
+- whether an array holds objects is numpy's own answer (``dtype.hasobject``): each pickled
+  ``numpy.dtype(code, align, True)`` is made from the layout its plain state describes by
+  numpy's constructor, and refused unless numpy pickles that dtype exactly as the file does.
+  numpy's ``__setstate__`` is never called: it copies the pickled flags as given (a dtype
+  could hide its objects, and numpy would read raw bytes as object pointers) and crashes on
+  some malformed states. A dtype must get its state before any other code runs;
+- frames are followed: joblib reads an array from the file after the current frame, so an
+  array must start where its frame ends, and no frame may go on past a STOP;
 - the outer stream must end at the STOP the audit saw, with nothing after it, and a compressed
   file must inflate to exactly one stream within :data:`DEFAULT_INFLATE_LIMIT`.
 
