@@ -38,7 +38,7 @@ from __future__ import annotations
 import _compat_pickle
 import io
 import pickletools
-import warnings
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,15 +263,58 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _from_layout(code: str, state: Any) -> np.dtype[Any]:
-    """The dtype a pickled state describes, made by numpy's constructor (never ``__setstate__``,
-    which trusts the flags it is given and crashes on some malformed states)."""
+_CODE = re.compile(r"[biufcmMOSUV]\d{1,5}\Z")  # what numpy's dtype.__reduce__ writes
+_UNIT = re.compile(r"[A-Za-z]{1,7}\Z")
+
+
+def _not_numpy() -> PickleAuditUnfollowable:
+    return PickleAuditUnfollowable("a numpy dtype's state is not one numpy writes")
+
+
+def _is_shape(value: Any) -> bool:
+    return type(value) is tuple and all(type(n) is int and n >= 0 for n in value)
+
+
+def _field(entry: Any) -> bool:
+    """(dtype, offset) or (dtype, offset, title), as in ``dtype.fields``."""
+    return (
+        type(entry) is tuple
+        and len(entry) in (2, 3)
+        and isinstance(entry[0], np.dtype)
+        and type(entry[1]) is int
+        and (len(entry) == 2 or type(entry[2]) is str)
+    )
+
+
+def _from_layout(code: str, state: tuple[Any, ...]) -> np.dtype[Any]:
+    """The dtype a pickled state describes, made by numpy's constructor from checked plain
+    values (never by ``__setstate__``, which trusts the flags it is given and crashes on some
+    malformed states)."""
     version, endian, subarray, names, fields, elsize, _alignment, flags, *extra = state
+    if not (
+        _CODE.match(code)
+        and endian in ("<", ">", "|")
+        and type(elsize) is int
+        and type(flags) is int
+    ):
+        raise _not_numpy()
     if subarray is not None:
-        base, shape = subarray
-        return np.dtype((base, shape))
+        if not (
+            type(subarray) is tuple
+            and len(subarray) == 2
+            and isinstance(subarray[0], np.dtype)
+            and _is_shape(subarray[1])
+        ):
+            raise _not_numpy()
+        return np.dtype(subarray)
     if names is not None:
-        entries = [fields[name] for name in names]
+        if not (
+            type(names) is tuple and type(fields) is dict and all(type(n) is str for n in names)
+        ):
+            raise _not_numpy()
+        entries: list[Any] = [fields.get(name) for name in names]
+        if not all(_field(entry) for entry in entries):
+            raise _not_numpy()
         spec = {
             "names": list(names),
             "formats": [entry[0] for entry in entries],
@@ -280,8 +323,20 @@ def _from_layout(code: str, state: Any) -> np.dtype[Any]:
             "itemsize": elsize,
         }
         return np.dtype(spec, align=bool(flags & _ALIGNED_STRUCT))  # type: ignore[call-overload,no-any-return]
-    if version == 4 and code[:1] in ("M", "m"):  # datetime: (metadata, (unit, num, den, events))
-        unit, num = extra[0][1][0].decode("ascii"), extra[0][1][1]
+    if version == 4 and code[0] in "Mm":  # datetime: (metadata, (unit, num, den, events))
+        meta = extra[0]
+        if not (
+            type(meta) is tuple
+            and len(meta) == 2
+            and type(meta[1]) is tuple
+            and len(meta[1]) == 4
+            and type(meta[1][0]) is bytes
+            and _UNIT.match(meta[1][0].decode("ascii", "replace"))
+            and type(meta[1][1]) is int
+            and meta[1][1] > 0
+        ):
+            raise _not_numpy()
+        unit, num = meta[1][0].decode("ascii"), meta[1][1]
         step = "" if unit == "generic" else f"[{num if num != 1 else ''}{unit}]"
         return np.dtype(f"{endian}{code}{step}")
     return np.dtype(f"{endian}{code}")
@@ -311,11 +366,13 @@ def _build_dtype(target: _Dtype, state: Any) -> None:
     if not (type(plain) is tuple and len(plain) in (8, 9) and plain[0] == len(plain) - 5):
         raise PickleAuditUnfollowable("a numpy dtype's state is not one numpy writes")
     try:
-        # numpy's parser meets forged input here: any error or warning means "cannot rebuild".
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            dtype = _from_layout(args[0], plain)
-            _, made_args, made_state = dtype.__reduce__()  # type: ignore[str-unpack]
+        # numpy's constructor meets checked but forged values here: an error means "cannot
+        # rebuild". (No warnings filter: changing it is not thread-safe, and these inputs
+        # are of the plain forms numpy itself writes.)
+        dtype = _from_layout(args[0], plain)
+        _, made_args, made_state = dtype.__reduce__()  # type: ignore[str-unpack]
+    except PickleAuditUnfollowable:
+        raise
     except Exception as exc:
         raise PickleAuditUnfollowable(
             f"numpy cannot rebuild a dtype from its pickled state ({type(exc).__name__}: {exc})"
