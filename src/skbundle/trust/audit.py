@@ -128,7 +128,6 @@ class _Dtype:
 
     args: Any
     value: np.dtype[Any] | None = None
-    built: bool = False
 
 
 @dataclass
@@ -384,7 +383,6 @@ def _build_dtype(target: _Dtype, state: Any) -> None:
             "state can hide objects from numpy, or claim some)"
         )
     target.value = dtype
-    target.built = True
 
 
 def _short(value: Any) -> str:
