@@ -148,6 +148,24 @@ def test_older_opcodes_naming_globals_are_seen(data: bytes, names: list[str]) ->
         audit.check(data, source="model.joblib")
 
 
+@pytest.mark.parametrize(
+    ("data", "imports"),
+    [
+        pytest.param(b"\x80\x02c\\x6fs\nsystem\n.", {"\\x6fs.system"}, id="no-escapes"),
+        pytest.param(
+            b"\x80\x02ccopy_reg\n_reconstructor\n.", {"copyreg._reconstructor"}, id="py2-rename"
+        ),
+        pytest.param(
+            b"\x80\x03ccopy_reg\n_reconstructor\n.", {"copy_reg._reconstructor"}, id="protocol-3"
+        ),
+        pytest.param(b"\x80\x01c__builtin__\neval\n.", {"builtins.eval"}, id="protocol-1"),
+    ],
+)
+def test_names_are_the_ones_the_unpickler_imports(data: bytes, imports: set[str]) -> None:
+    """UTF-8 lines without escapes, and Python 2 renames below protocol 3 (fix_imports)."""
+    assert audit.scan(data, source="x").imports == imports
+
+
 def _cannot(reason: str) -> str:
     return (
         f"Refusing to load model.joblib: the pickle audit cannot follow it: {reason}. skbundle "
@@ -226,9 +244,11 @@ def test_caller_trust_lets_an_audited_name_through(monkeypatch: pytest.MonkeyPat
     assert reached == [data]
 
 
-def test_damaged_files_are_refused_never_crash(cancer: Any) -> None:
+@pytest.mark.parametrize("what", ["scaler", "object-array"])
+def test_damaged_files_are_refused_never_crash(cancer: Any, what: str) -> None:
     """Flip bytes of a real (uncompressed) pickle: the audit passes or refuses, nothing else."""
-    data = _dump(cancer.pipeline.steps[0][1])
+    objects = np.array([{"a": [1.5]}, "x", None], dtype=object)
+    data = _dump(cancer.pipeline.steps[0][1] if what == "scaler" else {"o": objects})
     rng = np.random.default_rng(0)
     outcomes = {"passed": 0, "refused": 0}
     for _ in range(300):

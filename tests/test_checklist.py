@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,17 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from typer.testing import CliRunner
 
 import skbundle
 from skbundle import bench
+from skbundle.cli import app
 from skbundle.core.integrity import verify
 from skbundle.core.manifest import Parity, read_manifest
 from skbundle.readiness import items, probes
 from skbundle.readiness.check import CheckOutcome, check, server_items
 from skbundle.report import checklist as cl
+from skbundle.trust import signing
 
 from .conftest import Case
 from .readiness_helpers import EchoApp, copy_bundle, edit_features
@@ -413,13 +417,162 @@ def test_model_card_item_fails_when_the_card_is_missing(ready: Path, tmp_path: P
     assert (item.status, item.evidence) == ("fail", "no model_card.md")
 
 
-def test_signature_item(tmp_path: Path) -> None:
-    item = items.signature_item(tmp_path)
-    assert (item.status, item.required) == ("warn", False)
-    assert item.evidence == "unsigned: nothing vouches for where this bundle came from"
-    (tmp_path / "signature.json").write_text("{}", encoding="utf-8")
-    item = items.signature_item(tmp_path)
-    assert (item.status, item.evidence) == ("pass", "signature.json present")
+# -- the signature item: verified with the caller's key, else only "present" ----------------
+SIGNER = signing.generate_keypair()
+OTHER = signing.generate_keypair()
+SIGNER_FP = signing.fingerprint(signing.load_public_key(SIGNER[1]))[:16]
+OTHER_FP = signing.fingerprint(signing.load_public_key(OTHER[1]))[:16]
+NOT_VERIFIED = (
+    f"signature.json present (key {SIGNER_FP}...) but not verified: no public key given "
+    "(pass --key, or set SKBUNDLE_PUBLIC_KEY)"
+)
+
+
+def _signed(bundle: Path) -> None:
+    signing.sign(bundle, SIGNER[0])
+
+
+def _write(text: str) -> Callable[[Path], None]:
+    return lambda bundle: (bundle / "signature.json").write_text(text, encoding="utf-8")
+
+
+def _wrong_algorithm(bundle: Path) -> None:
+    _signed(bundle)
+    data = orjson.loads((bundle / "signature.json").read_bytes())
+    (bundle / "signature.json").write_bytes(orjson.dumps({**data, "algorithm": "rsa"}))
+
+
+def _manifest_changed(bundle: Path) -> None:
+    _signed(bundle)
+    manifest = bundle / "bundle.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b'"breast-cancer"', b'"breast-cancer2"', 1))
+
+
+@pytest.mark.parametrize(
+    ("prepare", "key", "status", "required", "evidence"),
+    [
+        pytest.param(
+            None,
+            None,
+            "warn",
+            False,
+            "unsigned: nothing vouches for where this bundle came from",
+            id="no-signature",
+        ),
+        pytest.param(
+            _write("{}"),
+            None,
+            "fail",
+            False,
+            "signature.json does not vouch for the bundle: it is not a valid signature file "
+            "(KeyError: 'algorithm')",
+            id="empty-object",
+        ),
+        pytest.param(
+            _write("{}"),
+            SIGNER[1],
+            "fail",
+            True,
+            "signature.json does not vouch for the bundle: it is not a valid signature file "
+            "(KeyError: 'algorithm')",
+            id="empty-object-with-key",
+        ),
+        pytest.param(
+            _write("not json"),
+            None,
+            "fail",
+            False,
+            "signature.json does not vouch for the bundle: it is not a valid signature file "
+            "(JSONDecodeError: invalid literal, expected 'null': line 1 column 1 (char 0))",
+            id="not-json",
+        ),
+        pytest.param(
+            _wrong_algorithm,
+            None,
+            "fail",
+            False,
+            "signature.json does not vouch for the bundle: its algorithm is 'rsa', expected "
+            "'ed25519'",
+            id="wrong-algorithm",
+        ),
+        pytest.param(
+            _signed,
+            SIGNER[1],
+            "pass",
+            False,
+            f"signature.json verified with key {SIGNER_FP}...: it covers bundle.json",
+            id="valid-with-key",
+        ),
+        pytest.param(_signed, None, "warn", False, NOT_VERIFIED, id="valid-without-key"),
+        pytest.param(
+            _signed,
+            OTHER[1],
+            "fail",
+            True,
+            f"signature.json does not vouch for the bundle: it was made with key {SIGNER_FP}..., "
+            f"not with the key given ({OTHER_FP}...)",
+            id="valid-but-another-key",
+        ),
+        pytest.param(
+            _signed,
+            b"not a key",
+            "fail",
+            True,
+            "the public key cannot be used (the key given as bytes: it is not a PEM public key)",
+            id="unreadable-key",
+        ),
+    ],
+)
+def test_signature_item(
+    bundle_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prepare: Callable[[Path], None] | None,
+    key: bytes | None,
+    status: str,
+    required: bool,
+    evidence: str,
+) -> None:
+    monkeypatch.delenv("SKBUNDLE_PUBLIC_KEY", raising=False)
+    if prepare is not None:
+        prepare(bundle_copy)
+    item = items.signature_item(bundle_copy, read_manifest(bundle_copy), key)
+    assert (item.status, item.required, item.evidence) == (status, required, evidence)
+
+
+def test_a_changed_manifest_fails_the_signature(bundle_copy: Path) -> None:
+    _manifest_changed(bundle_copy)
+    item = items.signature_item(bundle_copy, read_manifest(bundle_copy), SIGNER[1])
+    assert (item.status, item.required) == ("fail", True)
+    assert item.evidence.startswith(
+        "signature.json does not vouch for the bundle: it does not match bundle.json (the "
+        "manifest changed after it was signed"
+    )
+
+
+def test_the_key_comes_from_the_environment(
+    bundle_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _signed(bundle_copy)
+    monkeypatch.setenv("SKBUNDLE_PUBLIC_KEY", SIGNER[1].decode())
+    item = items.signature_item(bundle_copy, read_manifest(bundle_copy))
+    assert (item.status, item.evidence) == (
+        "pass",
+        f"signature.json verified with key {SIGNER_FP}...: it covers bundle.json",
+    )
+
+
+def test_check_passes_the_key_to_the_signature_item(
+    bundle_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SKBUNDLE_PUBLIC_KEY", raising=False)
+    _signed(bundle_copy)
+    outcome = check(bundle_copy, requests=1, write=False, public_key=OTHER[1])
+    item = next(i for i in outcome.checklist.items if i.key == "signature")
+    assert (item.status, item.required, item.blocking) == ("fail", True, True)
+    assert not outcome.ok()
+    outcome = check(bundle_copy, requests=1, write=False, public_key=SIGNER[1])
+    item = next(i for i in outcome.checklist.items if i.key == "signature")
+    assert item.status == "pass"
 
 
 def test_monitoring_fails_without_reference_statistics(ready: Path, tmp_path: Path) -> None:
@@ -547,3 +700,19 @@ def test_checklist_round_trips_through_json(ready_outcome: CheckOutcome) -> None
     assert cl.Checklist.from_dict(data) == ready_outcome.checklist
     assert data["ok"] is True
     assert data["counts"]["pass"] == sum(i.status == "pass" for i in ready_outcome.checklist.items)
+
+
+def test_cli_check_takes_the_key(
+    bundle_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SKBUNDLE_PUBLIC_KEY", raising=False)
+    _signed(bundle_copy)
+    key = tmp_path / "signer.pub"
+    key.write_bytes(SIGNER[1])
+    args = ["check", str(bundle_copy), "--key", str(key), "--no-write", "--requests", "1"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    signature = next(i for i in orjson.loads(result.stdout)["items"] if i["key"] == "signature")
+    assert (signature["status"], signature["evidence"]) == (
+        "pass",
+        f"signature.json verified with key {SIGNER_FP}...: it covers bundle.json",
+    )

@@ -174,6 +174,10 @@ def check(
             help="Write checklist.md and re-render the model card and report in the bundle.",
         ),
     ] = True,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Verify signature.json with this public key file."),
+    ] = None,
 ) -> None:
     """Compute the deployment checklist; exit 0 when every required item passes, 1 otherwise.
 
@@ -196,6 +200,7 @@ def check(
             trust_pickle=trust_pickle,
             trusted_types=trust_type or (),
             write=write,
+            public_key=key,
         )
     if json_output:
         sys.stdout.write(

@@ -41,6 +41,7 @@ from skbundle.readiness.items import (
 )
 from skbundle.readiness.refresh import refresh
 from skbundle.report.checklist import FAIL, NOT_MEASURED, PASS, Checklist, Item
+from skbundle.trust.signing import KeySpec
 
 
 def server_items(
@@ -141,9 +142,11 @@ def compute(
     max_p99_ms: float = DEFAULT_MAX_P99_MS,
     requests: int = DEFAULT_REQUESTS,
     concurrency: int = DEFAULT_CONCURRENCY,
+    public_key: KeySpec | None = None,
 ) -> Checklist:
     """Every checklist item for a bundle; ``bundle`` is the loaded bundle, or None (then the
-    probes that need it are not measured, for the reason ``why_not``)."""
+    probes that need it are not measured, for the reason ``why_not``). ``public_key`` checks
+    the signature (default: ``SKBUNDLE_PUBLIC_KEY``, else it is only said to be present)."""
     validation = probes.validation_probes(bundle) if bundle is not None else None
     boundary = probes.boundary_probes(bundle) if bundle is not None else None
     load, spec = server_items(bundle, why_not, requests=requests, concurrency=concurrency)
@@ -182,7 +185,7 @@ def compute(
         ),
         spec,
         monitoring_item(manifest, verification),
-        signature_item(root),
+        signature_item(root, manifest, public_key),
     ]
     settings = {
         "min_accuracy": min_accuracy,
@@ -225,6 +228,7 @@ def check(
     trust_pickle: bool = False,
     trusted_types: Sequence[str] = (),
     write: bool = True,
+    public_key: KeySpec | None = None,
 ) -> CheckOutcome:
     """Compute the deployment checklist of a bundle and (by default) store it in the bundle.
 
@@ -240,6 +244,9 @@ def check(
         The load probe: how many POST /predict requests, how many at a time.
     runtime, trust_pickle, trusted_types
         How to load the bundle for the probes (see :func:`skbundle.load`).
+    public_key
+        Verify ``signature.json`` with this Ed25519 public key (a PEM path or text, or a key);
+        default ``SKBUNDLE_PUBLIC_KEY``. Without one, a signature is only said to be present.
     write
         Store the checklist and re-render ``checklist.md``, ``model_card.md`` and
         ``report.html`` (their manifest entries are updated atomically).
@@ -276,6 +283,7 @@ def check(
         max_p99_ms=max_p99_ms,
         requests=requests,
         concurrency=concurrency,
+        public_key=public_key,
     )
     update = None
     if write:

@@ -13,15 +13,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from skbundle.core.files import MAX_DATA_BYTES, read_bundle_file
 from skbundle.core.integrity import Verification
-from skbundle.core.layout import SIGNATURE_NAME
+from skbundle.core.layout import MANIFEST_NAME, SIGNATURE_NAME
 from skbundle.core.manifest import Manifest
-from skbundle.errors import BundleFileError
+from skbundle.errors import BundleFileError, KeyFileError, SignatureError
 from skbundle.report.checklist import FAIL, NOT_MEASURED, PASS, WARN, Item
+from skbundle.trust import signing
 
 STRICT_PACKAGES = ("scikit-learn",)
 DEFAULT_MAX_P99_MS = 100.0
@@ -340,18 +342,50 @@ def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
     )
 
 
-def signature_item(root: Path) -> Item:
+def signature_item(
+    root: Path, manifest: Manifest | None = None, public_key: signing.KeySpec | None = None
+) -> Item:
+    """Whether ``signature.json`` vouches for the bundle: verified with the caller's key
+    (``public_key``, else ``SKBUNDLE_PUBLIC_KEY``), or only present when no key is given.
+
+    Advisory while no key is given; with a key, a signature that does not verify (or cannot be
+    read) blocks, as loading with that key would refuse the bundle.
+    """
     title = "Signature present"
-    if (root / SIGNATURE_NAME).is_file():
-        return Item("docs", "signature", title, PASS, f"{SIGNATURE_NAME} present", required=False)
-    return Item(
-        "docs",
-        "signature",
-        title,
-        WARN,
-        "unsigned: nothing vouches for where this bundle came from",
-        required=False,
-    )
+
+    def item(status: str, evidence: str, required: bool = False) -> Item:
+        return Item("docs", "signature", title, status, evidence, required=required)
+
+    if not (root / SIGNATURE_NAME).is_file():
+        return item(WARN, "unsigned: nothing vouches for where this bundle came from")
+    try:
+        if public_key is not None:
+            key: Ed25519PublicKey | None = signing.load_public_key(public_key)
+        else:
+            key = signing.public_key_from_env()
+    except KeyFileError as exc:
+        return item(FAIL, f"the public key cannot be used ({exc.path}: {exc.reason})", True)
+    try:
+        signature = signing.read_signature(root)
+        if key is not None:
+            signature = signing.verify_signature(root, key, manifest)
+    except SignatureError as exc:
+        cause = exc.__cause__  # the parse error, when the file is not a signature at all
+        parse_error = isinstance(cause, (ValueError, KeyError, TypeError)) and str(cause)
+        detail = f" ({type(cause).__name__}: {cause})" if parse_error else ""
+        return item(
+            FAIL,
+            f"{SIGNATURE_NAME} does not vouch for the bundle: {exc.reason}{detail}",
+            required=key is not None,
+        )
+    signer = f"key {signature.key_fingerprint[:16]}..."
+    if key is None:
+        return item(
+            WARN,
+            f"{SIGNATURE_NAME} present ({signer}) but not verified: no public key given "
+            f"(pass --key, or set {signing.ENV_PUBLIC_KEY})",
+        )
+    return item(PASS, f"{SIGNATURE_NAME} verified with {signer}: it covers {MANIFEST_NAME}")
 
 
 def now() -> str:
