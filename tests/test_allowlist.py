@@ -244,8 +244,10 @@ def test_every_exact_name_resolves_to_what_it_claims() -> None:
         "copyreg._reconstructor",
         "numpy._core.multiarray._reconstruct",
         "numpy._core.multiarray.scalar",
+        "numpy._core.numeric._frombuffer",
         "numpy.core.multiarray._reconstruct",
         "numpy.core.multiarray.scalar",
+        "numpy.core.numeric._frombuffer",
         "numpy.ma.core._mareconstruct",
         "numpy.random._pickle.__bit_generator_ctor",
         "numpy.random._pickle.__generator_ctor",
@@ -256,6 +258,14 @@ def test_every_exact_name_resolves_to_what_it_claims() -> None:
         "sklearn.neighbors._kd_tree.newObj",
     }
     assert resolved["numpy.ma.MaskedArray"] is np.ma.MaskedArray
+
+
+def test_frombuffer_cannot_make_an_array_of_pointers() -> None:
+    """Trusted for gradient boosting's pickles: numpy refuses an object dtype from raw bytes."""
+    from numpy._core.numeric import _frombuffer
+
+    with pytest.raises(ValueError, match="cannot create an OBJECT array from memory buffer"):
+        _frombuffer(b"\0" * 16, np.dtype(object), (2,), "C")
 
 
 def test_every_allowed_ufunc_is_a_numpy_ufunc() -> None:

@@ -51,6 +51,11 @@ EXACT: frozenset[str] = frozenset(
         "numpy.core.multiarray._reconstruct",
         "numpy.core.multiarray.scalar",
         "numpy._core.multiarray._reconstruct",
+        # numpy >= 2 pickles bytes-backed arrays (inside gradient boosting's nested streams) as
+        # _frombuffer(buffer, dtype, shape, order); numpy refuses an object dtype there, and
+        # the audit rebuilds every dtype itself (trust/_dtypes.py)
+        "numpy._core.numeric._frombuffer",
+        "numpy.core.numeric._frombuffer",
         "numpy._core.multiarray.scalar",
         # numpy scalar types that appear in skops files and pickled attributes
         "numpy.bool_",
