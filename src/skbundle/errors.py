@@ -22,8 +22,10 @@ render it (or its fields) without parsing strings::
      ├── FormatUnavailable                     a format cannot store this pipeline (recorded
      │    │                                    in the manifest; save() goes on without it)
      │    └── ExactConversionUnsupported       the exact ONNX writer does not know a step
-     └── PickleAuditUnfollowable               the pickle audit cannot follow a stream (internal:
-                                               reported as UntrustedArtifactError)
+     ├── PickleAuditUnfollowable               the pickle audit cannot follow a stream (internal:
+     │                                         reported as UntrustedArtifactError)
+     └── ApiKeyError(ValueError)               the server's API key is empty, unreadable, or
+                                               given in more than one way
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -356,3 +358,12 @@ class HttpError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, "problems": self.problems}
+
+
+class ApiKeyError(SkbundleError, ValueError):
+    """The API key for ``skbundle serve`` is empty, unreadable, or given in more than one way."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"API key from {source}: {problem}. {hint}")
