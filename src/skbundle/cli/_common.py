@@ -119,7 +119,7 @@ def progress_bar(
         yield lambda done: progress.update(task, completed=done)
 
 
-def print_error(message: object, *, multiline: bool = True) -> None:
+def print_error(message: object, *, multiline: bool = False) -> None:
     """``error: <message>`` on stderr; the message is printed as plain text."""
     err_console.print(
         Text.assemble(("error:", "bold red"), " ", plain(message, multiline=multiline))
@@ -128,7 +128,7 @@ def print_error(message: object, *, multiline: bool = True) -> None:
 
 def print_warning(message: object) -> None:
     """``warning: <message>`` on stderr; the message is printed as plain text."""
-    err_console.print(Text.assemble(("warning:", "yellow"), " ", plain(message, multiline=True)))
+    err_console.print(Text.assemble(("warning:", "yellow"), " ", plain(message)))
 
 
 @contextmanager
@@ -141,15 +141,17 @@ def errors_to_exit(code: int = 1, *, unexpected: bool = False) -> Iterator[None]
     """
     import click
 
-    from skbundle.errors import SkbundleError
+    from skbundle.errors import InputValidationError, SkbundleError
 
     try:
         yield
     except SkbundleError as exc:
-        print_error(exc)
+        # Only the validator's message has lines of its own (one per problem, names quoted
+        # with repr); in any other, a line break came from the bundle and is shown escaped.
+        print_error(exc, multiline=isinstance(exc, InputValidationError))
         raise typer.Exit(code) from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print_error(exc)
+        print_error(exc, multiline=False)
         raise typer.Exit(code) from None
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
@@ -161,8 +163,7 @@ def errors_to_exit(code: int = 1, *, unexpected: bool = False) -> Iterator[None]
             detail = detail[:MAX_LINE] + "..."
         print_error(
             f"unexpected {type(exc).__name__}: {detail or 'no message'} (exit {code}: nothing "
-            "was concluded; please report this with the command that caused it)",
-            multiline=False,
+            "was concluded; please report this with the command that caused it)"
         )
         raise typer.Exit(code) from None
     except KeyboardInterrupt:
@@ -185,3 +186,15 @@ def number(value: object, spec: str) -> Text:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Text(format(value, spec))
     return plain("-" if value is None else repr(value))
+
+
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f" + _BIDI_AND_SEPARATORS + "]")
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text with DEL, C1 controls and bidi characters written as ``\\uXXXX`` escapes.
+
+    The same JSON (a parser reads the same strings), but nothing a terminal acts on: orjson
+    already escapes C0 controls, and these can only occur inside strings.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

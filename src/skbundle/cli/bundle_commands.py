@@ -22,6 +22,7 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    json_for_terminal,
     number,
     plain,
     print_error,
@@ -394,7 +395,7 @@ def predict(
                     on_progress=advance,
                 )
             if output is None:
-                sys.stdout.write(target.read_text(encoding="utf-8"))
+                sys.stdout.write(json_for_terminal(target.read_text(encoding="utf-8")))
                 return
     counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items()))
     err_console.print(

@@ -20,6 +20,7 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    json_for_terminal,
     plain,
     progress_bar,
 )
@@ -292,7 +293,7 @@ def drift(
             import orjson
 
             text = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
-            sys.stdout.write(text + "\n")
+            sys.stdout.write(json_for_terminal(text) + "\n")
         else:
             render_drift(report, show_all=show_all)
             if html is not None:

@@ -17,6 +17,7 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    json_for_terminal,
     number,
     plain,
     print_warning,
@@ -210,12 +211,8 @@ def check(
             write=write,
         )
     if json_output:
-        sys.stdout.write(
-            orjson.dumps(
-                outcome.checklist.to_dict(strict=strict), option=orjson.OPT_INDENT_2
-            ).decode()
-            + "\n"
-        )
+        text = orjson.dumps(outcome.checklist.to_dict(strict=strict), option=orjson.OPT_INDENT_2)
+        sys.stdout.write(json_for_terminal(text.decode()) + "\n")
     else:
         render_checklist(outcome.checklist, strict=strict)
     render_update(path, outcome.update, "checklist")
