@@ -71,8 +71,7 @@ def forge(bundle: Path) -> Path:
         rehash(bundle, name)
     m = read_manifest(bundle)
     features = [
-        f.model_copy(update={"name": EVIL_FEATURE}) if f.name == FEATURE else f
-        for f in m.features
+        f.model_copy(update={"name": EVIL_FEATURE}) if f.name == FEATURE else f for f in m.features
     ]
     write_manifest(
         bundle,
@@ -262,17 +261,16 @@ def test_bench(evil: Path, terminal: str) -> None:
 
 
 def test_check(evil: Path, terminal: str) -> None:
-    code, out = run(
-        "check", str(evil), "--requests", "20", "--concurrency", "2", "--no-write"
-    )
-    assert code in (0, 1)  # the verdict does not matter here, what is printed does
+    code, out = run("check", str(evil), "--requests", "20", "--concurrency", "2", "--no-write")
+    assert code == 1  # not ready: no benchmark is stored in the bundle
     assert_safe(out, terminal)
     assert "deployment checklist" in out
     code, out = run(
         "check", str(evil), "--requests", "20", "--concurrency", "2", "--no-write", "--json"
     )
+    assert code == 1
     assert_safe(out, terminal)
-    orjson.loads(out)
+    assert orjson.loads(out)["ok"] is False
 
 
 @pytest.mark.parametrize(

@@ -120,9 +120,11 @@ def progress_bar(
 
 
 def print_error(message: object, *, multiline: bool = False) -> None:
-    """``error: <message>`` on stderr; the message is printed as plain text."""
+    """``error: <message>`` on stderr as plain text, one line per line of the message (not
+    wrapped to the terminal's width, so a log collector sees whole lines)."""
     err_console.print(
-        Text.assemble(("error:", "bold red"), " ", plain(message, multiline=multiline))
+        Text.assemble(("error:", "bold red"), " ", plain(message, multiline=multiline)),
+        soft_wrap=True,
     )
 
 
