@@ -328,3 +328,297 @@ def test_json_output_lists_every_feature(cancer: Case, data: dict[str, Path]) ->
     assert sorted(f["name"] for f in report["features"]) == sorted(cancer.X_test.columns)
     assert report["performance"] is None
     assert pd.Series([f["level"] for f in report["features"]]).eq("ok").all()
+
+
+# -- poisoned inputs: counted and set aside, or one clear error; never a traceback or exit 1 --
+def _log(cancer: Case, path: Path, *extra: bytes, header: dict[str, object] | None = None) -> Path:
+    """A real log of the test split (two requests), then ``extra`` lines as a forger wrote them."""
+    bundle = skbundle.load(cancer.path, trust_pickle=True)
+    X = cancer.X_test.to_numpy(dtype=np.float64, copy=True)
+    proba = np.ascontiguousarray(bundle.predict_proba(cancer.X_test))
+    with PredictionLogger(path, features=bundle.feature_names, classes=bundle.classes) as log:
+        log.log(X[:100].copy(), proba[:100].copy())
+        log.log(X[100:].copy(), proba[100:].copy())
+    lines = path.read_bytes().splitlines(keepends=True)
+    if header is not None:
+        lines[0] = orjson.dumps({**orjson.loads(lines[0]), **header}) + b"\n"
+    path.write_bytes(b"".join(lines) + b"".join(line + b"\n" for line in extra))
+    return path
+
+
+def _line(cancer: Case, *, x: object = None, p: object = None, t: object = "2026-01-01") -> bytes:
+    """One request line of the logger's shape, with a part replaced."""
+    row = cancer.X_test.iloc[0].tolist()
+    entry = {"t": t, "x": [row] if x is None else x, "p": [[0.25, 0.75]] if p is None else p}
+    return orjson.dumps(entry)
+
+
+ROW = 30 * [1.0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "n_invalid", "problem"),
+    [
+        pytest.param(
+            lambda c: [_line(c, x=[["oops", *ROW[1:]]])],
+            1,
+            "line 4, row 0: inputs value 0 is str 'oops'",
+            id="string-input",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x=[[[1.0, 2.0], *ROW[1:]]])],
+            1,
+            "line 4, row 0: inputs value 0 is list [1.0, 2.0]",
+            id="nested-list-input",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x=[[{"a": 1}, *ROW[1:]]])],
+            1,
+            "line 4, row 0: inputs value 0 is dict {'a': 1}",
+            id="nested-object-input",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x=[[True, *ROW[1:]]])],
+            1,
+            "line 4, row 0: inputs value 0 is bool True",
+            id="boolean-input",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x=[ROW[:29]])],
+            1,
+            "line 4, row 0: 29 inputs, not 30",
+            id="short-row",
+        ),
+        pytest.param(
+            lambda c: [_line(c, p=[["0.5", 0.5]])],
+            1,
+            "line 4, row 0: probabilities value 0 is str '0.5'",
+            id="string-probability",
+        ),
+        pytest.param(
+            lambda c: [_line(c, p=[[5.0, -4.0]])],
+            1,
+            "line 4, row 0: a probability outside [0, 1]: [5.0, -4.0]",
+            id="probability-out-of-range",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x=[ROW, ["x", *ROW[1:]]], p=[[0.5, 0.5], [0.5, 0.5]])],
+            1,
+            "line 4, row 1: inputs value 0 is str 'x'",
+            id="one-bad-row-of-two",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x="[[1, 2]]")],
+            1,
+            "line 4: 'x' is str '[[1, 2]]', not a list of rows",
+            id="rows-as-a-string",
+        ),
+        pytest.param(
+            lambda c: [_line(c, x=[ROW, ROW])],
+            2,
+            "line 4: 2 rows of inputs but 1 of probabilities",
+            id="rows-disagree",
+        ),
+        pytest.param(
+            lambda c: [_line(c, t=12)],
+            1,
+            "line 4: the time 't' is int 12, not text",
+            id="time-not-text",
+        ),
+        pytest.param(
+            lambda c: [b"[1, 2, 3]"], 1, "line 4: list [1, 2, 3], not an object", id="not-an-object"
+        ),
+        pytest.param(
+            lambda c: [b'{"t": "2026', b"{}"],
+            2,
+            "line 4: not valid JSON (",
+            id="cut-short-and-empty",
+        ),
+    ],
+)
+def test_poisoned_log_lines_are_counted_and_set_aside(
+    cancer: Case, tmp_path: Path, extra: object, n_invalid: int, problem: str
+) -> None:
+    path = _log(cancer, tmp_path / "t.jsonl", *extra(cancer))  # type: ignore[operator]
+    code, out, err = _run(str(cancer.path), "--from-log", str(path), "--json")
+    assert (code, err) == (0, "")
+    report = orjson.loads(out)
+    kept = 1 if "row 1:" in problem else 0  # the good row of a line with a bad one is kept
+    assert (report["n_rows"], report["n_invalid"]) == (len(cancer.X_test) + kept, n_invalid)
+    assert report["problems"][0]["problem"].startswith(f"{path} {problem}")
+
+
+def test_a_poisoned_log_still_alerts_on_the_good_rows(cancer: Case, tmp_path: Path) -> None:
+    """Bad lines must not hide an alert: the verdict comes from what could be read."""
+    bundle = skbundle.load(cancer.path, trust_pickle=True)
+    shifted = cancer.X_test.copy()
+    shifted["mean radius"] += 3 * cancer.X_train["mean radius"].std()
+    path = tmp_path / "t.jsonl"
+    with PredictionLogger(path, features=bundle.feature_names, classes=bundle.classes) as log:
+        log.log(
+            np.ascontiguousarray(shifted.to_numpy(dtype=np.float64)),
+            np.ascontiguousarray(bundle.predict_proba(shifted)),
+        )
+    with path.open("ab") as fh:
+        fh.write(_line(cancer, x=[["oops", *ROW[1:]]]) + b"\n" + b"{not json\n")
+    code, out, _ = _run(str(cancer.path), "--from-log", str(path))
+    text = _flat(out)
+    assert code == 2
+    assert f"{len(shifted)} rows analysed, 2 left out as invalid" in text
+    assert "verdict: alert (exit 2); drifted features: mean radius;" in text
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        pytest.param(
+            {"features": 5},
+            "its header is malformed: 'features' is not a list of names",
+            id="features-not-a-list",
+        ),
+        pytest.param(
+            {"classes": [["malignant"], "benign"]},
+            "its header is malformed: 'classes' is not a list of names",
+            id="nested-class-names",
+        ),
+        pytest.param(
+            {"classes": ["benign", "malignant"]},
+            "it was written for other classes (2 logged, 2 in this bundle; first difference: "
+            "position 0: 'benign' vs 'malignant')",
+            id="classes-swapped",
+        ),
+    ],
+)
+def test_a_lying_log_header_is_an_error(
+    cancer: Case, tmp_path: Path, header: dict[str, object], message: str
+) -> None:
+    path = _log(cancer, tmp_path / "t.jsonl", header=header)
+    code, out, err = _run(str(cancer.path), "--from-log", str(path))
+    assert (code, out) == (3, "")
+    assert _flat(err).startswith(f"error: Prediction log {path}: {message}.")
+
+
+def test_a_log_of_only_bad_lines_is_an_error(cancer: Case, tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(_line(cancer, x=[["oops", *ROW[1:]]]) + b"\n")
+    code, out, err = _run(str(cancer.path), "--from-log", str(path))
+    assert (code, out) == (3, "")
+    assert _flat(err) == (
+        f"error: Drift input prediction log {path}: expected at least one valid row, got none "
+        "(1 rows failed validation). Check the input against 'skbundle inspect'."
+    )
+
+
+def test_an_overlong_log_line_is_skipped_unread(cancer: Case, tmp_path: Path) -> None:
+    from skbundle.monitor.predlog import LogReader
+
+    path = _log(cancer, tmp_path / "t.jsonl")
+    limit = max(len(line) for line in path.read_bytes().splitlines(keepends=True))
+    with path.open("ab") as fh:
+        fh.write(b'{"x": "' + b"y" * 3 * limit + b'"}\n')
+        fh.write(_line(cancer) + b"\n")  # the line after the long one is read again
+    reader = LogReader(path, list(cancer.X_test.columns), cancer.class_names, max_line_bytes=limit)
+    assert sum(len(X) for X, _ in reader) == len(cancer.X_test) + 1
+    assert (reader.skipped, reader.invalid) == (1, 1)
+    assert reader.problems[0].problem == f"{path} line 4: longer than {limit} bytes, not read"
+
+
+@pytest.fixture
+def csv_lines(cancer: Case) -> list[str]:
+    test = cancer.X_test.copy()
+    return test.to_csv(index=False).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(
+            lambda lines: [*lines[:3], '"' + "x\n" * 2_000_000, *lines[3:]],
+            "the record starting on line 4 is longer than 1048576 bytes (a quoted field that "
+            "is never closed, or a runaway row)",
+            id="unclosed-quoted-newlines",
+        ),
+        pytest.param(
+            lambda lines: [*lines[:3], '"' + "x\n" * 1_000_000 + '"' + lines[3][1:], *lines[4:]],
+            "the record starting on line 4 is longer than 1048576 bytes (a quoted field that "
+            "is never closed, or a runaway row)",
+            id="closed-quoted-newlines",
+        ),
+        pytest.param(
+            lambda lines: [*lines[:5], "1," * 600_000, *lines[5:]],
+            "the record starting on line 6 is longer than 1048576 bytes (a quoted field that "
+            "is never closed, or a runaway row)",
+            id="runaway-row",
+        ),
+        pytest.param(
+            lambda lines: [*lines[:3], lines[3] + ",1,2", *lines[4:]],
+            "not valid CSV (Error tokenizing data. C error: Expected 30 fields in line 4, saw 32)",
+            id="too-many-fields",
+        ),
+        pytest.param(
+            lambda lines: [*lines[:3], '"unclosed,' + lines[3]],
+            "not valid CSV (Error tokenizing data. C error: EOF inside string starting at row 3)",
+            id="quote-open-at-the-end",
+        ),
+        pytest.param(lambda lines: [], "not valid CSV (No columns to parse from file)", id="empty"),
+    ],
+)
+def test_a_broken_csv_is_one_clear_error(
+    cancer: Case, tmp_path: Path, csv_lines: list[str], make: object, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    lines = make(csv_lines)  # type: ignore[operator]
+    path.write_text("\n".join(lines) + ("\n" if lines else ""))
+    code, out, err = _run(str(cancer.path), str(path), "--trust-pickle")
+    assert (code, out) == (3, "")
+    assert _flat(err).startswith(f"error: Cannot read input {path}: {message}.")
+
+
+def test_a_long_quoted_field_under_the_cap_is_a_bad_row(
+    cancer: Case, tmp_path: Path, csv_lines: list[str]
+) -> None:
+    lines = [*csv_lines[:3], '"' + "x\n" * 1000 + '"' + csv_lines[3][csv_lines[3].index(",") :]]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join([*lines, *csv_lines[4:]]) + "\n")
+    code, out, _ = _run(str(cancer.path), str(path), "--trust-pickle", "--json")
+    report = orjson.loads(out)
+    assert code == 0
+    assert (report["n_rows"], report["n_invalid"]) == (len(cancer.X_test) - 1, 1)
+    assert report["problems"][0]["problem"].startswith("got a string 'x\\nx\\n")
+
+
+def test_nested_json_values_are_bad_rows(cancer: Case, tmp_path: Path) -> None:
+    rows = cancer.X_test.to_dict(orient="records")
+    rows[0]["mean radius"] = [1, 2]
+    rows[1]["mean radius"] = {"a": 1}
+    rows[2]["mean radius"] = [[1]]
+    path = tmp_path / "nested.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    code, out, _ = _run(str(cancer.path), str(path), "--trust-pickle", "--json")
+    report = orjson.loads(out)
+    assert code == 0
+    assert (report["n_rows"], report["n_invalid"]) == (len(rows) - 3, 3)
+    assert [p["problem"] for p in report["problems"]] == [
+        "got list [1, 2]",
+        "got dict {'a': 1}",
+        "got list [[1]]",
+    ]
+
+
+def test_an_unexpected_failure_exits_3_in_one_line(
+    cancer: Case, data: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks, a scheduler must not read it as a verdict (1 = warn, 2 = alert)."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("surprise")
+
+    # sys.modules: skbundle.monitor's own 'drift' attribute is the function of that name.
+    monkeypatch.setattr(sys.modules["skbundle.monitor.drift"], "drift_source", broken)
+    code, out, err = _run(str(cancer.path), str(data["csv"]), "--trust-pickle")
+    assert (code, out) == (3, "")
+    assert err.count("\n") == 1
+    assert err == (
+        "error: unexpected KeyError: 'surprise' (exit 3: nothing was concluded; please report "
+        "this with the command that caused it)\n"
+    )

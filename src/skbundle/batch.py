@@ -22,6 +22,12 @@ from skbundle.core import atomic
 from skbundle.errors import BatchInputError, InputProblem, InputValidationError
 
 DEFAULT_CHUNK = 10_000
+MAX_CSV_RECORD_BYTES = 1 << 20
+"""The longest CSV record (one row, quoted line breaks included) read before giving up.
+
+pandas' C parser holds a quoted field whole, however long: one unclosed quote would make
+the rest of a file one cell in memory. 1 MiB holds a row of some 50,000 numeric features.
+"""
 
 # Readable and writable file kinds, by extension: the same set both ways.
 FILE_KINDS = {
@@ -123,14 +129,8 @@ def iter_chunks(
         assert source.path is not None
         yield from jsonl_chunks(source.path, chunk_size, source.label, bad_lines=bad_lines)
     elif source.kind == "csv":
-        import pandas as pd
-
         assert source.path is not None
-        offset = 0
-        with pd.read_csv(source.path, chunksize=chunk_size) as reader:
-            for frame in reader:
-                yield numbers_from_text(frame), offset
-                offset += len(frame)
+        yield from csv_chunks(source.path, chunk_size, source.label)
     elif source.kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -141,6 +141,105 @@ def iter_chunks(
             offset += len(frame)
     else:  # pragma: no cover - open_source only makes the kinds above
         raise BatchInputError(source.label, f"unknown kind {source.kind}", "")
+
+
+class _BoundedRecords:
+    """A binary file whose ``read`` raises BatchInputError once a CSV record passes ``limit``.
+
+    A record ends at a line break outside quotes. Doubled quotes inside a quoted field keep
+    the count of quote characters even, so the parity of quotes since the record's start
+    says whether a line break ends it. A block with no quote, outside a quoted field, costs
+    three byte scans in C; only blocks with quotes are walked line by line.
+    """
+
+    def __init__(self, fh: IO[bytes], limit: int, label: str) -> None:
+        self.fh = fh
+        self.limit = limit
+        self.label = label
+        self.length = 0  # bytes of the current record so far
+        self.quoted = False  # inside a quoted field
+        self.line = 1  # line number where the current record starts
+        self.lines = 1  # line number of the current position
+
+    def read(self, size: int = -1) -> bytes:
+        # Blocks no longer than the limit: then a record inside a block is short enough.
+        block = self.fh.read(min(size if size and size > 0 else 1 << 18, max(self.limit, 1)))
+        if not self.quoted and b'"' not in block:
+            self._plain(block)
+        else:
+            self._walk(block)
+        return block
+
+    def _grow(self, n: int) -> None:
+        self.length += n
+        if self.length > self.limit:
+            raise BatchInputError(
+                self.label,
+                f"the record starting on line {self.line} is longer than {self.limit} bytes "
+                "(a quoted field that is never closed, or a runaway row)",
+                "Check the quotes from that line on; a CSV row must be shorter than that.",
+            )
+
+    def _plain(self, block: bytes) -> None:
+        first = block.find(b"\n")
+        if first == -1:
+            self._grow(len(block))
+            return
+        # Records inside the block are no longer than the block, so within the limit.
+        self._grow(first)
+        self.lines += block.count(b"\n")
+        self.line = self.lines
+        self.length = len(block) - block.rfind(b"\n") - 1
+        self._grow(0)
+
+    def _walk(self, block: bytes) -> None:
+        pos = 0
+        while pos < len(block):
+            end = block.find(b"\n", pos)
+            stop = len(block) if end == -1 else end
+            if block.count(b'"', pos, stop) % 2:
+                self.quoted = not self.quoted
+            self._grow(stop - pos)
+            if end == -1:
+                return
+            self.lines += 1
+            if self.quoted:
+                self._grow(1)
+            else:
+                self.length = 0
+                self.line = self.lines
+            pos = end + 1
+
+
+def csv_chunks(
+    path: Path, chunk_size: int, label: str, *, max_record_bytes: int = MAX_CSV_RECORD_BYTES
+) -> Generator[tuple[Any, int], None, None]:
+    """CSV rows in chunks of ``chunk_size``, numbers recovered (see :func:`numbers_from_text`).
+
+    Raises
+    ------
+    BatchInputError
+        A record is longer than ``max_record_bytes`` (an unclosed quote, a runaway row), or
+        the file is not CSV pandas can read (a quote open at the end, a row with too many
+        fields, no header).
+    """
+    import pandas as pd
+
+    offset = 0
+    with open(path, "rb") as fh:
+        bounded = _BoundedRecords(fh, max_record_bytes, label)
+        try:
+            with pd.read_csv(bounded, chunksize=chunk_size) as reader:  # type: ignore[call-overload]
+                for frame in reader:
+                    yield numbers_from_text(frame), offset
+                    offset += len(frame)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            detail = " ".join(str(exc).split())[:300]
+            raise BatchInputError(
+                label,
+                f"not valid CSV ({detail})",
+                "Write one header line, then one row per line with as many fields.",
+            ) from None
 
 
 def numbers_from_text(frame: Any) -> Any:

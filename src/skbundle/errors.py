@@ -24,8 +24,10 @@ render it (or its fields) without parsing strings::
      ├── FormatUnavailable                     a format cannot store this pipeline (recorded
      │    │                                    in the manifest; save() goes on without it)
      │    └── ExactConversionUnsupported       the exact ONNX writer does not know a step
-     └── PickleAuditUnfollowable               the pickle audit cannot follow a stream (internal:
-                                               reported as UntrustedArtifactError)
+     ├── PickleAuditUnfollowable               the pickle audit cannot follow a stream (internal:
+     │                                         reported as UntrustedArtifactError)
+     └── ApiKeyError(ValueError)               the server's API key is empty, unreadable, or
+                                               given in more than one way
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -384,3 +386,12 @@ class BundleFileError(BundleIntegrityError):
             "read from it. Rebuild the bundle with skbundle.save(), or fetch an intact copy "
             "from its source.",
         )
+
+
+class ApiKeyError(SkbundleError, ValueError):
+    """The API key for ``skbundle serve`` is empty, unreadable, or given in more than one way."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"API key from {source}: {problem}. {hint}")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from skbundle.cli._common import (
     BundlePath,
@@ -22,6 +22,10 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    json_for_terminal,
+    number,
+    plain,
+    print_error,
     progress_bar,
 )
 
@@ -37,20 +41,31 @@ def _pct(x: float) -> str:
 def render_demo(report: DemoReport) -> None:
     d = report.dataset
     console.rule("[bold]skbundle demo: breast-cancer diagnosis, from fit to a verified bundle")
-    console.print(f"\n[bold]1. Dataset[/]  {d.source}")
-    console.print(f"  samples: {d.n_samples}   features: {d.n_features}   classes: {d.classes}")
-    console.print("  class balance: " + ", ".join(f"{k}={v}" for k, v in d.class_counts.items()))
-    console.print("  first features: " + ", ".join(d.first_features))
+    console.print(Text.assemble("\n", ("1. Dataset", "bold"), "  ", plain(d.source)))
+    console.print(
+        plain(f"  samples: {d.n_samples}   features: {d.n_features}   classes: {d.classes}")
+    )
+    console.print(
+        plain("  class balance: " + ", ".join(f"{k}={v}" for k, v in d.class_counts.items()))
+    )
+    console.print(plain("  first features: " + ", ".join(d.first_features)))
 
     s = report.split
     console.print("\n[bold]2. Stratified 80/20 split[/] (random_state=42)")
     console.print(f"  train: {s.n_train} rows, test: {s.n_test} rows")
     for name in d.classes:
         console.print(
-            f"  share of {name}: train {_pct(s.share_train[name])}, test {_pct(s.share_test[name])}"
+            plain(
+                f"  share of {name}: train {_pct(s.share_train[name])}, "
+                f"test {_pct(s.share_test[name])}"
+            )
         )
 
-    console.print("\n[bold]3. Pipeline fitted[/]  " + "  ->  ".join(report.steps))
+    console.print(
+        Text.assemble(
+            "\n", ("3. Pipeline fitted", "bold"), "  ", plain("  ->  ".join(report.steps))
+        )
+    )
     console.print(
         f"  train accuracy: {_pct(report.train_accuracy)}   "
         f"test accuracy: {_pct(report.test_accuracy)}"
@@ -58,20 +73,26 @@ def render_demo(report: DemoReport) -> None:
 
     m = report.manifest
     console.print(
-        f"\n[bold]4. Bundle saved[/] to {report.bundle_path}/ "
-        f"({m.name} {m.version}, created {m.created_at})"
+        Text.assemble(
+            "\n",
+            ("4. Bundle saved", "bold"),
+            plain(f" to {report.bundle_path}/ ({m.name} {m.version}, created {m.created_at})"),
+        )
     )
     for artifact in m.artifacts:
         console.print(
-            f"  {artifact.path:<22} {artifact.bytes / 1024:8.1f} KB  "
-            f"sha256 {artifact.sha256[:16]}..."
+            plain(
+                f"  {artifact.path:<22} {artifact.bytes / 1024:8.1f} KB  "
+                f"sha256 {artifact.sha256[:16]}..."
+            )
         )
     console.print("  bundle.json              manifest: schema, metrics, environment, hashes")
 
     console.print("\n[bold]5. Reloaded and verified[/]")
     console.print(
-        f"  hashes verified before loading; runtime: {report.runtime} "
-        f"({escape(report.runtime_reason)})"
+        plain(
+            f"  hashes verified before loading; runtime: {report.runtime} ({report.runtime_reason})"
+        )
     )
     console.print(f"  accuracy after reload: {_pct(report.reloaded_accuracy)}")
     console.print(
@@ -90,28 +111,34 @@ def render_demo(report: DemoReport) -> None:
     )
 
     console.print("[bold]6. New data predicted[/] (three test rows)")
-    table = Table("sample", "prediction", *[f"P({c})" for c in d.classes], "confidence", "actual")
+    table = Table(
+        "sample",
+        "prediction",
+        *[Column(plain(f"P({c})")) for c in d.classes],
+        "confidence",
+        "actual",
+    )
     for i, sample in enumerate(report.samples, start=1):
         table.add_row(
             str(i),
-            sample["prediction"],
+            plain(sample["prediction"]),
             *[_pct(sample["probabilities"][c]) for c in d.classes],
             _pct(sample["confidence"]),
-            sample["actual"],
+            plain(sample["actual"]),
         )
     console.print(table)
 
     console.print("\n[bold]7. Input validation[/] (a string value and a missing feature)")
-    console.print(escape(report.invalid_input_error), style="red")
+    console.print(plain(report.invalid_input_error, "red", multiline=True))
     console.print("  a value ten times the training maximum is accepted with a warning:")
     for warning in report.out_of_range_warnings:
-        console.print(f"  [yellow]warning:[/] {escape(warning)}")
+        console.print(Text.assemble("  ", ("warning:", "yellow"), " ", plain(warning)))
 
     console.print("\n[bold]8. Persistence compared[/] (best of 3, measured now)")
     table = Table("method", "files", "size (KB)", "save (ms)", "load (ms)")
     for row in report.persistence:
         table.add_row(
-            row.method,
+            plain(row.method),
             str(row.files),
             f"{row.bytes / 1024:.1f}",
             f"{row.save_ms:.1f}",
@@ -141,32 +168,42 @@ def demo(
     render_demo_drift(report.drift)
     path = report.bundle_path
     console.print(
-        f"\nNext: skbundle inspect {path}  |  skbundle predict {path} data.csv -o scored.csv  "
-        f"|  skbundle serve {path}  |  skbundle drift {path} new.parquet"
+        plain(
+            f"\nNext: skbundle inspect {path}  |  skbundle predict {path} data.csv -o scored.csv"
+            f"  |  skbundle serve {path}  |  skbundle drift {path} new.parquet",
+            multiline=True,
+        )
     )
 
 
 def _summary(manifest: Manifest) -> None:
+    # Everything here comes from bundle.json: printed as plain text (see cli/_common.py).
     m = manifest
-    console.print(f"[bold]{m.name}[/] {m.version}  ({m.task}, format v{m.format_version})")
+    console.print(
+        Text.assemble(
+            plain(m.name, "bold"), plain(f" {m.version}  ({m.task}, format v{m.format_version})")
+        )
+    )
     if m.description:
-        console.print(f"  {m.description}")
-    console.print(f"  created: {m.created_at}   classes: {m.classes}")
-    console.print("  pipeline: " + "  ->  ".join(escape(s) for s in m.pipeline))
+        console.print(plain(f"  {m.description}"))
+    console.print(plain(f"  created: {m.created_at}   classes: {m.classes}"))
+    console.print(plain("  pipeline: " + "  ->  ".join(m.pipeline)))
     test = m.metrics.get("test", {})
+    train = m.metrics.get("train", {})
     from skbundle.core.metrics import SCALAR_METRICS as keys
 
+    metrics = Text("  test metrics: ")
+    for i, k in enumerate(k for k in keys if k in test):
+        metrics.append_text(Text.assemble(", " if i else "", f"{k}=", number(test[k], ".4f")))
+    metrics.append_text(plain(f" (n={test.get('n_rows')})"))
+    console.print(metrics)
+    accuracy = train.get("accuracy", float("nan")) if isinstance(train, dict) else None
+    console.print(Text.assemble("  train accuracy: ", number(accuracy, ".4f")))
     console.print(
-        "  test metrics: "
-        + ", ".join(f"{k}={test[k]:.4f}" for k in keys if k in test)
-        + f" (n={test.get('n_rows')})"
-    )
-    console.print(
-        f"  train accuracy: {m.metrics.get('train', {}).get('accuracy', float('nan')):.4f}"
-    )
-    console.print(
-        f"  training data: {m.dataset.n_rows} rows x {m.dataset.n_features} features, "
-        f"sha256 {m.dataset.sha256[:16]}..."
+        plain(
+            f"  training data: {m.dataset.n_rows} rows x {m.dataset.n_features} features, "
+            f"sha256 {m.dataset.sha256[:16]}..."
+        )
     )
 
 
@@ -189,25 +226,33 @@ def inspect(path: BundlePath) -> None:
     for i, f in enumerate(m.features):
         table.add_row(
             str(i),
-            f.name,
+            plain(f.name),
             *(f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean, f.std)),
             "allowed" if f.missing_allowed else "refused",
         )
     console.print(table)
     table = Table("file", "role", "format", "bytes", "sha256", title="artifacts")
     for a in m.artifacts:
-        table.add_row(a.path, a.role, a.format, str(a.bytes), a.sha256[:16] + "...")
+        table.add_row(
+            plain(a.path),
+            plain(a.role),
+            plain(a.format),
+            str(a.bytes),
+            plain(a.sha256[:16] + "..."),
+        )
     console.print(table)
     if m.parity:
         sets = sorted(
             {s for p in m.parity.values() for s in p.sets}, key=lambda s: (s != "test", s)
         )
         rows = "rows (" + " + ".join(sets) + ")" if sets else "rows"
-        table = Table("runtime", rows, "max |diff|", "label agreement", "exact", title="parity")
+        table = Table(
+            "runtime", Column(plain(rows)), "max |diff|", "label agreement", "exact", title="parity"
+        )
         for name, p in m.parity.items():
             n = " + ".join(str(p.sets[s].n_rows) if s in p.sets else "-" for s in sets)
             table.add_row(
-                name,
+                plain(name),
                 n or str(p.n_rows),
                 f"{p.max_abs_diff:g}",
                 f"{p.label_agreement:.2%}",
@@ -215,18 +260,20 @@ def inspect(path: BundlePath) -> None:
             )
         console.print(table)
     for name, why in m.unavailable_formats.items():
-        console.print(f"  [yellow]{name} unavailable:[/] {escape(why)}")
+        console.print(Text.assemble("  ", plain(f"{name} unavailable:", "yellow"), " ", plain(why)))
     from skbundle.cli.readiness_commands import importance_lines
 
     for line in importance_lines(path):
-        console.print(escape(line))
+        console.print(plain(line))
     env = m.environment
     console.print(
-        f"environment: Python {env.python} on {env.platform}; "
-        + ", ".join(
-            f"{k} {env.packages[k]}"
-            for k in ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
-            if k in env.packages
+        plain(
+            f"environment: Python {env.python} on {env.platform}; "
+            + ", ".join(
+                f"{k} {env.packages[k]}"
+                for k in ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
+                if k in env.packages
+            )
         )
     )
 
@@ -251,20 +298,33 @@ def verify(
             from skbundle.trust.signing import verify_signature
 
             signature = verify_signature(path, key, result.manifest)
-            console.print(f"  [green]ok[/]  signature by key {signature.key_fingerprint[:16]}...")
+            console.print(
+                Text.assemble(
+                    "  ",
+                    ("ok", "green"),
+                    plain(f"  signature by key {signature.key_fingerprint[:16]}..."),
+                )
+            )
     for artifact in result.checked:
         bad = next((p for p in result.problems if p.path == artifact.path), None)
-        mark = "[red]FAIL[/]" if bad else "[green]ok[/]"
-        console.print(f"  {mark}  {artifact.path}")
+        mark = ("FAIL", "red") if bad else ("ok", "green")
+        console.print(Text.assemble("  ", mark, "  ", plain(artifact.path)))
     for problem in result.problems:
-        err_console.print(f"[bold red]error:[/] {escape(problem.describe())}")
+        print_error(problem.describe())
     if not result.ok:
         err_console.print(
-            f"[bold red]{path} failed verification[/] "
-            f"({len(result.problems)} problem(s)); do not load it."
+            Text.assemble(
+                plain(f"{path} failed verification", "bold red"),
+                f" ({len(result.problems)} problem(s)); do not load it.",
+            )
         )
         raise typer.Exit(1)
-    console.print(f"[green]{path} is intact:[/] {len(result.checked)} files match the manifest.")
+    console.print(
+        Text.assemble(
+            plain(f"{path} is intact:", "green"),
+            f" {len(result.checked)} files match the manifest.",
+        )
+    )
 
 
 def predict(
@@ -335,12 +395,14 @@ def predict(
                     on_progress=advance,
                 )
             if output is None:
-                sys.stdout.write(target.read_text(encoding="utf-8"))
+                sys.stdout.write(json_for_terminal(target.read_text(encoding="utf-8")))
                 return
     counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items()))
     err_console.print(
-        f"wrote {summary.rows} predictions to {output} ({counts}; "
-        f"{summary.with_warnings} with range warnings)"
+        plain(
+            f"wrote {summary.rows} predictions to {output} ({counts}; "
+            f"{summary.with_warnings} with range warnings)"
+        )
     )
 
 

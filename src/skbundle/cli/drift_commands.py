@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperCommand
 
 from skbundle.cli._common import (
@@ -20,6 +20,8 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    json_for_terminal,
+    plain,
     progress_bar,
 )
 
@@ -34,8 +36,8 @@ SHOWN = 10
 """Features listed in the terminal unless --all: every drifted one, and at least this many."""
 
 
-def _level(level: str) -> str:
-    return f"[{_STYLE[level]}]{level}[/]"
+def _level(level: str) -> Text:
+    return plain(level, _STYLE.get(level, ""))
 
 
 def render_demo_drift(scenarios: list[tuple[str, DriftReport]]) -> None:
@@ -56,15 +58,24 @@ def render_demo_drift(scenarios: list[tuple[str, DriftReport]]) -> None:
             )
         detail = "; ".join(found) if found else "nothing moved"
         console.print(
-            f"  {escape(label)}: {_level(report.verdict)} (exit {report.exit_code}) - "
-            f"{escape(detail)}"
+            Text.assemble(
+                plain(f"  {label}: "),
+                _level(report.verdict),
+                plain(f" (exit {report.exit_code}) - {detail}"),
+            )
         )
 
 
 def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
+    # Names, classes, the source and the problems quote the bundle and the input: plain text.
     console.print(
-        f"[bold]{escape(report.bundle)}[/] {report.version}: drift of {escape(report.source)} "
-        f"({report.n_rows} rows analysed, {report.n_invalid} left out as invalid)"
+        Text.assemble(
+            plain(report.bundle, "bold"),
+            plain(
+                f" {report.version}: drift of {report.source} ({report.n_rows} rows analysed, "
+                f"{report.n_invalid} left out as invalid)"
+            ),
+        )
     )
     table = Table(
         "feature",
@@ -82,7 +93,7 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
     shown = report.features if show_all else report.features[: max(SHOWN, len(report.drifted))]
     for f in shown:
         table.add_row(
-            escape(f.name),
+            plain(f.name),
             _level(f.level),
             f"{f.psi:.3f}",
             f"{f.noise:.3f}",
@@ -105,11 +116,11 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
         "predicted (ref)",
         "predicted (now)",
         "change",
-        title=f"Prediction drift: {_level(p.level)} (noise floor {p.noise:.3f})",
+        title=Text.assemble("Prediction drift: ", _level(p.level), f" (noise floor {p.noise:.3f})"),
     )
     for name in p.psi:
         table.add_row(
-            escape(name),
+            plain(name),
             f"{p.psi[name]:.3f}",
             f"{p.reference_balance[name]:.1%}",
             f"{p.current_balance[name]:.1%}",
@@ -124,25 +135,34 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
             "test split",
             "now",
             "change",
-            title=f"Performance drift: {_level(perf.level)} ({perf.n_labelled} labelled rows, "
-            f"alert when accuracy drops more than {perf.max_accuracy_drop:.2%})",
+            title=Text.assemble(
+                "Performance drift: ",
+                _level(perf.level),
+                f" ({perf.n_labelled} labelled rows, alert when accuracy drops more than "
+                f"{perf.max_accuracy_drop:.2%})",
+            ),
         )
         for key, row in perf.metrics.items():
             table.add_row(
-                key,
+                plain(key),
                 *("-" if row[k] is None else f"{row[k]:.4f}" for k in ("reference", "current")),
                 "-" if row["change"] is None else f"{row['change']:+.4f}",
             )
         console.print(table)
     for problem in report.problems:
-        console.print(f"  [yellow]left out:[/] {escape(problem.describe())}")
+        console.print(Text.assemble("  ", ("left out:", "yellow"), " ", plain(problem.describe())))
     for note in report.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(plain(f"note: {note}", "dim"))
     drifted = ", ".join(f.name for f in report.drifted) or "none"
     console.print(
-        f"verdict: {_level(report.verdict)} (exit {report.exit_code}); drifted features: "
-        f"{escape(drifted)}; predictions: {p.level}"
-        + (f"; performance: {perf.level}" if perf is not None else "")
+        Text.assemble(
+            "verdict: ",
+            _level(report.verdict),
+            plain(
+                f" (exit {report.exit_code}); drifted features: {drifted}; predictions: {p.level}"
+                + (f"; performance: {perf.level}" if perf is not None else "")
+            ),
+        )
     )
 
 
@@ -209,13 +229,15 @@ def drift(
     Rows that fail validation are left out and listed, not fatal. With --from-log the model
     is not loaded (the log holds the served probabilities), so no trust option is needed.
     """
-    from skbundle import batch
-    from skbundle.bundle import load
-    from skbundle.errors import MonitoringError
-    from skbundle.monitor.drift import BundleInfo, drift_log, drift_source
-    from skbundle.monitor.report import Thresholds
+    # Everything, imports and rendering included, is inside: any failure exits ERROR_EXIT with
+    # one line, never a traceback and never 1, which a scheduler would read as "warn".
+    with errors_to_exit(ERROR_EXIT, unexpected=True):
+        from skbundle import batch
+        from skbundle.bundle import load
+        from skbundle.errors import MonitoringError
+        from skbundle.monitor.drift import BundleInfo, drift_log, drift_source
+        from skbundle.monitor.report import Thresholds
 
-    with errors_to_exit(ERROR_EXIT):
         if (new_data is None) == (from_log is None):
             raise MonitoringError(
                 "skbundle drift",
@@ -267,15 +289,17 @@ def drift(
             from skbundle.report.drift_page import write_html
 
             write_html(report, html)
-    if as_json:
-        import orjson
+        if as_json:
+            import orjson
 
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        render_drift(report, show_all=show_all)
-        if html is not None:
-            console.print(f"HTML report: {html}")
-    raise typer.Exit(report.exit_code)
+            text = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
+            sys.stdout.write(json_for_terminal(text) + "\n")
+        else:
+            render_drift(report, show_all=show_all)
+            if html is not None:
+                console.print(plain(f"HTML report: {html}"))
+        code = report.exit_code
+    raise typer.Exit(code)
 
 
 class _DriftCommand(TyperCommand):

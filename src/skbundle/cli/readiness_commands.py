@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from skbundle.cli._common import (
     BundlePath,
@@ -17,6 +17,10 @@ from skbundle.cli._common import (
     console,
     err_console,
     errors_to_exit,
+    json_for_terminal,
+    number,
+    plain,
+    print_warning,
 )
 
 if TYPE_CHECKING:
@@ -38,70 +42,79 @@ def render_bench(result: BenchResult, *, persistence: bool = True) -> None:
     for name, r in result.runtimes.items():
         s = r.single
         table.add_row(
-            name,
-            f"{r.load_ms:.1f}",
-            f"{r.rss_added_mb:.1f}" if r.rss_added_mb is not None else "-",
-            f"{s['p50_ms']:.3f}",
-            f"{s['p90_ms']:.3f}",
-            f"{s['p99_ms']:.3f}",
-            f"{s['max_ms']:.3f}",
-            f"{r.artifact_bytes / 1024:.1f}",
+            plain(name),
+            number(r.load_ms, ".1f"),
+            number(r.rss_added_mb, ".1f"),
+            *(number(s.get(k), ".3f") for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+            number(r.artifact_bytes / 1024, ".1f"),
         )
     console.print(table)
     table = Table("runtime", "batch size", "latency (ms)", "rows/s", title="batch prediction")
     for name, r in result.runtimes.items():
         for b in r.batches:
-            table.add_row(name, str(b["size"]), f"{b['latency_ms']:.2f}", f"{b['rows_per_s']:,.0f}")
+            table.add_row(
+                plain(name),
+                plain(b.get("size")),
+                number(b.get("latency_ms"), ".2f"),
+                number(b.get("rows_per_s"), ",.0f"),
+            )
     console.print(table)
     for name, why in result.skipped.items():
-        console.print(f"  [yellow]{name} skipped:[/] {escape(why)}")
+        console.print(Text.assemble("  ", plain(f"{name} skipped:", "yellow"), " ", plain(why)))
     if persistence and result.persistence:
         table = Table(
             "method", "files", "size (KiB)", "save (ms)", "load (ms)", title="persistence"
         )
         for row in result.persistence:
+            size = row.get("bytes")
             table.add_row(
-                row["method"],
-                str(row["files"]),
-                f"{row['bytes'] / 1024:.1f}",
-                f"{row['save_ms']:.1f}",
-                f"{row['load_ms']:.1f}",
+                plain(row.get("method")),
+                plain(row.get("files")),
+                number(size / 1024 if isinstance(size, (int, float)) else size, ".1f"),
+                number(row.get("save_ms"), ".1f"),
+                number(row.get("load_ms"), ".1f"),
             )
         console.print(table)
     table = Table("artifact", "size (KiB)", title="artifacts")
     for path, size in result.artifacts.items():
-        table.add_row(path, f"{size / 1024:.1f}")
+        table.add_row(plain(path), number(size / 1024, ".1f"))
     console.print(table)
 
 
 def render_update(path: Path, update: UpdateResult | None, what: str) -> None:
     if update is None:
         return
-    err_console.print(f"{what} stored in {path}/ ({', '.join(update.written)} rewritten)")
+    err_console.print(plain(f"{what} stored in {path}/ ({', '.join(update.written)} rewritten)"))
     if update.signature_stale:
-        err_console.print(f"[yellow]warning:[/] {escape(update.note)}")
+        print_warning(update.note)
 
 
 def render_checklist(checklist: Checklist, *, strict: bool) -> None:
     from skbundle.report.checklist import GROUPS
 
+    # Titles and evidence quote the bundle (feature names, classes, benchmark figures).
     table = Table("group", "item", "status", "evidence", title="deployment checklist")
     for group in GROUPS:
         for item in (i for i in checklist.items if i.group == group):
-            status = f"[{_STYLE[item.status]}]{item.status}[/]"
+            status = plain(item.status, _STYLE.get(item.status, ""))
             title = item.title + ("" if item.required else " (advisory)")
-            table.add_row(group, escape(title), status, escape(item.evidence))
+            table.add_row(plain(group), plain(title), status, plain(item.evidence))
     console.print(table)
     counts = ", ".join(f"{n} {s}" for s, n in checklist.counts().items() if n)
+    strictly = " (strict)" if strict else ""
     if checklist.ok(strict=strict):
-        console.print(f"[bold green]READY[/] to deploy{' (strict)' if strict else ''}: {counts}")
+        console.print(
+            Text.assemble(("READY", "bold green"), plain(f" to deploy{strictly}: {counts}"))
+        )
     else:
         blocking = [
             i.title for i in checklist.items if (i.status != "pass" if strict else i.blocking)
         ]
         console.print(
-            f"[bold red]NOT READY[/]{' (strict)' if strict else ''}: {counts}; blocking: "
-            + "; ".join(escape(b) for b in blocking)
+            Text.assemble(
+                ("NOT READY", "bold red"),
+                plain(f"{strictly}: {counts}; blocking: " + "; ".join(blocking)),
+            )
         )
 
 
@@ -203,12 +216,8 @@ def check(
             public_key=key,
         )
     if json_output:
-        sys.stdout.write(
-            orjson.dumps(
-                outcome.checklist.to_dict(strict=strict), option=orjson.OPT_INDENT_2
-            ).decode()
-            + "\n"
-        )
+        text = orjson.dumps(outcome.checklist.to_dict(strict=strict), option=orjson.OPT_INDENT_2)
+        sys.stdout.write(json_for_terminal(text.decode()) + "\n")
     else:
         render_checklist(outcome.checklist, strict=strict)
     render_update(path, outcome.update, "checklist")
@@ -232,7 +241,7 @@ def report(
     with errors_to_exit():
         update = refresh(path)
     target = (path / REPORT_NAME).resolve()
-    console.print(f"wrote {target}")
+    console.print(plain(f"wrote {target}"))
     render_update(path, update, "report")
     if open_:
         import webbrowser
@@ -249,11 +258,13 @@ def importance_lines(path: Path, top: int = 10) -> list[str]:
         importance: dict[str, Any] | None = read_readiness(path).get("importance")
     except ReadinessError:
         return []
-    if not importance:
+    # readiness.json is not verified by 'inspect' (it reads no hashes): take nothing on trust.
+    if not isinstance(importance, dict) or not isinstance(importance.get("features"), list):
         return []
-    lines = [f"top {top} features ({importance['method']}):"]
-    for i, (name, value) in enumerate(importance["features"][:top], start=1):
-        lines.append(f"  {i:>2}. {name:<28} {value:.4f}")
+    lines = [f"top {top} features ({importance.get('method')}):"]
+    for i, entry in enumerate(importance["features"][:top], start=1):
+        name, value = entry if isinstance(entry, list) and len(entry) == 2 else (entry, None)
+        lines.append(f"  {i:>2}. {name!s:<28} {number(value, '.4f')}")
     return lines
 
 
@@ -275,6 +286,9 @@ def render_demo_readiness(report: Any) -> None:
     render_checklist(checklist, strict=False)
     path = report.bundle_path
     console.print(
-        f"\nReport: {path}/report.html   Model card: {path}/model_card.md   "
-        f"CI gate: skbundle check {path} --trust-pickle --min-accuracy 0.9"
+        plain(
+            f"\nReport: {path}/report.html   Model card: {path}/model_card.md   "
+            f"CI gate: skbundle check {path} --trust-pickle --min-accuracy 0.9",
+            multiline=True,
+        )
     )

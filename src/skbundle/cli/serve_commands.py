@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from skbundle.cli._common import (
     BundlePath,
@@ -15,8 +15,9 @@ from skbundle.cli._common import (
     TrustOpt,
     TrustTypesOpt,
     console,
-    err_console,
     errors_to_exit,
+    plain,
+    print_warning,
 )
 
 
@@ -33,9 +34,18 @@ def serve(
         str | None,
         typer.Option(
             "--api-key",
-            envvar="SKBUNDLE_API_KEY",
-            show_envvar=True,
-            help="Require 'Authorization: Bearer KEY' on the prediction endpoints.",
+            help="Require 'Authorization: Bearer KEY' on the prediction endpoints. Visible to "
+            "every local user in the process list (/proc/PID/cmdline): prefer the "
+            "SKBUNDLE_API_KEY environment variable or --api-key-file.",
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-key-file",
+            help="Read the API key from the first line of this file (keep it chmod 600: a "
+            "file others can read is served with a warning). The key can also come from the "
+            "SKBUNDLE_API_KEY environment variable; give it one way only.",
         ),
     ] = None,
     runtime: RuntimeOpt = "auto",
@@ -68,8 +78,19 @@ def serve(
     The bundle is verified and loaded once per worker.
 
     Open http://HOST:PORT/ to try the model in a browser, and /docs for the API.
+
+    An API key is taken from SKBUNDLE_API_KEY, --api-key-file or --api-key (one of them);
+    an empty key is refused.
     """
-    from skbundle.serve.runner import ServeConfig, run
+    from skbundle.serve.runner import ServeConfig, api_key_from, key_file_is_shared, run
+
+    with errors_to_exit():
+        key = api_key_from(option=api_key, file=api_key_file)
+    if api_key_file is not None and key_file_is_shared(api_key_file):
+        print_warning(
+            f"the API key file {api_key_file} can be read by other users; restrict it with "
+            f"'chmod 600 {api_key_file}'."
+        )
 
     config = ServeConfig(
         path=str(Path(path)),
@@ -87,17 +108,23 @@ def serve(
             "rotate the same file.",
             param_hint="--log-predictions",
         )
-    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
-        err_console.print(
-            f"[yellow]warning:[/] listening on {escape(host)} without --api-key: anyone who "
-            "can reach this address can use the model."
+    if host not in ("127.0.0.1", "localhost", "::1") and not key:
+        print_warning(
+            f"listening on {host} without an API key: anyone who can reach this address can "
+            "use the model."
         )
 
     def announce(what: str) -> None:
+        # ``what`` names the bundle (from its manifest): plain text.
         console.print(
-            f"serving [bold]{escape(what)}[/] on http://{escape(host)}:{port}/ "
-            f"with {workers} worker{'s' if workers != 1 else ''}"
-            + ("; API key required" if api_key else "")
+            Text.assemble(
+                "serving ",
+                plain(what, "bold"),
+                plain(
+                    f" on http://{host}:{port}/ with {workers} worker{'s' if workers != 1 else ''}"
+                    + ("; API key required" if key else "")
+                ),
+            )
         )
 
     with errors_to_exit():
@@ -106,7 +133,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            api_key=api_key,
+            api_key=key,
             log_level=log_level,
             access_log=access_log,
             on_start=announce,

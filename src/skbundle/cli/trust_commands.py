@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from skbundle.cli._common import console, errors_to_exit
+from skbundle.cli._common import console, errors_to_exit, plain
 
 BundlePath = Annotated[Path, typer.Argument(help="The bundle directory (holds bundle.json).")]
 
@@ -30,9 +31,9 @@ def keygen(
         except FileExistsError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None
     key = load_public_key(public_path)
-    console.print(f"private key: {private_path}  (keep it secret: skbundle sign --key)")
-    console.print(f"public key:  {public_path}  (share it: skbundle verify --key)")
-    console.print(f"fingerprint: {fingerprint(key)}")
+    console.print(plain(f"private key: {private_path}  (keep it secret: skbundle sign --key)"))
+    console.print(plain(f"public key:  {public_path}  (share it: skbundle verify --key)"))
+    console.print(plain(f"fingerprint: {fingerprint(key)}"))
 
 
 def sign(
@@ -48,8 +49,13 @@ def sign(
     with errors_to_exit():
         signature = sign_bundle(path, key)
     console.print(
-        f"[green]signed {path}[/] with key {signature.key_fingerprint[:16]}... "
-        f"(manifest sha256 {signature.manifest_sha256[:16]}...)"
+        Text.assemble(
+            plain(f"signed {path}", "green"),
+            plain(
+                f" with key {signature.key_fingerprint[:16]}... "
+                f"(manifest sha256 {signature.manifest_sha256[:16]}...)"
+            ),
+        )
     )
 
 

@@ -215,6 +215,8 @@ def drift_log(
         done += X_log.shape[0]
         if on_progress is not None:
             on_progress(done)
+    if reader.invalid:  # lines and rows the reader set aside count as invalid rows too
+        acc.reject(reader.problems, reader.invalid)
     label = f"prediction log {path}" + (f" since {since}" if since else "")
     report = _finish(bundle, acc, label, thresholds)
     if reader.skipped:

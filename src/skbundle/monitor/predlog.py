@@ -38,15 +38,16 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import numpy as np
 import orjson
 
-from skbundle.errors import MonitoringError
+from skbundle.errors import InputProblem, MonitoringError
 
 LOG_FORMAT = 1
 HEADER_KEY = "skbundle_prediction_log"
@@ -292,12 +293,28 @@ def log_files(path: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
+MAX_LOG_LINE_BYTES = 256 * 1024 * 1024
+"""The longest log line read; a longer one is skipped unread (a request's line is far shorter:
+the server caps a request body at 10 MB by default)."""
+MAX_LOG_PROBLEMS = 100
+"""Problems kept by a :class:`LogReader` (every one is counted)."""
+_NUMBER_OR_NULL: frozenset[type] = frozenset({int, float, type(None)})
+_NUMBER: frozenset[type] = frozenset({int, float})
+_LIST = {list}
+
+
 @dataclass
 class LogReader:
     """Streams a prediction log (with its backups) as ``(X, proba)`` chunks.
 
-    ``rows`` and ``skipped`` count what was read; a line that is not valid JSON (a write cut
-    short by a crash) is skipped and counted rather than ending the run.
+    Nothing in a log is taken on trust: a line that is not valid JSON (a write cut short by a
+    crash), not an object of the logger's shape, or too long is skipped; a row whose inputs
+    are not numbers or null, whose width is not the bundle's, or whose probabilities are not
+    numbers in [0, 1] is set aside. ``rows`` counts the rows yielded, ``skipped`` the lines
+    skipped, ``invalid`` the rows set aside (a skipped line counts its rows when it shows
+    them, else one), and ``problems`` says why (the first ``MAX_LOG_PROBLEMS``). A header
+    that names other features or classes than the bundle's, or is malformed, stops the run:
+    the log belongs to another model.
     """
 
     path: Path
@@ -305,8 +322,11 @@ class LogReader:
     classes: Sequence[str]
     since: str | None = None
     chunk_size: int = 10_000
+    max_line_bytes: int = MAX_LOG_LINE_BYTES
     rows: int = 0
     skipped: int = 0
+    invalid: int = 0
+    problems: list[InputProblem] = field(default_factory=list)
 
     def files(self) -> list[Path]:
         files = log_files(self.path)
@@ -321,7 +341,13 @@ class LogReader:
     def _check_header(self, header: dict[str, Any], source: Path) -> None:
         for key, expected in (("features", self.features), ("classes", self.classes)):
             logged = header.get(key) or []
-            if logged and list(logged) != list(expected):
+            if not isinstance(logged, list) or not all(isinstance(v, str) for v in logged):
+                raise MonitoringError(
+                    f"Prediction log {source}",
+                    f"its header is malformed: {key!r} is not a list of names",
+                    "Pass a log written by 'skbundle serve --log-predictions'.",
+                )
+            if logged and logged != list(expected):
                 raise MonitoringError(
                     f"Prediction log {source}",
                     f"it was written for other {key} ({len(logged)} logged, "
@@ -330,36 +356,144 @@ class LogReader:
                     "Compute drift with the bundle that served these predictions.",
                 )
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _reject(
+        self, where: tuple[Path, int, int | None], problem: str, expected: str, rows: int = 1
+    ) -> None:
+        """Count ``rows`` set aside at ``(file, line, row in line or None)``."""
+        self.invalid += rows
+        if len(self.problems) < MAX_LOG_PROBLEMS:
+            source, number, row = where
+            at = f"{source} line {number}" + (f", row {row}" if row is not None else "")
+            self.problems.append(InputProblem(None, None, f"{at}: {problem}", expected))
+
+    def _skip(
+        self, where: tuple[Path, int, int | None], problem: str, expected: str, rows: int = 1
+    ) -> None:
+        self.skipped += 1
+        self._reject(where, problem, expected, rows)
+
+    def _lines(self, fh: Any) -> Iterator[tuple[int, bytes | None]]:
+        """``(number, line)``; ``line`` is None for a line longer than the limit (not kept)."""
+        number = 0
+        limit = self.max_line_bytes
+        while True:
+            line = fh.readline(limit + 1)
+            if not line:
+                return
+            number += 1
+            if len(line) > limit and not line.endswith(b"\n"):
+                while True:  # read through to the end of the line, keeping nothing
+                    rest = fh.readline(1 << 20)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+                yield number, None
+                continue
+            yield number, line
+
+    def _entry(
+        self, entry: dict[str, Any], source: Path, number: int
+    ) -> tuple[list[list[Any]], list[list[Any]]] | None:
+        """The rows of one request line worth keeping, or None when there are none."""
+        x, p, t = entry.get("x"), entry.get("p"), entry.get("t")
+        # The shape the logger writes, checked with C-level scans: the common case.
+        if (
+            type(t) is str
+            and type(x) is list
+            and type(p) is list
+            and x
+            and len(x) == len(p)
+            and _all_rows(x, len(self.features), _NUMBER_OR_NULL)
+            and _all_rows(p, len(self.classes), _NUMBER)
+            and min(map(min, p)) >= 0.0
+            and max(map(max, p)) <= 1.0
+        ):
+            return None if self.since is not None and t < self.since else (x, p)
+        return self._checked(x, p, t, (source, number, None))
+
+    def _checked(
+        self, x: object, p: object, t: object, where: tuple[Path, int, int | None]
+    ) -> tuple[list[list[Any]], list[list[Any]]] | None:
+        """A line off the fast path: find what is wrong, keep the good rows, count the rest."""
         n_features, n_classes = len(self.features), len(self.classes)
+        shown = len(x) if isinstance(x, list) and x else 1
+        expected = (
+            '{"t": "<UTC time>", "x": [[inputs]...], "p": [[probabilities]...]}, '
+            "as many rows in x as in p"
+        )
+        if not isinstance(t, str):
+            self._skip(where, f"the time 't' is {_kind(t)}, not text", expected, shown)
+            return None
+        if self.since is not None and t < self.since:
+            return None
+        if not isinstance(x, list) or not x:
+            self._skip(where, f"'x' is {_kind(x)}, not a list of rows", expected, shown)
+            return None
+        if not isinstance(p, list) or not p:
+            self._skip(where, f"'p' is {_kind(p)}, not a list of rows", expected, shown)
+            return None
+        if len(x) != len(p):
+            self._skip(
+                where, f"{len(x)} rows of inputs but {len(p)} of probabilities", expected, shown
+            )
+            return None
+        xs: list[list[Any]] = []
+        ps: list[list[Any]] = []
+        for i, (row, proba) in enumerate(zip(x, p, strict=True)):
+            problem = _row_problem(row, n_features, _NUMBER_OR_NULL, "inputs") or _row_problem(
+                proba, n_classes, _NUMBER, "probabilities"
+            )
+            if problem is None and (min(proba) < 0.0 or max(proba) > 1.0):
+                problem = f"a probability outside [0, 1]: {_short(proba)}"
+            if problem is None:
+                xs.append(row)
+                ps.append(proba)
+            else:
+                self._reject(
+                    (where[0], where[1], i),
+                    problem,
+                    f"{n_features} inputs (numbers or null) and {n_classes} probabilities "
+                    "in [0, 1]",
+                )
+        return xs, ps
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         xs: list[list[float | None]] = []
         ps: list[list[float]] = []
         for source in self.files():
             with open(source, "rb") as fh:
-                for line in fh:
+                for number, line in self._lines(fh):
+                    if line is None:
+                        self._skip(
+                            (source, number, None),
+                            f"longer than {self.max_line_bytes} bytes, not read",
+                            "one logged request per line",
+                        )
+                        continue
                     try:
                         entry = orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        self.skipped += 1
+                    except orjson.JSONDecodeError as exc:
+                        if line.strip():
+                            self._skip(
+                                (source, number, None),
+                                f"not valid JSON ({exc})",
+                                "one JSON object per line",
+                            )
                         continue
-                    if not isinstance(entry, dict):
-                        self.skipped += 1
+                    if type(entry) is not dict:
+                        self._skip(
+                            (source, number, None),
+                            f"{_kind(entry)}, not an object",
+                            "a JSON object",
+                        )
                         continue
                     if HEADER_KEY in entry:
                         self._check_header(entry, source)
                         continue
-                    x, p, t = entry.get("x"), entry.get("p"), entry.get("t")
-                    if (
-                        not _rows_of(x, n_features)
-                        or not _rows_of(p, n_classes)
-                        or len(x) != len(p)
-                    ):
-                        self.skipped += 1
+                    kept = self._entry(entry, source, number)
+                    if kept is None:
                         continue
-                    if self.since is not None and (not isinstance(t, str) or t < self.since):
-                        continue
-                    xs.extend(x)
-                    ps.extend(p)
+                    xs.extend(kept[0])
+                    ps.extend(kept[1])
                     if len(xs) >= self.chunk_size:
                         yield self._arrays(xs, ps)
                         xs, ps = [], []
@@ -374,13 +508,35 @@ class LogReader:
         return X, np.array(ps, dtype=np.float64)
 
 
-def _rows_of(value: object, width: int) -> TypeGuard[list[list[Any]]]:
-    """A non-empty list of rows, each a list of ``width`` values."""
-    return (
-        isinstance(value, list)
-        and len(value) > 0
-        and all(isinstance(row, list) and len(row) == width for row in value)
-    )
+def _all_rows(rows: list[Any], width: int, kinds: frozenset[type]) -> bool:
+    """Every row a list of ``width`` values of exactly these types (bool is not a number)."""
+    # map() and set() run in C: this is the per-line cost of reading a log.
+    if set(map(type, rows)) != _LIST or set(map(len, rows)) != {width}:
+        return False
+    return set(map(type, chain.from_iterable(rows))) <= kinds
+
+
+def _row_problem(row: object, width: int, kinds: frozenset[type], what: str) -> str | None:
+    if type(row) is not list:
+        return f"the {what} are {_kind(row)}, not a list"
+    if len(row) != width:
+        return f"{len(row)} {what}, not {width}"
+    for j, value in enumerate(row):
+        if type(value) not in kinds:
+            return f"{what} value {j} is {_kind(value)}"
+    return None
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, for a message: its type and a short preview."""
+    if value is None:
+        return "missing (null)"
+    return f"{type(value).__name__} {_short(value)}"
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _first_difference(a: Sequence[Any], b: Sequence[Any]) -> str:

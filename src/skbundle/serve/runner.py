@@ -6,23 +6,37 @@ each worker from an import string, so the options travel in the environment
 and each worker loads the bundle once in its lifespan. Before any worker starts, the bundle
 is checked here without deserializing anything (hashes, trust, runtime, environment), so a
 bad bundle ends with one clear error instead of workers failing in a loop.
+
+The API key
+-----------
+A key on the command line (``--api-key``) is in ``/proc/PID/cmdline``, which every local user
+can read. :func:`api_key_from` also takes it from ``SKBUNDLE_API_KEY`` (the environment of a
+process is readable by its own user only) or from a file (``--api-key-file``). The same
+variable carries the key to the workers: a worker is started by this process, never by a
+user, so the two uses cannot disagree, and :func:`run` restores the variable when it ends.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import orjson
 from starlette.applications import Starlette
 
 from skbundle.bundle import AUTO, load, plan_load
+from skbundle.errors import ApiKeyError
 from skbundle.serve.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, create_app
 
 ENV_CONFIG = "SKBUNDLE_SERVE_CONFIG"
 ENV_API_KEY = "SKBUNDLE_API_KEY"
+MAX_KEY_FILE_LINE = 4096
+"""Bytes read from an API key file for its first line; a longer line is refused."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,133 @@ def app_from_env() -> Starlette:
         allow_version_mismatch=config.allow_version_mismatch,
         log_predictions=config.log_predictions,
     )
+
+
+def read_api_key_file(path: str | os.PathLike[str]) -> str:
+    """The API key in the first line of ``path``, stripped of surrounding whitespace.
+
+    Raises
+    ------
+    ApiKeyError
+        The file is missing, unreadable (a directory, no permission), not UTF-8, or its first
+        line is empty or longer than ``MAX_KEY_FILE_LINE`` bytes.
+    """
+    source = f"--api-key-file {path}"
+    try:
+        # A pipe is fine too (--api-key-file <(pass show serve-key)): the read is bounded.
+        with open(path, "rb") as fh:
+            head = fh.read(MAX_KEY_FILE_LINE + 1)
+    except FileNotFoundError:
+        raise ApiKeyError(
+            source, "no such file", "Pass a file whose first line is the key."
+        ) from None
+    except OSError as exc:
+        raise ApiKeyError(
+            source,
+            f"cannot be read ({exc.strerror or exc})",
+            "Check the path and its permissions.",
+        ) from None
+    first, newline, _ = head.partition(b"\n")
+    if not newline and len(head) > MAX_KEY_FILE_LINE:
+        raise ApiKeyError(
+            source,
+            f"the first line is longer than {MAX_KEY_FILE_LINE} bytes",
+            "Put the key alone on the first line.",
+        )
+    try:
+        key = first.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ApiKeyError(
+            source, "the first line is not UTF-8 text", "Store the key as text."
+        ) from None
+    if not key:
+        raise ApiKeyError(
+            source, "the first line is empty", "Put the key on the file's first line."
+        )
+    return key
+
+
+def key_file_is_shared(path: str | os.PathLike[str]) -> bool:
+    """Whether users other than the owner may read the key file (group or other bits)."""
+    return bool(Path(path).stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def api_key_from(
+    *,
+    option: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The server's API key from exactly one source, or None when none is given.
+
+    Parameters
+    ----------
+    option
+        ``--api-key``: visible to every local user in the process list; prefer the others.
+    file
+        ``--api-key-file``: the key is the file's first line.
+    environ
+        Where ``SKBUNDLE_API_KEY`` is looked up; ``os.environ`` by default.
+
+    Raises
+    ------
+    ApiKeyError
+        More than one source is given, a source is empty, or the file cannot be read. An
+        empty key is refused rather than read as "no authentication": a secret that failed
+        to arrive must not open the server.
+
+    Examples
+    --------
+    >>> api_key_from(environ={"SKBUNDLE_API_KEY": "s3cret"})
+    's3cret'
+    """
+    env = os.environ if environ is None else environ
+    given = [
+        name
+        for name, present in (
+            ("--api-key", option is not None),
+            ("--api-key-file", file is not None),
+            (ENV_API_KEY, ENV_API_KEY in env),
+        )
+        if present
+    ]
+    if len(given) > 1:
+        raise ApiKeyError(
+            " and ".join(given),
+            "expected one source of the key",
+            f"Give the key one way only (unset {ENV_API_KEY} to use an option).",
+        )
+    if file is not None:
+        return read_api_key_file(file)
+    source, value = (
+        ("--api-key", option) if option is not None else (ENV_API_KEY, env.get(ENV_API_KEY))
+    )
+    if value is None:
+        return None
+    if not value.strip():
+        raise ApiKeyError(
+            source, "it is empty", f"Give a non-empty key, or unset {ENV_API_KEY} for none."
+        )
+    return value.strip()
+
+
+@contextmanager
+def _environment(**values: str | None) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables, and restore them afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def preflight(config: ServeConfig) -> str:
@@ -152,20 +293,20 @@ def run(
     description = preflight(config)
     if on_start is not None:
         on_start(description)
-    os.environ[ENV_CONFIG] = orjson.dumps(asdict(config)).decode()
-    if api_key:
-        os.environ[ENV_API_KEY] = api_key
-    else:
-        os.environ.pop(ENV_API_KEY, None)
     # Workers count into files in a private directory; /metrics adds them up.
-    with tempfile.TemporaryDirectory(prefix="skbundle-metrics-") as metrics_dir:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        try:
-            uvicorn.run(
-                "skbundle.serve.runner:app_from_env",
-                factory=True,
-                workers=workers,
-                **common,  # type: ignore[arg-type]
-            )
-        finally:
-            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    with (
+        tempfile.TemporaryDirectory(prefix="skbundle-metrics-") as metrics_dir,
+        _environment(
+            **{
+                ENV_CONFIG: orjson.dumps(asdict(config)).decode(),
+                ENV_API_KEY: api_key or None,
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+            }
+        ),
+    ):
+        uvicorn.run(
+            "skbundle.serve.runner:app_from_env",
+            factory=True,
+            workers=workers,
+            **common,  # type: ignore[arg-type]
+        )
