@@ -275,3 +275,19 @@ def test_the_manifest_bounds_what_it_accepts(
         f"Cannot read the manifest {bundle_copy / 'bundle.json'}: {message}. The manifest was "
         "edited or damaged; rebuild the bundle."
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "breast-cancer\n"), ("version", "1.0.0\n")],
+    ids=["name", "version"],
+)
+def test_a_trailing_newline_is_not_a_valid_identity(field: str, value: str) -> None:
+    """``re.match`` with ``$`` matches before a final newline; the identity must match whole."""
+    from skbundle.core.manifest import validate_identity
+
+    name, version = "breast-cancer", "1.0.0"
+    with pytest.raises(ValueError, match=f"{field} {re.escape(repr(value))} is not a "):
+        validate_identity(
+            value if field == "name" else name, value if field == "version" else version
+        )

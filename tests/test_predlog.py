@@ -250,3 +250,18 @@ def test_logged_traffic_round_trips_into_a_drift_report(
     # Logged traffic gives the same report as the same rows passed directly.
     assert logged.to_dict()["features"] == direct.to_dict()["features"]
     assert logged.prediction == direct.prediction
+
+
+def test_a_view_of_a_batch_is_logged_not_fatal_to_the_writer(tmp_path: Path) -> None:
+    """orjson serializes C-contiguous arrays only: a column slice used to kill the writer
+    thread silently, after which flush() waited forever."""
+    from skbundle.monitor import PredictionLogger
+
+    path = tmp_path / "log.jsonl"
+    X = np.arange(12, dtype=np.float64).reshape(3, 4)
+    proba = np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]])
+    with PredictionLogger(path, features=["a", "b"], classes=["n", "y"], bundle="b") as logger:
+        logger.log(X[:, ::2], proba)  # a strided view
+        logger.flush()
+        assert (logger.error, logger.dropped) == (None, 0)
+    assert len(path.read_text().splitlines()) == 2

@@ -832,12 +832,13 @@ def test_a_prediction_log_that_stops_writing_shows_in_metrics_and_health(
     assert health.json() == {
         "status": "degraded", "model": "breast-cancer", "version": "1.0.0",
         "prediction_log": _log_status(
-            "predictions.jsonl", 1, 0, 1, "IsADirectoryError: [Errno 21] Is a directory"
+            "predictions.jsonl", 1, 2, 1, "IsADirectoryError: [Errno 21] Is a directory"
         ),
     }  # fmt: skip
     assert str(tmp_path) not in health.text
     assert _sample(text, "skbundle_prediction_log_written_total") == 1.0
-    assert _sample(text, "skbundle_prediction_log_dropped_total") == 0.0
+    # the row whose write failed and the row after it, which the stopped log no longer writes
+    assert _sample(text, "skbundle_prediction_log_dropped_total") == 2.0
     assert _sample(text, "skbundle_prediction_log_errors_total") == 1.0
     assert len(path.read_text().splitlines()) == 2  # the header and the one row written
 

@@ -161,7 +161,7 @@ class Manifest(_Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(
                 f"name {value!r} is not a valid bundle name: use letters, digits, '.', '_' "
                 "and '-', starting with a letter or digit, at most 128 characters"
@@ -171,7 +171,7 @@ class Manifest(_Model):
     @field_validator("version")
     @classmethod
     def _check_version(cls, value: str) -> str:
-        if not _SEMVER.match(value):
+        if not _SEMVER.fullmatch(value):
             raise ValueError(
                 f"version {value!r} is not a semantic version: use MAJOR.MINOR.PATCH, e.g. '1.0.0'"
             )

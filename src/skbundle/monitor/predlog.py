@@ -157,7 +157,10 @@ class PredictionLogger:
         if self._closed:
             return
         try:
-            self._queue.put_nowait((time.time(), X, proba))
+            # orjson serializes C-contiguous arrays only (a view of a batch would kill the writer)
+            self._queue.put_nowait(
+                (time.time(), np.ascontiguousarray(X), np.ascontiguousarray(proba))
+            )
         except queue.Full:
             with self._lock:
                 self.dropped += len(X)
@@ -220,8 +223,13 @@ class PredictionLogger:
             try:
                 if batch and self.error is None:
                     self._write(batch)
-            except OSError as exc:  # a full disk must not take the server down
-                self.error = exc
+                elif batch:  # the log stopped on an error: what it no longer writes is counted
+                    with self._lock:
+                        self.dropped += sum(len(X) for _, X, _ in batch)
+            except Exception as exc:  # the thread's boundary: a full disk (or a bug) must not
+                self.error = exc  # take the server down, nor leave flush() waiting forever
+                with self._lock:
+                    self.dropped += sum(len(X) for _, X, _ in batch)
             finally:
                 for _ in items:
                     self._queue.task_done()
