@@ -77,9 +77,8 @@ def forge(bundle: Path) -> Path:
         bundle,
         m.model_copy(
             update={
-                # bundle.json's own validators: a name and a version pass even with a
-                # trailing line feed (a regex '$' matches before it).
-                "name": m.name + "\n",
+                # the name and version must match their patterns whole (a trailing line feed
+                # is refused: test_integrity.py), so the payloads go in the free-text fields
                 "description": EVIL,
                 "classes": [EVIL_CLASS if c == CLASS else c for c in m.classes],
                 "features": features,
@@ -168,7 +167,6 @@ def test_inspect(evil: Path, terminal: str) -> None:
     assert LINK in text and STYLE in text  # markup printed as text, never interpreted
     assert "\\x1b]52;c;ZXZpbA==\\x07" in text  # controls shown as visible escapes
     assert "\\u202eevil\\u202c" in text
-    assert "breast-cancer\\x0a 1.0.0" in text  # the name cannot forge a line of output
     assert "\\x0aFORGED LINE: all good" in text
 
 
@@ -201,7 +199,8 @@ def test_verify_errors_quote_a_forged_path_safely(bundle_copy: Path, terminal: s
     code, out = run("verify", str(bundle_copy))
     assert code == 1
     assert_safe(out, terminal)
-    assert "FAIL" in out and LINK in OWN_STYLES.sub("", out)
+    # such a path cannot even be named: the manifest refuses it (test_special_files.py)
+    assert "Cannot read the manifest" in OWN_STYLES.sub("", out)
 
 
 def test_predict(evil: Path, records: Path, tmp_path: Path, terminal: str) -> None:

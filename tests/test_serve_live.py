@@ -134,7 +134,7 @@ def test_listening_beyond_this_machine_without_a_key_warns(cancer: Case) -> None
     )
     assert result.returncode == 1  # the untrusted pickle stops it before it listens
     assert (
-        "warning: listening on 0.0.0.0 without --api-key: anyone who can reach this address "
+        "warning: listening on 0.0.0.0 without an API key: anyone who can reach this address "
         "can use the model." in " ".join(result.stderr.split())
     )
 
