@@ -64,7 +64,13 @@ def main() -> None:
             for i in range(args.rounds):
                 runs["base"].append(_measure(base, code))
                 runs["this"].append(_measure(ROOT, code))
-                print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
+                old, new = runs["base"][-1], runs["this"][-1]
+                print(
+                    f"round {i + 1}/{args.rounds}: predict p50 {old['predict p50 (us)']:.1f} vs "
+                    f"{new['predict p50 (us)']:.1f} us, load p50 {old['load p50 (ms)']:.2f} vs "
+                    f"{new['load p50 (ms)']:.2f} ms",
+                    file=sys.stderr,
+                )
         finally:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=True

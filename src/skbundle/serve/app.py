@@ -16,6 +16,7 @@ Only large batches (``THREAD_ROWS`` rows or more) go to a thread, to keep the lo
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -93,8 +94,13 @@ class Service:
             self.metrics.watch_prediction_log(prediction_log)
         self.example = bundle.validator.example()
         self.openapi = openapi.build(bundle, options.max_rows, auth=self.auth is not None)
-        self.page = page.render(bundle, self.example, auth=self.auth is not None)
         self.v2_metadata = v2.model_metadata(bundle)
+
+    @functools.cached_property
+    def page(self) -> str:
+        """The web page, rendered on its first request: a worker that is never asked for it
+        never imports Jinja2 (start-up time)."""
+        return page.render(self.bundle, self.example, auth=self.auth is not None)
 
     def predict(
         self, X_source: Any, ignore_unknown: bool = False

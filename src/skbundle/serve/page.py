@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from skbundle.bundle import Bundle
-from skbundle.report import templates
 
 
 def _range(spec: Any) -> str:
@@ -37,6 +36,9 @@ def render(bundle: Bundle, example: dict[str, float], *, auth: bool) -> str:
         "example": example,
         "auth": auth,
     }
+    # Start-up time: Jinja2 is imported when the page is first asked for, not with the server.
+    from skbundle.report import templates
+
     return templates.render(
         "page.html.j2",
         name=bundle.name,
