@@ -82,3 +82,28 @@ def test_batch_fast_path_builds_the_array_in_schema_order(validator: Validator) 
     checked = validator.validate(shuffled)
     np.testing.assert_array_equal(checked.X, np.array([list(example.values())] * 3))
     assert checked.warnings == [[], [], []]
+
+
+@pytest.mark.parametrize("case", [*CASES, "a NaN where missing is allowed"])
+def test_one_record_fast_path_agrees_with_the_thorough_path(
+    validator: Validator, case: str
+) -> None:
+    """The one-dict hot path (``_fast_record``) takes a NaN only where the feature may be
+    missing (trees route it themselves), and gives what the thorough path gives."""
+    variants = dict(_variants(validator))
+    variants["a NaN where missing is allowed"] = {**validator.example(), "alcohol": float("nan")}
+    record = variants[case]
+    if not isinstance(record, dict):
+        return  # not a dict: the one-record path is for dicts only (the batch test covers it)
+    fast = _outcome(lambda: validator.validate(record))
+    thorough = _outcome(lambda: validator._from_dicts([record], False, 0))
+    assert fast[0] == thorough[0]
+    if fast[0] == "error":
+        assert fast == thorough
+    else:
+        np.testing.assert_array_equal(fast[1], thorough[1])
+    taken = validator._fast_record(record) is not None
+    nan_ok = {"a NaN where missing is allowed"} | (
+        {"a NaN"} if validator.features[0].missing_allowed else set()
+    )
+    assert taken is (case in {"all good", "an int"} | nan_ok)

@@ -265,10 +265,13 @@ class Validator:
             row = [record[name] for name in self.names]
         except KeyError:
             return None
-        for value, (lo, hi) in zip(row, self._bounds, strict=True):
+        for value, (lo, hi), nan_ok in zip(row, self._bounds, self._missing_ok, strict=True):
             kind = type(value)
-            # NaN and infinity fail the range test, so they go to the thorough path too.
-            if (kind is not float and kind is not int) or not lo <= value <= hi:
+            if kind is not float and kind is not int:
+                return None
+            # NaN and infinity fail the range test; a NaN where the feature may be missing
+            # stays on this path, anything else goes to the thorough one.
+            if not lo <= value <= hi and not (nan_ok and value != value):
                 return None
         return Validated(np.array([row], dtype=np.float64), [[]])
 
