@@ -19,7 +19,7 @@ largest absolute probability difference from the fitted pipeline and the label a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -136,37 +136,12 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
         for split in np.flatnonzero(splits).tolist():
             hits = reached.indices[reached.indptr[split] : reached.indptr[split + 1]]
             nodes.append((t, split, int(hits[0]) if len(hits) else 0))
-    if len(nodes) > MAX_BOUNDARY_NODES:
-        pick = np.random.default_rng(0).choice(len(nodes), MAX_BOUNDARY_NODES, replace=False)
-        nodes = [nodes[i] for i in sorted(pick)]
-    rows: list[np.ndarray] = []
-    wanted: list[tuple[int, np.float32]] = []
-    for t, node, row in nodes:
+    splits = []
+    for t, node, row in _sample(nodes):
         tree = trees[t].tree_
-        feature = int(tree.feature[node])
         targets = np.array(_targets(float(tree.threshold[node])), dtype=np.float32)
-        raw = _inverse(pre, feature, targets)
-        if raw is None:
-            return EvaluationSet(
-                "boundary", np.empty((0, base.shape[1])), "preprocessing is not invertible"
-            )
-        for value, target in zip(raw, targets, strict=True):
-            candidate = base[row].copy()
-            candidate[feature] = value
-            rows.append(candidate)
-            wanted.append((feature, target))
-    if not rows:
-        return EvaluationSet("boundary", np.empty((0, base.shape[1])), "no split nodes")
-    X = np.vstack(rows)
-    seen = np.asarray(
-        head.transform(model_input(head, X, feature_names)) if head else X, dtype=np.float32
-    )
-    ok = np.array([seen[i, f] == target for i, (f, target) in enumerate(wanted)], dtype=bool)
-    note = (
-        f"{len(nodes)} split nodes x 3 (1 ulp below, on, 1 ulp above the threshold in float32); "
-        f"{int(ok.sum())} of {len(ok)} rows verified to land there"
-    )
-    return EvaluationSet("boundary", np.ascontiguousarray(X[ok]), note)
+        splits.append((int(tree.feature[node]), targets, row))
+    return _landing_rows(pipeline, pre, base, feature_names, splits, np.float32)
 
 
 def _histogram_boundary_set(
@@ -185,34 +160,63 @@ def _histogram_boundary_set(
                 strict=True,
             ):  # fmt: skip
                 splits.append((int(feature), float(threshold)))
-    if len(splits) > MAX_BOUNDARY_NODES:
-        pick = np.random.default_rng(0).choice(len(splits), MAX_BOUNDARY_NODES, replace=False)
-        splits = [splits[i] for i in sorted(pick)]
+    rows = [
+        (feature, np.array([np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf)]), i)
+        for i, (feature, t) in enumerate(_sample(splits))
+    ]
+    return _landing_rows(pipeline, pre, base, feature_names, rows, np.float64)
+
+
+_T = TypeVar("_T")
+
+
+def _sample(splits: list[_T]) -> list[_T]:
+    """At most ``MAX_BOUNDARY_NODES`` split nodes, sampled deterministically."""
+    if len(splits) <= MAX_BOUNDARY_NODES:
+        return splits
+    pick = np.random.default_rng(0).choice(len(splits), MAX_BOUNDARY_NODES, replace=False)
+    return [splits[i] for i in sorted(pick)]
+
+
+def _landing_rows(
+    pipeline: Any,
+    pre: list[Any],
+    base: np.ndarray,
+    feature_names: list[str],
+    splits: list[tuple[int, np.ndarray, int]],
+    dtype: type[np.floating[Any]],
+) -> EvaluationSet:
+    """Rows whose preprocessed ``feature`` lands exactly on each of ``targets`` (in the dtype
+    the model compares in), built from base row ``row`` and kept only when verified.
+
+    ``splits`` holds ``(feature, targets, row)``; a row index past ``base`` wraps around.
+    """
+    width = base.shape[1]
     rows: list[np.ndarray] = []
-    wanted: list[tuple[int, float]] = []
-    for i, (feature, threshold) in enumerate(splits):
-        targets = np.array(
-            [np.nextafter(threshold, -np.inf), threshold, np.nextafter(threshold, np.inf)]
-        )
+    wanted: list[tuple[int, Any]] = []
+    for feature, targets, row in splits:
         raw = _inverse(pre, feature, targets)
         if raw is None:
             return EvaluationSet(
-                "boundary", np.empty((0, base.shape[1])), "preprocessing is not invertible"
+                "boundary", np.empty((0, width)), "preprocessing is not invertible"
             )
-        for value, target in zip(raw, targets.tolist(), strict=True):
-            candidate = base[i % len(base)].copy()
+        for value, target in zip(raw, targets, strict=True):
+            candidate = base[row % len(base)].copy()
             candidate[feature] = value
             rows.append(candidate)
             wanted.append((feature, target))
     if not rows:
-        return EvaluationSet("boundary", np.empty((0, base.shape[1])), "no split nodes")
+        return EvaluationSet("boundary", np.empty((0, width)), "no split nodes")
     X = np.vstack(rows)
     head = pipeline[:-1] if pre else None
-    seen = np.asarray(head.transform(model_input(head, X, feature_names)) if head else X)
-    ok = np.array([seen[i, f] == t for i, (f, t) in enumerate(wanted)], dtype=bool)
+    seen = np.asarray(
+        head.transform(model_input(head, X, feature_names)) if head else X, dtype=dtype
+    )
+    ok = np.array([seen[i, f] == target for i, (f, target) in enumerate(wanted)], dtype=bool)
+    precision = "float32" if dtype is np.float32 else "float64"
     note = (
         f"{len(splits)} split nodes x 3 (1 ulp below, on, 1 ulp above the threshold in "
-        f"float64); {int(ok.sum())} of {len(ok)} rows verified to land there"
+        f"{precision}); {int(ok.sum())} of {len(ok)} rows verified to land there"
     )
     return EvaluationSet("boundary", np.ascontiguousarray(X[ok]), note)
 
