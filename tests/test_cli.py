@@ -244,3 +244,21 @@ def test_make_demo_runs_the_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "predictions identical to the original: True" in flat(result.stdout)
     assert (tmp_path / "breast-cancer" / "model.joblib").exists()
+
+
+def test_an_overlong_json_line_is_refused_without_being_held(tmp_path: Path) -> None:
+    """A JSON-lines record longer than the cap is one clear error naming its line, and is
+    never read into memory whole (the cap is a parameter of the reader)."""
+    from skbundle import batch
+    from skbundle.errors import InputProblem, InputValidationError
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"a": 1}\n' + b'{"b": "' + b"x" * 5000 + b'"}\n')
+    with pytest.raises(
+        InputValidationError, match="line 2 is not valid JSON \\(longer than 1000 bytes\\)"
+    ):
+        list(batch.jsonl_chunks(path, 10, "in.jsonl", max_line_bytes=1000))
+    bad: list[InputProblem] = []
+    chunks = list(batch.jsonl_chunks(path, 10, "in.jsonl", bad_lines=bad, max_line_bytes=1000))
+    assert chunks == [([{"a": 1}], 0)]
+    assert [p.problem for p in bad] == ["line 2 is not valid JSON (longer than 1000 bytes)"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +28,29 @@ MAX_CSV_RECORD_BYTES = 1 << 20
 pandas' C parser holds a quoted field whole, however long: one unclosed quote would make
 the rest of a file one cell in memory. 1 MiB holds a row of some 50,000 numeric features.
 """
+
+MAX_JSON_LINE_BYTES = 64 << 20
+"""The longest JSON-lines record read before it is refused (not held in memory)."""
+
+
+def bounded_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """``(number, line)`` of a binary file; ``line`` is None for a line longer than ``limit``
+    bytes, which is read through to its end without being kept."""
+    number = 0
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = fh.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        yield number, line
+
 
 # Readable and writable file kinds, by extension: the same set both ways.
 FILE_KINDS = {
@@ -272,21 +295,25 @@ def jsonl_chunks(
     label: str,
     *,
     bad_lines: list[InputProblem] | None = None,
+    max_line_bytes: int = MAX_JSON_LINE_BYTES,
 ) -> Generator[tuple[list[object], int], None, None]:
     """JSON lines in chunks of ``chunk_size`` records, with the offset of each chunk.
 
-    A line that is not valid JSON raises ``InputValidationError`` naming its line number, or,
-    when ``bad_lines`` is given, is appended there (as a problem of no record) and skipped.
+    A line that is not valid JSON (or longer than ``max_line_bytes``, which is never held in
+    memory) raises ``InputValidationError`` naming its line number, or, when ``bad_lines`` is
+    given, is appended there (as a problem of no record) and skipped.
     """
     chunk: list[object] = []
     offset = 0
     with open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+        for number, line in bounded_lines(fh, max_line_bytes):
+            if line is not None and not line.strip():
                 continue
             try:
+                if line is None:
+                    raise ValueError(f"longer than {max_line_bytes} bytes")
                 chunk.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
+            except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
                 problem = InputProblem(
                     None if bad_lines is not None else offset + len(chunk),
                     None,

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from skbundle.batch import bounded_lines
 from skbundle.errors import InputProblem, MonitoringError
 
 LOG_FORMAT = 1
@@ -380,24 +381,6 @@ class LogReader:
         self.skipped += 1
         self._reject(where, problem, expected, rows)
 
-    def _lines(self, fh: Any) -> Iterator[tuple[int, bytes | None]]:
-        """``(number, line)``; ``line`` is None for a line longer than the limit (not kept)."""
-        number = 0
-        limit = self.max_line_bytes
-        while True:
-            line = fh.readline(limit + 1)
-            if not line:
-                return
-            number += 1
-            if len(line) > limit and not line.endswith(b"\n"):
-                while True:  # read through to the end of the line, keeping nothing
-                    rest = fh.readline(1 << 20)
-                    if not rest or rest.endswith(b"\n"):
-                        break
-                yield number, None
-                continue
-            yield number, line
-
     def _entry(
         self, entry: dict[str, Any], source: Path, number: int
     ) -> tuple[list[list[Any]], list[list[Any]]] | None:
@@ -469,7 +452,7 @@ class LogReader:
         ps: list[list[float]] = []
         for source in self.files():
             with open(source, "rb") as fh:
-                for number, line in self._lines(fh):
+                for number, line in bounded_lines(fh, self.max_line_bytes):
                     if line is None:
                         self._skip(
                             (source, number, None),
