@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from skbundle.core.manifest import Parity, ParitySet
-from skbundle.core.runtime import Predictor
-from skbundle.formats.onnx_graph import qualified_name
+from skbundle.core.runtime import Predictor, qualified_name
 
 MAX_BOUNDARY_NODES = 4000
 """Split nodes probed at most (3 rows each); larger forests are sampled deterministically."""

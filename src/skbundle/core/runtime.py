@@ -28,6 +28,13 @@ class RuntimeInfo:
     reason: str
 
 
+def qualified_name(obj: object) -> str:
+    """``module.QualName`` of an object's class: how skbundle recognises a scikit-learn step
+    (a class of the user's own named ``RandomForestClassifier`` is not scikit-learn's)."""
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _drop_input_names(estimator: Any) -> None:
     """Forget the column names the first step saw at fit time.
 

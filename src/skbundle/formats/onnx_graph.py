@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from skbundle.core.runtime import qualified_name
 from skbundle.errors import ExactConversionUnsupported
 
 INPUT = "X"
@@ -371,12 +372,6 @@ _FINAL = {
         _hist_gradient_boosting
     ),
 }
-
-
-def qualified_name(obj: Any) -> str:
-    """``module.QualName`` of an object's class: what the converter and parity match on."""
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def convert(pipeline: Any, n_features: int) -> Any:

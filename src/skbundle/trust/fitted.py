@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from skbundle.core.runtime import qualified_name
 from skbundle.errors import UntrustedArtifactError
 
 MAX_DEPTH = 64
@@ -37,11 +38,6 @@ _BINARY_TREES = frozenset(
     {"sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"}
 )
 _HINT = "The model file was damaged or forged; rebuild the bundle."
-
-
-def _name(obj: object) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _children(obj: Any) -> Iterator[tuple[str, Any]]:
@@ -163,7 +159,7 @@ def validate_fitted(model: Any, *, source: str) -> None:
         seen.add(id(obj))
         if len(seen) > MAX_OBJECTS or depth > MAX_DEPTH:
             raise _fail(source, where, f"is nested beyond what is checked ({MAX_DEPTH} levels)")
-        name = _name(obj)
+        name = qualified_name(obj)
         # the input width an estimator's trees are walked with: its own n_features_in_
         own = getattr(obj, "n_features_in_", None) if hasattr(obj, "get_params") else None
         width = int(own) if isinstance(own, (int, np.integer)) else width
