@@ -17,7 +17,6 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression
-from sklearn.svm import SVC
 
 import skbundle
 from skbundle import build
@@ -35,7 +34,7 @@ def test_manifest_records_identity_schema_metrics_and_environment(cancer: Case) 
         "breast-cancer",
         "1.0.0",
         "classification",
-        1,
+        2,
     )
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", m.created_at)
     assert m.classes == ["malignant", "benign"] and m.class_values == [0, 1]
@@ -123,9 +122,9 @@ def _refusals(case: Case) -> list[tuple[str, Any, dict[str, Any], str]]:
     unfitted = clone(case.pipeline)
     reordered = X_train[list(reversed(X_train.columns))]
     renamed = X_train.rename(columns={"mean radius": "radius"})
-    texty = X_train.assign(**{"mean radius": X_train["mean radius"].astype(str)})
+    dated = X_train.assign(**{"mean radius": pd.Timestamp("2026-01-01")})
+    mixed = X_train.assign(**{"mean radius": ["a", 1] * (len(X_train) // 2) + ["a"]})
     regressor = LinearRegression().fit(X_train, y_train)
-    no_proba = SVC().fit(X_train, y_train)
     return [
         (
             "unfitted",
@@ -141,31 +140,24 @@ def _refusals(case: Case) -> list[tuple[str, Any, dict[str, Any], str]]:
             "pipeline: expected a fitted scikit-learn estimator or Pipeline, got object.",
         ),
         (
-            "regressor",
+            "regressor-class-names",
             regressor,
             {},
-            "pipeline: expected a classifier, got a LinearRegression that is not one. "
-            "Only classification is supported so far.",
+            "class_names: expected no class names for a regressor, got ['malignant', 'benign'].",
         ),
         (
             "clusterer",
             KMeans(n_clusters=2, n_init=1).fit(X_train),
             {},
-            "pipeline: expected a classifier, got a KMeans that is not one. "
-            "Only classification is supported so far.",
-        ),
-        (
-            "no-predict-proba",
-            no_proba,
-            {},
-            "pipeline: expected a classifier with predict_proba, got SVC without it. "
-            "Use an estimator that estimates probabilities (e.g. SVC(probability=True)).",
+            "pipeline: expected a classifier or a regressor, got a KMeans that is neither. End "
+            "the pipeline with a scikit-learn classifier or regressor (its _estimator_type says "
+            "which).",
         ),
         (
             "y-length",
             case.pipeline,
             {"y_train": y_train[:-1]},
-            "y_train: expected 455 labels, one per row of X_train, got 454 labels.",
+            "y_train: expected 455 class labels, one per row of X_train, got 454 values.",
         ),
         (
             "y-2d",
@@ -204,12 +196,22 @@ def _refusals(case: Case) -> list[tuple[str, Any, dict[str, Any], str]]:
             "['mean radius', 'mean texture', 'mean perimeter', 'mean area', 'mean smoothness'].",
         ),
         (
-            "non-numeric",
+            "datetime-column",
             case.pipeline,
-            {"X_train": texty},
-            "X_train columns: expected numeric features (int or float), got non-numeric columns "
-            "['mean radius (str)']. Categorical and text features are not supported yet: encode "
-            "them as numbers before the data reaches the bundle, or drop them.",
+            {"X_train": dated},
+            "X_train column 'mean radius': expected numbers (int or float), booleans, or "
+            "categories (strings, or a pandas 'category' column), got dtype datetime64[us]. "
+            "Convert the column (e.g. df[col].astype(str) for labels, pd.to_numeric for "
+            "numbers), or drop it before the data reaches the pipeline.",
+        ),
+        (
+            "mixed-types-column",
+            case.pipeline,
+            {"X_train": mixed},
+            "X_train column 'mean radius': expected numbers (int or float), booleans, or "
+            "categories (strings, or a pandas 'category' column), got values of mixed types "
+            "['int', 'str']. Convert the column (e.g. df[col].astype(str) for labels, "
+            "pd.to_numeric for numbers), or drop it before the data reaches the pipeline.",
         ),
         (
             "array-without-names",
@@ -278,16 +280,16 @@ def _refusals(case: Case) -> list[tuple[str, Any, dict[str, Any], str]]:
 REFUSAL_IDS = [
     "unfitted",
     "not-an-estimator",
-    "regressor",
+    "regressor-class-names",
     "clusterer",
-    "no-predict-proba",
     "y-length",
     "y-2d",
     "unknown-label",
     "columns-reordered",
     "columns-renamed",
     "test-columns-differ",
-    "non-numeric",
+    "datetime-column",
+    "mixed-types-column",
     "array-without-names",
     "list-input",
     "empty",
@@ -447,12 +449,15 @@ def test_manifest_is_canonical_json(cancer: Case) -> None:
 
 
 def test_fingerprint_changes_with_the_data(cancer: Case) -> None:
-    a = context.fingerprint(cancer.X_train, cancer.y_train)
+    def fingerprint(X: pd.DataFrame, y: np.ndarray) -> Any:
+        return context.fingerprint(X, X.to_numpy(np.float64), y)
+
+    a = fingerprint(cancer.X_train, cancer.y_train)
     X = cancer.X_train.copy()
     X.iloc[0, 0] += 1e-9
-    assert context.fingerprint(X, cancer.y_train).sha256 != a.sha256
-    assert context.fingerprint(cancer.X_train, cancer.y_train[::-1]).sha256 != a.sha256
-    assert context.fingerprint(pd.DataFrame(cancer.X_train), cancer.y_train) == a
+    assert fingerprint(X, cancer.y_train).sha256 != a.sha256
+    assert fingerprint(cancer.X_train, cancer.y_train[::-1]).sha256 != a.sha256
+    assert fingerprint(pd.DataFrame(cancer.X_train), cancer.y_train) == a
 
 
 def test_copying_a_bundle_keeps_it_valid(cancer: Case, tmp_path: Path) -> None:

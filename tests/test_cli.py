@@ -43,7 +43,7 @@ def test_inspect_shows_identity_schema_and_artifacts(cancer: Case) -> None:
     code, out, _ = run("inspect", str(cancer.path))
     assert code == 0
     text = flat(out)
-    assert "breast-cancer 1.0.0 (classification, format v1)" in text
+    assert "breast-cancer 1.0.0 (classification, format v2)" in text
     assert "classes: ['malignant', 'benign']" in text
     assert re.search(r"29 worst fractal\s+0\.05504\s+0\.2075 .* dimension", text)
     assert "model.joblib" in text

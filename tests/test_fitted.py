@@ -150,9 +150,7 @@ def test_a_forged_tree_in_a_skops_file_is_refused_by_the_default_load(
     rehash(bundle_copy, "model.skops")
     manifest = skbundle.read_manifest(bundle_copy)
     artifacts = [a for a in manifest.artifacts if a.format != "onnx"]
-    write_manifest(
-        bundle_copy, manifest.model_copy(update={"artifacts": artifacts})
-    )
+    write_manifest(bundle_copy, manifest.model_copy(update={"artifacts": artifacts}))
     (bundle_copy / "model.onnx").unlink()
     with pytest.raises(UntrustedArtifactError, match="has node 1 whose left child is 0"):
         skbundle.load(bundle_copy)

@@ -125,13 +125,13 @@ MANIFEST_CASES = [
     (
         "future-version",
         orjson.dumps({"format_version": 99}),
-        "format_version is 99; this skbundle reads format version 1. Install the skbundle "
+        "format_version is 99; this skbundle reads format versions 1, 2. Install the skbundle "
         "release that wrote this bundle, or rebuild it with this one.",
     ),
     (
         "no-version",
         orjson.dumps({"name": "x"}),
-        "format_version is None; this skbundle reads format version 1.",
+        "format_version is None; this skbundle reads format versions 1, 2.",
     ),
 ]
 

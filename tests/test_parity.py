@@ -26,7 +26,9 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from skbundle.build import parity
+from skbundle.core.codes import Codec
 from skbundle.core.manifest import Parity, read_manifest
+from skbundle.core.schema import infer_schema
 from skbundle.errors import ExactConversionUnsupported
 from skbundle.formats import onnx_format, onnx_graph
 
@@ -42,7 +44,7 @@ def test_manifest_records_parity_per_runtime_and_set(
     assert sorted(recorded) == ["joblib", "onnx", "skops"]
     trees = hasattr(c.pipeline.steps[-1][1], "estimators_")
     for runtime, p in recorded.items():
-        assert sorted(p.sets) == ["boundary", "missing", "test"], runtime
+        assert sorted(p.sets) == ["boundary", "categories", "missing", "test"], runtime
         assert p.sets["test"].n_rows == len(c.X_test)
         assert p.label_agreement == 1.0, runtime
         assert p.n_rows == sum(p.sets[s].n_rows for s in ("test", "missing", "boundary"))
@@ -98,6 +100,15 @@ def test_boundary_targets(threshold: float, expected: Any) -> None:
         assert (below, on, above) == expected
 
 
+def _codec(X_train: pd.DataFrame) -> Codec:
+    return Codec(infer_schema(X_train))
+
+
+def _reference(pipeline: Any, X: np.ndarray, X_train: pd.DataFrame) -> np.ndarray:
+    """The fitted pipeline's probabilities for code rows, as save() computes them."""
+    return parity.FittedModel(pipeline, _codec(X_train), "probabilities").predict_output(X)
+
+
 def _scaled32(pipeline: Any, X: np.ndarray, names: list[str]) -> np.ndarray:
     frame = pd.DataFrame(X, columns=names)
     return np.asarray(pipeline[:-1].transform(frame), dtype=np.float32)
@@ -106,7 +117,7 @@ def _scaled32(pipeline: Any, X: np.ndarray, names: list[str]) -> np.ndarray:
 def test_boundary_rows_sit_on_thresholds_and_change_paths(cancer: Any) -> None:
     names = list(cancer.X_train.columns)
     base = cancer.X_test.to_numpy(np.float64)
-    found = parity.boundary_set(cancer.pipeline, base, names)
+    found = parity.boundary_set(cancer.pipeline, base, _codec(cancer.X_train))
     X = found.X
     assert len(X) % 3 == 0 and len(X) > 0
     scaled = _scaled32(cancer.pipeline, X, names)
@@ -143,10 +154,10 @@ def test_plain_skl2onnx_is_not_exact_and_the_boundary_set_shows_it(cancer: Any) 
         cancer.pipeline,
         cancer.X_test.to_numpy(np.float64),
         cancer.X_train.to_numpy(np.float64),
-        names,
+        _codec(cancer.X_train),
     )
-    refs = [parity.reference(cancer.pipeline, s.X, names) for s in sets]
-    measured = parity.measure_sets(refs, onnx_format.OnnxPredictor(session), sets)
+    refs = [_reference(cancer.pipeline, s.X, cancer.X_train) for s in sets]
+    measured = parity.measure_sets(refs, onnx_format.OnnxPredictor(session), sets, "probabilities")
     assert measured.sets["test"].max_abs_diff > 1e-3
     assert measured.sets["boundary"].label_agreement < 1.0
     assert not measured.exact
@@ -159,10 +170,10 @@ def _exact_parity(pipeline: Any, X_train: pd.DataFrame, X_test: pd.DataFrame) ->
     model = onnx_graph.convert(pipeline, len(names))
     session = ort.InferenceSession(model.SerializeToString(), onnx_format.session_options())
     sets = parity.evaluation_sets(
-        pipeline, X_test.to_numpy(np.float64), X_train.to_numpy(np.float64), names
+        pipeline, X_test.to_numpy(np.float64), X_train.to_numpy(np.float64), _codec(X_train)
     )
-    refs = [parity.reference(pipeline, s.X, names) for s in sets]
-    return parity.measure_sets(refs, onnx_format.OnnxPredictor(session), sets)
+    refs = [_reference(pipeline, s.X, X_train) for s in sets]
+    return parity.measure_sets(refs, onnx_format.OnnxPredictor(session), sets, "probabilities")
 
 
 @pytest.fixture(scope="module")
@@ -266,11 +277,10 @@ def test_parity_of_a_pipeline_fitted_on_arrays(
     """No feature names at fit time: the reference and the boundary set must not hand it a
     DataFrame (pytest turns scikit-learn's feature-name warning into an error)."""
     X_train, X_test, y = cancer_data
-    names = list(X_train.columns)
     pipe = make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0))
     pipe.fit(X_train.to_numpy(), y)
-    sets = parity.evaluation_sets(pipe, X_test.to_numpy(), X_train.to_numpy(), names)
-    refs = [parity.reference(pipe, s.X, names) for s in sets]
+    sets = parity.evaluation_sets(pipe, X_test.to_numpy(), X_train.to_numpy(), _codec(X_train))
+    refs = [_reference(pipe, s.X, X_train) for s in sets]
     assert np.array_equal(refs[0], pipe.predict_proba(X_test.to_numpy()))
     boundary = {s.name: s for s in sets}["boundary"]
     assert boundary.X.shape[0] > 0

@@ -14,8 +14,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
 from skbundle.build.evaluation import feature_importance
+from skbundle.core.codes import Codec
 from skbundle.core.integrity import verify
 from skbundle.core.manifest import read_manifest
+from skbundle.core.schema import infer_schema
 from skbundle.errors import ReadinessError
 from skbundle.readiness.refresh import read_readiness, refresh
 from skbundle.report import plots
@@ -81,7 +83,9 @@ def test_importance_falls_back_to_permutation(cancer: Case) -> None:
     pipe = Pipeline(
         [("pca", PCA(n_components=5)), ("model", RandomForestClassifier(20, random_state=0))]
     ).fit(cancer.X_train, cancer.y_train)
-    importance = feature_importance(pipe, cancer.X_test, cancer.y_test, n_repeats=2)
+    importance = feature_importance(
+        pipe, cancer.X_test, cancer.y_test, Codec(infer_schema(cancer.X_test)), n_repeats=2
+    )
     assert importance["method"] == ("permutation (accuracy drop, 2 repeats on the test split)")
     assert len(importance["features"]) == 30
     assert np.isfinite([v for _, v in importance["features"]]).all()

@@ -29,6 +29,8 @@ from skbundle.build.persistence import compare
 from skbundle.bundle import load
 from skbundle.core.integrity import read_verified, verify
 from skbundle.core.manifest import Manifest, read_manifest
+from skbundle.core.runtime import Signature
+from skbundle.core.schema import Validator
 from skbundle.errors import BenchmarkError, RuntimeUnavailableError, UntrustedArtifactError
 from skbundle.formats import FORMATS
 from skbundle.readiness.refresh import refresh
@@ -98,16 +100,24 @@ class BenchResult:
         return data
 
 
-def synthetic_records(manifest: Manifest, n: int, *, seed: int = 0) -> list[dict[str, float]]:
-    """``n`` records drawn uniformly within each feature's training range (seeded)."""
+def synthetic_records(manifest: Manifest, n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` records drawn uniformly within each feature's training range, or among its
+    categories (seeded)."""
     rng = np.random.default_rng(seed)
-    columns = {}
+    columns: dict[str, Any] = {}
     for f in manifest.features:
-        if f.min is not None and f.max is not None:
+        if f.categories:
+            picks = rng.integers(0, len(f.categories), size=n).tolist()
+            columns[f.name] = [f.categories[k] for k in picks]
+        elif f.min is not None and f.max is not None:
             columns[f.name] = rng.uniform(f.min, f.max, size=n)
         else:
             columns[f.name] = np.full(n, f.mean if f.mean is not None else 0.0)
-    return [{name: float(values[i]) for name, values in columns.items()} for i in range(n)]
+    return [{name: _plain(values[i]) for name, values in columns.items()} for i in range(n)]
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, (float, np.floating)) else value
 
 
 def _percentiles(ms: np.ndarray) -> dict[str, float]:
@@ -299,12 +309,16 @@ def _persistence(root: Path, manifest: Manifest) -> list[dict[str, Any]] | None:
     artifact = next((a for a in manifest.artifacts if a.format == "joblib"), None)
     if artifact is None:
         return None
-    predictor = FORMATS["joblib"].load(read_verified(root, artifact), source=artifact.path)
+    signature = Signature.of(manifest)
+    predictor = FORMATS["joblib"].load(
+        read_verified(root, artifact), source=artifact.path, signature=signature
+    )
     pipeline = getattr(predictor, "estimator", None)
     if pipeline is None:
         return None
-    sample = np.array([list(r.values()) for r in synthetic_records(manifest, 50)], dtype=np.float64)
-    rows = compare(pipeline, repeat=3, sample=sample, feature_names=manifest.feature_names)
+    validator = Validator(manifest.features, bundle=manifest.name)
+    sample = validator.validate(synthetic_records(manifest, 50)).X
+    rows = compare(pipeline, repeat=3, sample=sample, signature=signature)
     return [asdict(row) for row in rows]
 
 

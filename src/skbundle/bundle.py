@@ -29,9 +29,14 @@ import numpy as np
 from skbundle.core import environment
 from skbundle.core.integrity import read_verified, verify
 from skbundle.core.manifest import Artifact, Manifest, read_manifest
-from skbundle.core.runtime import Predictor, RuntimeInfo
+from skbundle.core.runtime import Predictor, RuntimeInfo, Signature
 from skbundle.core.schema import Validated, Validator
-from skbundle.errors import RuntimeUnavailableError, SignatureError, UntrustedArtifactError
+from skbundle.errors import (
+    NoProbabilitiesError,
+    RuntimeUnavailableError,
+    SignatureError,
+    UntrustedArtifactError,
+)
 from skbundle.formats import FORMATS, FormatHandler
 from skbundle.trust.signing import (
     ENV_PUBLIC_KEY,
@@ -124,6 +129,14 @@ def _skip_reason(fmt: str, manifest: Manifest) -> str:
     )
 
 
+def prediction_labels(manifest: Manifest) -> list[Any]:
+    """What a classifier's ``prediction`` is for each class: the display name given at save
+    time (``class_names``), else the class value itself (an integer label stays an integer)."""
+    if manifest.classes == [str(v) for v in manifest.class_values]:
+        return list(manifest.class_values)
+    return list(manifest.classes)
+
+
 class Bundle:
     """A loaded bundle: its manifest, the input validator, and one runtime.
 
@@ -139,6 +152,11 @@ class Bundle:
         self.validator = Validator(manifest.features, bundle=manifest.name)
         self._predictor = predictor
         self._classes = tuple(manifest.classes)
+        self._labels = tuple(prediction_labels(manifest))
+        self._output = manifest.output
+        interval = manifest.interval
+        self._half_width = None if interval is None else interval.half_width
+        self._level = None if interval is None else interval.level
 
     @property
     def name(self) -> str:
@@ -153,12 +171,18 @@ class Bundle:
         return list(self._classes)
 
     @property
+    def task(self) -> str:
+        """``classification`` or ``regression``."""
+        return self.manifest.task
+
+    @property
     def feature_names(self) -> list[str]:
         return list(self.validator.names)
 
     def __repr__(self) -> str:
+        what = "regression" if self.task == "regression" else f"{len(self._classes)} classes"
         return (
-            f"<Bundle {self.name} {self.version}: {len(self._classes)} classes, "
+            f"<Bundle {self.name} {self.version}: {what}, "
             f"{len(self.validator.names)} features, runtime={self.runtime.format}>"
         )
 
@@ -175,8 +199,12 @@ class Bundle:
         ------
         InputValidationError
             The input does not fit the schema; every problem is listed.
+        NoProbabilitiesError
+            The bundle is a regressor, or a classifier without ``predict_proba``.
         """
-        return self._predictor.predict_proba(
+        if self._output != "probabilities":
+            raise NoProbabilitiesError(self.name, self.task, self._output)
+        return self._predictor.predict_output(
             self.validator.validate(records, ignore_unknown=ignore_unknown).X
         )
 
@@ -198,8 +226,12 @@ class Bundle:
         Returns
         -------
         list of dict
-            ``{"prediction": class, "probabilities": {class: p}, "confidence": max p,
-            "warnings": [...]}`` per record; warnings name features outside the training range.
+            One per record. A classifier with probabilities gives ``{"prediction": class,
+            "probabilities": {class: p}, "confidence": max p, "warnings": [...]}``; one without
+            gives ``{"prediction": class, "decision": score or {class: score}, "warnings"}``
+            (``decision`` only where the estimator has ``decision_function``); a regressor
+            gives ``{"prediction": value, "interval": [low, high], "warnings": [...]}``.
+            Warnings name features outside the training range and unseen categories.
 
         Raises
         ------
@@ -213,27 +245,69 @@ class Bundle:
           'confidence': 0.97, 'warnings': []}]
         """
         checked = self.validator.validate(records, ignore_unknown=ignore_unknown, offset=offset)
-        return self.results(self._predictor.predict_proba(checked.X), checked.warnings)
+        return self.results(self._predictor.predict_output(checked.X), checked.warnings)
 
     def predict_validated(self, checked: Validated) -> np.ndarray:
-        """Probabilities for input that already passed :meth:`validate`."""
-        return self._predictor.predict_proba(checked.X)
+        """The runtime's output (see :mod:`skbundle.core.runtime`) for validated input."""
+        return self._predictor.predict_output(checked.X)
 
-    def results(self, proba: np.ndarray, warnings: list[list[str]]) -> list[dict[str, Any]]:
-        """Result objects from probabilities and the validator's per-record warnings."""
+    def predictions(self, output: np.ndarray) -> list[Any]:
+        """The prediction of each row of a runtime output: a class label or a value."""
+        if self._output == "values":
+            values: list[Any] = output[:, 0].tolist()
+            return values
+        labels = self._labels
+        index = output[:, 0] if self._output == "labels" else output.argmax(axis=1)
+        return [labels[int(k)] for k in index.tolist()]
+
+    def results(self, output: np.ndarray, warnings: list[list[str]]) -> list[dict[str, Any]]:
+        """Result objects from a runtime output and the validator's per-record warnings."""
+        if self._output == "values":
+            return self._value_results(output, warnings)
+        if self._output == "labels":
+            return self._label_results(output, warnings)
         classes = self._classes
+        labels = self._labels
         out = []
         for row, best, notes in zip(
-            proba.tolist(), proba.argmax(axis=1).tolist(), warnings, strict=True
+            output.tolist(), output.argmax(axis=1).tolist(), warnings, strict=True
         ):
             out.append(
                 {
-                    "prediction": classes[best],
+                    "prediction": labels[best],
                     "probabilities": dict(zip(classes, row, strict=True)),
                     "confidence": row[best],
                     "warnings": notes,
                 }
             )
+        return out
+
+    def _value_results(self, output: np.ndarray, warnings: list[list[str]]) -> list[dict[str, Any]]:
+        values = output[:, 0].tolist()
+        width = self._half_width
+        if width is None:
+            return [
+                {"prediction": v, "warnings": notes}
+                for v, notes in zip(values, warnings, strict=True)
+            ]
+        return [
+            {"prediction": v, "interval": [v - width, v + width], "warnings": notes}
+            for v, notes in zip(values, warnings, strict=True)
+        ]
+
+    def _label_results(self, output: np.ndarray, warnings: list[list[str]]) -> list[dict[str, Any]]:
+        labels = self._labels
+        classes = self._classes
+        out = []
+        for row, notes in zip(output.tolist(), warnings, strict=True):
+            result: dict[str, Any] = {"prediction": labels[int(row[0])]}
+            scores = row[1:]
+            if len(scores) == 1:
+                result["decision"] = scores[0]
+            elif scores:
+                result["decision"] = dict(zip(classes, scores, strict=True))
+            result["warnings"] = notes
+            out.append(result)
         return out
 
 
@@ -308,6 +382,7 @@ def load(
     predictor = plan.handler.load(
         read_verified(plan.root, plan.artifact),
         source=str(plan.root / plan.artifact.path),
+        signature=Signature.of(plan.manifest),
         trusted=frozenset(trusted_types),
     )
     info = RuntimeInfo(format=plan.handler.name, engine=plan.handler.engine, reason=plan.reason)

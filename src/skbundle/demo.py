@@ -18,6 +18,7 @@ from skbundle.build.persistence import PersistenceRow, compare
 from skbundle.build.save import save
 from skbundle.bundle import Bundle, load
 from skbundle.core.manifest import Manifest, read_manifest
+from skbundle.core.runtime import Signature
 from skbundle.errors import InputValidationError
 from skbundle.monitor.drift import drift
 from skbundle.monitor.report import DriftReport
@@ -210,12 +211,11 @@ def run(
         pipeline,
         repeat=repeat,
         sample=X_train.to_numpy(dtype=np.float64),
-        feature_names=[str(c) for c in X_train.columns],
+        signature=Signature.of(bundle.manifest),
     )
     extras: dict[str, Any] = {}
     if readiness:
         from dataclasses import asdict, replace
-
 
         measured = bench.run(path, n=bench_n, trust_pickle=True, persistence=False)
         measured = replace(measured, persistence=[asdict(row) for row in persistence])

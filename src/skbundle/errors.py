@@ -26,8 +26,10 @@ render it (or its fields) without parsing strings::
      │    └── ExactConversionUnsupported       the exact ONNX writer does not know a step
      ├── PickleAuditUnfollowable               the pickle audit cannot follow a stream (internal:
      │                                         reported as UntrustedArtifactError)
-     └── ApiKeyError(ValueError)               the server's API key is empty, unreadable, or
-                                               given in more than one way
+     ├── ApiKeyError(ValueError)               the server's API key is empty, unreadable, or
+     │                                         given in more than one way
+     └── NoProbabilitiesError(ValueError)      probabilities were asked of a regressor, or of a
+                                               classifier without predict_proba
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -395,3 +397,20 @@ class ApiKeyError(SkbundleError, ValueError):
         self.source = source
         self.problem = problem
         super().__init__(f"API key from {source}: {problem}. {hint}")
+
+
+class NoProbabilitiesError(SkbundleError, ValueError):
+    """``predict_proba`` was called on a bundle that does not estimate probabilities."""
+
+    def __init__(self, bundle: str, task: str, output: str) -> None:
+        self.bundle = bundle
+        self.task = task
+        what = (
+            "a regressor: it predicts values"
+            if task == "regression"
+            else "a classifier without predict_proba: it predicts labels"
+        )
+        super().__init__(
+            f"The bundle {bundle} has no probabilities: it is {what} (output {output!r}). Use "
+            "bundle.predict(...), whose results hold what the model gives."
+        )

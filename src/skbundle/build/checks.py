@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from skbundle.core.manifest import Output
+from skbundle.core.runtime import own_output
 from skbundle.errors import PipelineError, preview
 
 
@@ -49,29 +51,70 @@ def as_frame(X: object, which: str, feature_names: Sequence[str] | None) -> pd.D
         raise PipelineError(which, "a pandas DataFrame or a 2-D numpy array", got)
     if frame.shape[0] == 0:
         raise PipelineError(which, "at least one row", "no rows")
-    non_numeric = [
-        f"{c} ({frame[c].dtype})" for c in frame.columns if frame[c].dtype.kind not in "fiu"
-    ]
-    if non_numeric:
-        raise PipelineError(
-            f"{which} columns",
-            "numeric features (int or float)",
-            f"non-numeric columns {preview(non_numeric)}",
-            "Categorical and text features are not supported yet: encode them as numbers "
-            "before the data reaches the bundle, or drop them.",
-        )
+    for column in frame.columns:
+        problem = _column_problem(frame[column])
+        if problem is not None:
+            raise PipelineError(
+                f"{which} column {column!r}",
+                "numbers (int or float), booleans, or categories (strings, or a pandas "
+                "'category' column)",
+                problem,
+                "Convert the column (e.g. df[col].astype(str) for labels, pd.to_numeric for "
+                "numbers), or drop it before the data reaches the pipeline.",
+            )
     return frame
 
 
-def as_labels(y: object, which: str, n_rows: int, x_name: str) -> np.ndarray:
+def _column_problem(column: pd.Series) -> str | None:
+    """Why a training column cannot be a feature, or None."""
+    dtype = column.dtype
+    if dtype.kind in "fiub" or str(dtype) == "boolean":
+        return None
+    if dtype.kind in "mMc" or str(dtype).startswith(("datetime", "period", "interval")):
+        return f"dtype {dtype}"
+    if str(dtype) == "category":
+        values = column.cat.categories.tolist()
+    else:
+        values = column.dropna().tolist()
+    kinds = sorted({type(v.item() if isinstance(v, np.generic) else v).__name__ for v in values})
+    if not kinds:
+        return "no values at all (every value is missing)"
+    if len(kinds) > 1:
+        return f"values of mixed types {kinds}"
+    if kinds[0] not in ("str", "int") or (kinds[0] == "int" and str(dtype) != "category"):
+        return f"values of type {kinds[0]}"
+    return None
+
+
+def as_target(y: object, which: str, n_rows: int, x_name: str, task: str) -> np.ndarray:
+    """The labels (classification) or finite numeric targets (regression) as a 1-D array."""
     labels = np.asarray(y)
+    what = "class labels" if task == "classification" else "numeric targets"
     if labels.ndim != 1:
-        raise PipelineError(which, "a 1-D sequence of class labels", f"shape {labels.shape}")
+        raise PipelineError(which, f"a 1-D sequence of {what}", f"shape {labels.shape}")
     if len(labels) != n_rows:
         raise PipelineError(
-            which, f"{n_rows} labels, one per row of {x_name}", f"{len(labels)} labels"
+            which, f"{n_rows} {what[:-1]}s, one per row of {x_name}", f"{len(labels)} values"
         )
+    if task == "regression":
+        if labels.dtype.kind not in "fiu":
+            raise PipelineError(which, "numeric targets", f"dtype {labels.dtype}")
+        labels = labels.astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(labels))
+        if len(bad):
+            raise PipelineError(
+                which,
+                "finite numeric targets",
+                f"{len(bad)} missing or infinite values (first at row {int(bad[0])})",
+                "Drop the rows whose target is unknown before saving.",
+            )
     return labels
+
+
+def task_of(pipeline: Any) -> tuple[str, Output]:
+    """The task (``classification``/``regression``) and the runtime output of a pipeline."""
+    output = own_output(pipeline)
+    return ("regression" if output == "values" else "classification"), output
 
 
 def check_pipeline(pipeline: Any) -> None:
@@ -88,19 +131,13 @@ def check_pipeline(pipeline: Any) -> None:
             f"an unfitted {type(pipeline).__name__}",
             "Call pipeline.fit(X_train, y_train) before saving it.",
         ) from exc
-    if not is_classifier(pipeline):
+    if not is_classifier(pipeline) and not is_regressor(pipeline):
         raise PipelineError(
             "pipeline",
-            "a classifier",
-            f"a {type(pipeline).__name__} that is not one",
-            "Only classification is supported so far.",
-        )
-    if not hasattr(pipeline, "predict_proba"):
-        raise PipelineError(
-            "pipeline",
-            "a classifier with predict_proba",
-            f"{type(pipeline).__name__} without it",
-            "Use an estimator that estimates probabilities (e.g. SVC(probability=True)).",
+            "a classifier or a regressor",
+            f"a {type(pipeline).__name__} that is neither",
+            "End the pipeline with a scikit-learn classifier or regressor (its _estimator_type "
+            "says which).",
         )
 
 

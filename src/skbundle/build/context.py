@@ -16,7 +16,9 @@ from skbundle.core.manifest import (
     DatasetFingerprint,
     Environment,
     FeatureSpec,
+    Interval,
     Manifest,
+    Output,
     Parity,
 )
 
@@ -31,19 +33,25 @@ class BuildContext:
     version: str
     description: str
     created_at: str
+    task: str
+    output: Output
     X_train: pd.DataFrame
     y_train: np.ndarray
     X_test: pd.DataFrame
     y_test: np.ndarray
+    codes_train: np.ndarray
+    """X_train and X_test as the runtime sees them: float64 codes in schema order."""
+    codes_test: np.ndarray
     class_values: list[Any]
     classes: list[str]
     features: list[FeatureSpec]
     metrics: dict[str, dict[str, Any]]
     environment: Environment
     options: dict[str, Any]
-    proba_train: np.ndarray
-    """The fitted pipeline's probabilities on X_train and X_test, computed once for all."""
-    proba_test: np.ndarray
+    out_train: np.ndarray
+    """The fitted pipeline's output (runtime layout) on X_train and X_test, computed once."""
+    out_test: np.ndarray
+    interval: Interval | None = None
     artifacts: list[Artifact] = field(default_factory=list)
     parity: dict[str, Parity] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -61,12 +69,15 @@ class BuildContext:
             version=self.version,
             description=self.description,
             created_at=self.created_at,
+            task=self.task,  # type: ignore[arg-type]
+            output=self.output,
+            interval=self.interval,
             classes=self.classes,
             class_values=self.class_values,
             pipeline=_describe_steps(self.pipeline),
             features=self.features,
             metrics=self.metrics,
-            dataset=fingerprint(self.X_train, self.y_train),
+            dataset=fingerprint(self.X_train, self.codes_train, self.y_train),
             environment=self.environment,
             artifacts=sorted(self.artifacts, key=lambda a: a.path),
             parity=self.parity,
@@ -74,11 +85,12 @@ class BuildContext:
         )
 
 
-def fingerprint(X: pd.DataFrame, y: np.ndarray) -> DatasetFingerprint:
-    """SHA-256 over column names, float64 values and labels: which data, not the data itself."""
+def fingerprint(X: pd.DataFrame, codes: np.ndarray, y: np.ndarray) -> DatasetFingerprint:
+    """SHA-256 over column names, float64 values (categories as codes) and labels: which
+    data, not the data itself."""
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, X.columns)).encode())
-    digest.update(np.ascontiguousarray(X.to_numpy(dtype=np.float64, na_value=np.nan)).tobytes())
+    digest.update(np.ascontiguousarray(codes).tobytes())
     digest.update("\x1f".join(map(str, y.tolist())).encode())
     return DatasetFingerprint(sha256=digest.hexdigest(), n_rows=len(X), n_features=X.shape[1])
 

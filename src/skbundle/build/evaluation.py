@@ -12,16 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skbundle.build.parity import model_input, reference
+from skbundle.build.parity import model_input
+from skbundle.core.codes import Codec
 
 READINESS_VERSION = 1
 MAX_CURVE_POINTS = 200
-
-
-def _as_model_input(pipeline: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
-    return model_input(
-        pipeline, frame.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in frame.columns]
-    )
 
 
 def final_estimator(pipeline: Any) -> Any:
@@ -31,7 +26,13 @@ def final_estimator(pipeline: Any) -> Any:
 
 
 def feature_importance(
-    pipeline: Any, X: pd.DataFrame, y: np.ndarray, *, n_repeats: int = 5, seed: int = 0
+    pipeline: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    codec: Codec,
+    *,
+    n_repeats: int = 5,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Importance of each input feature, largest first.
 
@@ -56,14 +57,15 @@ def feature_importance(
 
         result = permutation_importance(
             pipeline,
-            _as_model_input(pipeline, X),
+            model_input(pipeline, codec.encode(X), codec),
             y,
             n_repeats=n_repeats,
             random_state=seed,
             n_jobs=1,
         )
         values = np.asarray(result.importances_mean, dtype=np.float64)
-        method = f"permutation (accuracy drop, {n_repeats} repeats on the test split)"
+        score = "R²" if getattr(pipeline, "_estimator_type", "") == "regressor" else "accuracy"
+        method = f"permutation ({score} drop, {n_repeats} repeats on the test split)"
     order = sorted(range(len(names)), key=lambda i: (-values[i], names[i]))
     return {"method": method, "features": [[names[i], float(values[i])] for i in order]}
 
@@ -121,6 +123,33 @@ def dataset_overview(
     }
 
 
+def regression_overview(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
+    """Rows of each split and a summary of the target in each."""
+
+    def summary(y: np.ndarray) -> dict[str, float]:
+        return {
+            "mean": float(np.mean(y)),
+            "std": float(np.std(y, ddof=1)) if len(y) > 1 else 0.0,
+            "min": float(np.min(y)),
+            "max": float(np.max(y)),
+        }
+
+    return {
+        "n_train": len(y_train),
+        "n_test": len(y_test),
+        "target_train": summary(y_train),
+        "target_test": summary(y_test),
+    }
+
+
+def residuals(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Predicted against actual on the test split (at most ``MAX_CURVE_POINTS`` points, evenly
+    thinned in target order), for the report's two regression plots."""
+    order = np.argsort(y, kind="stable")
+    actual, pred = _thin(np.asarray(y, dtype=np.float64)[order], predicted[order])
+    return {"actual": actual, "predicted": pred}
+
+
 def evaluate(
     pipeline: Any,
     X_train: pd.DataFrame,
@@ -129,18 +158,35 @@ def evaluate(
     y_test: np.ndarray,
     class_values: Sequence[Any],
     classes: Sequence[str],
+    *,
+    codec: Codec,
+    output: str,
+    out_test: np.ndarray,
 ) -> dict[str, Any]:
-    """The content of ``readiness.json`` at save time (no checklist, benchmark or persistence)."""
-    proba = reference(
-        pipeline,
-        X_test.to_numpy(dtype=np.float64, na_value=np.nan),
-        [str(c) for c in X_test.columns],
-    )
-    return {
+    """The content of ``readiness.json`` at save time (no checklist, benchmark or persistence).
+
+    ``out_test`` is the fitted pipeline's output on ``X_test`` in the runtime layout.
+    """
+    base = {
         "readiness_version": READINESS_VERSION,
-        "dataset": dataset_overview(y_train, y_test, class_values, classes),
-        "importance": feature_importance(pipeline, X_test, y_test),
-        **curves(y_test, proba, class_values, classes),
+        "importance": feature_importance(pipeline, X_test, y_test, codec),
         "persistence": None,
         "checklist": None,
     }
+    if output == "values":
+        return {
+            **base,
+            "dataset": regression_overview(y_train, y_test),
+            "residuals": residuals(y_test, out_test[:, 0]),
+            "roc": {},
+            "calibration": {},
+        }
+    shown = (
+        curves(y_test, out_test, class_values, classes)
+        if output == "probabilities"
+        else {
+            "roc": {},
+            "calibration": {},
+        }
+    )
+    return {**base, "dataset": dataset_overview(y_train, y_test, class_values, classes), **shown}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from skbundle.build.context import BuildContext
-from skbundle.build.parity import evaluation_sets, measure_sets, reference
+from skbundle.build.parity import FittedModel, evaluation_sets, measure_sets
+from skbundle.core.codes import Codec
 from skbundle.core.integrity import read_verified
+from skbundle.core.runtime import Signature
 from skbundle.errors import FormatUnavailable, PipelineError, SkbundleError, UntrustedArtifactError
 from skbundle.formats import FORMATS, SaveContext, shorten
 
@@ -36,15 +36,16 @@ def write_formats(ctx: BuildContext) -> None:
     why (``unavailable_formats``); at least one format must succeed.
     """
     names = [str(c) for c in ctx.X_train.columns]
-    X_train = ctx.X_train.to_numpy(dtype=np.float64, na_value=np.nan)
-    sets = evaluation_sets(
-        ctx.pipeline, ctx.X_test.to_numpy(dtype=np.float64, na_value=np.nan), X_train, names
-    )
-    references = [reference(ctx.pipeline, s.X, names) for s in sets]
+    codec = Codec(ctx.features)
+    sets = evaluation_sets(ctx.pipeline, ctx.codes_test, ctx.codes_train, codec)
+    fitted = FittedModel(ctx.pipeline, codec, ctx.output)
+    references = [fitted.predict_output(s.X) for s in sets]
+    signature = Signature(tuple(ctx.features), ctx.output)
     save_ctx = SaveContext(
         feature_names=tuple(names),
-        sample=X_train,
+        sample=ctx.codes_train,
         options=ctx.options,
+        signature=signature,
     )
     for name, handler in FORMATS.items():
         try:
@@ -57,12 +58,12 @@ def write_formats(ctx: BuildContext) -> None:
             data = read_verified(ctx.directory, artifact)
             try:
                 trusted = handler.imports(data, source=relpath)
-                runtime = handler.load(data, source=relpath, trusted=trusted)
+                runtime = handler.load(data, source=relpath, signature=signature, trusted=trusted)
             except UntrustedArtifactError as exc:
                 raise FormatUnavailable(
                     shorten(f"{name} wrote the pipeline but cannot read it back: {_cause(exc)}")
                 ) from exc
-            ctx.parity[name] = measure_sets(references, runtime, sets)
+            ctx.parity[name] = measure_sets(references, runtime, sets, ctx.output)
         except FormatUnavailable as exc:
             ctx.unavailable[name] = str(exc)
             # Only this handler's file: every format's file is called model.<something>.

@@ -1,7 +1,9 @@
 """Parity: how exactly a runtime reproduces the fitted pipeline, measured at save time.
 
-Every runtime predicts two sets of rows, and the manifest records, per set and overall, the
-largest absolute probability difference from the fitted pipeline and the label agreement:
+Every runtime predicts these sets of rows, and the manifest records, per set and overall, the
+largest absolute difference of its output from the fitted pipeline's (probabilities, decision
+scores or values: see :mod:`skbundle.core.runtime`) and the agreement of the predictions (the
+label, or for a regressor the value, identical):
 
 - ``test``: the held-out data;
 - ``missing`` (when the training data had missing values): held-out rows with one feature,
@@ -13,7 +15,13 @@ largest absolute probability difference from the fitted pipeline and the label a
   left, the float32 below it, the float32 above it) and mapped back through the preprocessing
   (``StandardScaler``, ``SimpleImputer``). Each row is then checked: run through the fitted
   preprocessing and cast to float32, its feature must equal the intended value; rows that do
-  not are dropped, and the count of both is recorded.
+  not are dropped, and the count of both is recorded;
+- ``categories`` (when there are categorical features): held-out rows with each categorical
+  feature set to each of its known categories in turn, and to an unseen one where the
+  pipeline accepts unknown categories.
+
+Rows are float64 codes in schema order (:mod:`skbundle.core.codes`); the fitted pipeline is
+given them decoded, as the DataFrame it was fitted on.
 """
 
 from __future__ import annotations
@@ -24,13 +32,18 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from skbundle.core.manifest import Parity, ParitySet
-from skbundle.core.runtime import Predictor, qualified_name
+from skbundle.core.codes import UNSEEN, Codec
+from skbundle.core.manifest import Output, Parity, ParitySet
+from skbundle.core.runtime import Predictor, predict_output, qualified_name
 
 MAX_BOUNDARY_NODES = 4000
 """Split nodes probed at most (3 rows each); larger forests are sampled deterministically."""
 MISSING_ROWS_PER_FEATURE = 20
 """Held-out rows given a NaN in each feature that had missing values in training."""
+CATEGORY_ROWS = 5
+"""Held-out rows given each known category (and an unseen one) of each categorical feature."""
+MAX_CATEGORY_ROWS = 5000
+"""Rows of the categories set at most; beyond, each feature's categories are sampled."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +71,29 @@ def _saw_names(estimator: Any) -> bool:
     return getattr(first, "feature_names_in_", None) is not None
 
 
-def model_input(estimator: Any, X: np.ndarray, names: list[str]) -> pd.DataFrame | np.ndarray:
-    """Rows in the form the estimator was fitted on: named columns only if it saw names."""
+def model_input(estimator: Any, X: np.ndarray, codec: Codec) -> pd.DataFrame | np.ndarray:
+    """Rows in the form the estimator was fitted on: the decoded DataFrame if it saw names."""
     if _saw_names(estimator):
-        frame: pd.DataFrame = pd.DataFrame(X, columns=pd.Index(names))
-        return frame
-    return X
+        return codec.decode(X)
+    return X if codec.plain else codec.decode(X).to_numpy(dtype=object)
+
+
+class FittedModel:
+    """The in-memory pipeline at save time as a runtime: code rows in, the runtime layout out.
+
+    What every runtime is compared with, and what the checklist's probes run at save time.
+    """
+
+    def __init__(self, pipeline: Any, codec: Codec, output: Output) -> None:
+        self.pipeline = pipeline
+        self.codec = codec
+        self.output = output
+
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        if len(X) == 0:
+            width = len(self.pipeline.classes_) if self.output == "probabilities" else 1
+            return np.empty((0, width), dtype=np.float64)
+        return predict_output(self.pipeline, model_input(self.pipeline, X, self.codec), self.output)
 
 
 def _final_and_preprocessing(pipeline: Any) -> tuple[Any, list[Any]]:
@@ -100,7 +130,7 @@ def _targets(threshold: float) -> tuple[np.float32, np.float32, np.float32]:
     )
 
 
-def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> EvaluationSet:
+def boundary_set(pipeline: Any, base: np.ndarray, codec: Codec) -> EvaluationSet:
     """Rows on and one float32 ulp either side of every split threshold of a tree model.
 
     Parameters
@@ -110,19 +140,19 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
     base
         Raw rows (float64, schema order) to start from: for each split node, a row that
         reaches the node has the node's feature replaced.
-    feature_names
-        Column names, so that the preprocessing sees the frame it was fitted on.
+    codec
+        The schema's codes, so that the preprocessing sees the frame it was fitted on.
     """
     final, pre = _final_and_preprocessing(pipeline)
     if hasattr(final, "_predictors"):
-        return _histogram_boundary_set(pipeline, final, pre, base, feature_names)
+        return _histogram_boundary_set(pipeline, final, pre, base, codec)
     # Gradient boosting holds a 2-D array of trees (stage x class); forests a list.
     trees = list(np.asarray(getattr(final, "estimators_", [final]), dtype=object).ravel())
     if not all(hasattr(t, "tree_") for t in trees):
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "not a tree model")
     head = pipeline[:-1] if pre else None
     prepared = np.asarray(
-        head.transform(model_input(head, base, feature_names)) if head else base,
+        head.transform(model_input(head, base, codec)) if head else base,
         dtype=np.float32,
     )
     nodes: list[tuple[int, int, int]] = []  # (tree, node, base row)
@@ -140,14 +170,20 @@ def boundary_set(pipeline: Any, base: np.ndarray, feature_names: list[str]) -> E
         tree = trees[t].tree_
         targets = np.array(_targets(float(tree.threshold[node])), dtype=np.float32)
         splits.append((int(tree.feature[node]), targets, row))
-    return _landing_rows(pipeline, pre, base, feature_names, splits, np.float32)
+    return _landing_rows(pipeline, pre, base, codec, splits, np.float32)
 
 
 def _histogram_boundary_set(
-    pipeline: Any, final: Any, pre: list[Any], base: np.ndarray, feature_names: list[str]
+    pipeline: Any, final: Any, pre: list[Any], base: np.ndarray, codec: Codec
 ) -> EvaluationSet:
     """Boundary rows for histogram gradient boosting, whose predictors compare the float64
     value itself with ``num_threshold``: rows on it and one float64 ulp either side."""
+    if getattr(final, "_preprocessor", None) is not None:
+        # Native categorical support: the model reorders its features (categorical first),
+        # so a node's feature index is not a schema column.
+        return EvaluationSet(
+            "boundary", np.empty((0, base.shape[1])), "the model reorders its features"
+        )
     splits: list[tuple[int, float]] = []
     for iteration in final._predictors:
         for predictor in iteration:
@@ -163,7 +199,7 @@ def _histogram_boundary_set(
         (feature, np.array([np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf)]), i)
         for i, (feature, t) in enumerate(_sample(splits))
     ]
-    return _landing_rows(pipeline, pre, base, feature_names, rows, np.float64)
+    return _landing_rows(pipeline, pre, base, codec, rows, np.float64)
 
 
 _T = TypeVar("_T")
@@ -181,7 +217,7 @@ def _landing_rows(
     pipeline: Any,
     pre: list[Any],
     base: np.ndarray,
-    feature_names: list[str],
+    codec: Codec,
     splits: list[tuple[int, np.ndarray, int]],
     dtype: type[np.floating[Any]],
 ) -> EvaluationSet:
@@ -199,6 +235,8 @@ def _landing_rows(
             return EvaluationSet(
                 "boundary", np.empty((0, width)), "preprocessing is not invertible"
             )
+        if codec.features[feature].kind != "numeric":
+            continue  # a categorical feature's value is a code, not a threshold's neighbour
         for value, target in zip(raw, targets, strict=True):
             candidate = base[row % len(base)].copy()
             candidate[feature] = value
@@ -208,9 +246,7 @@ def _landing_rows(
         return EvaluationSet("boundary", np.empty((0, width)), "no split nodes")
     X = np.vstack(rows)
     head = pipeline[:-1] if pre else None
-    seen = np.asarray(
-        head.transform(model_input(head, X, feature_names)) if head else X, dtype=dtype
-    )
+    seen = np.asarray(head.transform(model_input(head, X, codec)) if head else X, dtype=dtype)
     ok = np.array([seen[i, f] == target for i, (f, target) in enumerate(wanted)], dtype=bool)
     precision = "float32" if dtype is np.float32 else "float64"
     note = (
@@ -246,45 +282,81 @@ def missing_set(X_test: np.ndarray, X_train: np.ndarray) -> EvaluationSet:
     return EvaluationSet("missing", np.ascontiguousarray(np.vstack(blocks)), note)
 
 
+def category_set(X_test: np.ndarray, codec: Codec) -> EvaluationSet:
+    """Held-out rows with each categorical feature at each known category, and unseen."""
+    width = len(codec.names)
+    featured = [j for j, f in enumerate(codec.features) if f.kind != "numeric"]
+    if not featured:
+        return EvaluationSet("categories", np.empty((0, width)), "no categorical features")
+    base = np.ascontiguousarray(X_test[:CATEGORY_ROWS], dtype=np.float64)
+    per_feature = max(1, MAX_CATEGORY_ROWS // (len(featured) * len(base)))
+    blocks = []
+    for j in featured:
+        spec = codec.features[j]
+        codes = [float(k) for k in range(len(spec.categories or []))]
+        if len(codes) > per_feature:
+            codes = codes[:: -(-len(codes) // per_feature)]
+        if spec.unknown == "accept":
+            codes.append(UNSEEN)
+        for code in codes:
+            block = base.copy()
+            block[:, j] = code
+            blocks.append(block)
+    unseen = sum(1 for j in featured if codec.features[j].unknown == "accept")
+    note = (
+        f"{len(featured)} categorical features: {len(base)} held-out rows with each set to "
+        f"each known category" + (f", and to an unseen one ({unseen} features)" if unseen else "")
+    )
+    return EvaluationSet("categories", np.ascontiguousarray(np.vstack(blocks)), note)
+
+
 def evaluation_sets(
-    pipeline: Any, X_test: np.ndarray, X_train: np.ndarray, feature_names: list[str]
+    pipeline: Any, X_test: np.ndarray, X_train: np.ndarray, codec: Codec
 ) -> list[EvaluationSet]:
-    """The held-out rows, rows with missing values, and, for tree models, the boundary rows."""
+    """The held-out rows, rows with missing values and categories, and, for tree models, the
+    boundary rows."""
     base = np.vstack([X_test, X_train]).astype(np.float64)
     return [
         EvaluationSet("test", evaluation_set(X_test)),
         missing_set(X_test, X_train),
-        boundary_set(pipeline, base, feature_names),
+        category_set(X_test, codec),
+        boundary_set(pipeline, base, codec),
     ]
 
 
-def reference(pipeline: Any, X: np.ndarray, feature_names: list[str]) -> np.ndarray:
-    """The fitted pipeline's own probabilities, given the frame it was fitted on."""
-    if len(X) == 0:
-        return np.empty((0, len(pipeline.classes_)), dtype=np.float64)
-    return np.asarray(
-        pipeline.predict_proba(model_input(pipeline, X, feature_names)), dtype=np.float64
-    )
+def agreement(got: np.ndarray, expected: np.ndarray, output: Output) -> float:
+    """The share of rows whose prediction is the same: the label, or the value itself."""
+    if output == "values":
+        return float(np.mean(got[:, 0] == expected[:, 0]))
+    if output == "labels":
+        return float(np.mean(got[:, 0] == expected[:, 0]))
+    return float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
 
 
-def _compare(expected: np.ndarray, runtime: Predictor, X: np.ndarray) -> ParitySet:
+def _compare(expected: np.ndarray, runtime: Predictor, X: np.ndarray, output: Output) -> ParitySet:
     if len(X) == 0:
         return ParitySet(n_rows=0, max_abs_diff=0.0, label_agreement=1.0)
-    got = runtime.predict_proba(X)
+    got = runtime.predict_output(X)
     if got.shape != expected.shape:
         return ParitySet(n_rows=len(X), max_abs_diff=float("inf"), label_agreement=0.0)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(got - expected)
+    same_nan = np.isnan(got) & np.isnan(expected)
+    diff[same_nan] = 0.0
     return ParitySet(
         n_rows=len(X),
-        max_abs_diff=float(np.max(np.abs(got - expected))),
-        label_agreement=float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1))),
+        max_abs_diff=float(np.max(np.where(np.isnan(diff), np.inf, diff))),
+        label_agreement=agreement(got, expected, output),
     )
 
 
 def measure_sets(
-    references: list[np.ndarray], runtime: Predictor, sets: list[EvaluationSet]
+    references: list[np.ndarray], runtime: Predictor, sets: list[EvaluationSet], output: Output
 ) -> Parity:
     """Compare a runtime with the reference on every set; overall figures are the worst/total."""
-    parts = {s.name: _compare(ref, runtime, s.X) for ref, s in zip(references, sets, strict=True)}
+    parts = {
+        s.name: _compare(ref, runtime, s.X, output) for ref, s in zip(references, sets, strict=True)
+    }
     n_rows = sum(p.n_rows for p in parts.values())
     agree = sum(p.label_agreement * p.n_rows for p in parts.values()) / max(n_rows, 1)
     diff = max(p.max_abs_diff for p in parts.values())
@@ -299,6 +371,6 @@ def measure_sets(
     )
 
 
-def measure(reference: np.ndarray, runtime: Predictor, X: np.ndarray) -> Parity:
-    """Compare a runtime's probabilities and labels with the reference's on ``X``."""
-    return measure_sets([reference], runtime, [EvaluationSet("test", X)])
+def measure(reference: np.ndarray, runtime: Predictor, X: np.ndarray, output: Output) -> Parity:
+    """Compare a runtime's output and predictions with the reference's on ``X``."""
+    return measure_sets([reference], runtime, [EvaluationSet("test", X)], output)

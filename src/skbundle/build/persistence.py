@@ -19,6 +19,7 @@ from typing import Any
 import joblib
 import numpy as np
 
+from skbundle.core.runtime import Signature
 from skbundle.errors import FormatUnavailable
 from skbundle.formats import FORMATS, FormatHandler, SaveContext
 
@@ -83,7 +84,10 @@ def _measure_format(
         return None
     data = written[0].read_bytes()
     # Our own file, written a moment ago in a private directory: trusted.
-    load_ms = _best_ms(lambda: handler.load(data, source=str(written[0])), repeat)
+    signature = context.signature
+    load_ms = _best_ms(
+        lambda: handler.load(data, source=str(written[0]), signature=signature), repeat
+    )
     return PersistenceRow(f"format {name} ({written[0].name})", 1, len(data), save_ms, load_ms)
 
 
@@ -93,14 +97,15 @@ def compare(
     levels: Sequence[int] = (0, 3, 9),
     repeat: int = 3,
     sample: np.ndarray | None = None,
-    feature_names: Sequence[str] | None = None,
+    signature: Signature | None = None,
 ) -> list[PersistenceRow]:
     """Save ``pipeline`` in each way into a temporary directory, measuring size and time.
 
     When ``pipeline`` has steps, the first row saves each step to its own file (the
     "separate scaler and model" approach); then one row per joblib compression level; then,
-    when ``sample`` (float input in schema order) and ``feature_names`` are given, one row
-    per registered model format, saved with the bundle's own handler.
+    when ``sample`` (float input in schema order, categories as codes) and the bundle's
+    ``signature`` are given, one row per registered model format, saved with the bundle's own
+    handler.
     """
     rows = []
     with tempfile.TemporaryDirectory(prefix="skbundle-persist-") as tmp:
@@ -121,8 +126,8 @@ def compare(
             rows.append(
                 _measure(f"one Pipeline file, compress={level}", [pipeline], level, folder, repeat)
             )
-        if sample is not None and feature_names is not None:
-            context = SaveContext(tuple(feature_names), sample, {})
+        if sample is not None and signature is not None:
+            context = SaveContext(tuple(f.name for f in signature.features), sample, {}, signature)
             for name, handler in FORMATS.items():
                 row = _measure_format(name, handler, pipeline, context, folder, repeat)
                 if row is not None:

@@ -17,13 +17,16 @@ import numpy as np
 import pandas as pd
 
 from skbundle.build import checks, writers
+from skbundle.build.categories import encoder_categories, unknown_handling
 from skbundle.build.context import BuildContext, estimators
+from skbundle.build.intervals import DEFAULT_LEVEL, calibrate
 from skbundle.build.models import format_options, write_formats
-from skbundle.build.parity import reference
+from skbundle.build.parity import FittedModel
 from skbundle.core import atomic, environment
+from skbundle.core.codes import Codec
 from skbundle.core.layout import MANIFEST_NAME
 from skbundle.core.manifest import Manifest, validate_identity, write_manifest
-from skbundle.core.metrics import classification_metrics
+from skbundle.core.metrics import classification_metrics, regression_metrics
 from skbundle.core.schema import infer_schema
 from skbundle.errors import PipelineError, preview
 
@@ -44,24 +47,29 @@ def save(
     compress: int | tuple[str, int] = ("zlib", 3),
     overwrite: bool = False,
 ) -> Manifest:
-    """Write a fitted classification pipeline and everything needed to trust it as a bundle.
+    """Write a fitted pipeline and everything needed to trust it as a bundle.
 
     Parameters
     ----------
     pipeline
-        A fitted scikit-learn classifier, usually a ``Pipeline`` of preprocessing and model.
+        A fitted scikit-learn classifier or regressor, usually a ``Pipeline`` of preprocessing
+        and model. Input columns may be numbers, booleans, strings or pandas ``category``
+        columns, with missing values.
     path
         The bundle directory to create (e.g. ``models/breast-cancer``).
     X_train, y_train
-        The training data: the schema, its ranges and the dataset fingerprint come from it.
+        The training data: the schema, its ranges and categories, and the dataset
+        fingerprint come from it.
     X_test, y_test
-        Held-out data: metrics and the parity of every format are measured on it.
+        Held-out data: metrics, the parity of every format and (for a regressor) the
+        prediction interval are measured on it.
     name, version
         The bundle's identity; ``version`` is a semantic version such as ``"1.0.0"``.
     description
         Free text for the manifest and the model card.
     class_names
-        Display names of the classes, in the order of ``pipeline.classes_``.
+        Display names of the classes, in the order of ``pipeline.classes_`` (a classifier
+        only). Without them a prediction is the class value itself.
     feature_names
         Column names, required when X is a 2-D array instead of a DataFrame.
     compress
@@ -77,7 +85,8 @@ def save(
     Raises
     ------
     PipelineError
-        The pipeline is unfitted or not a classifier, or the data does not match it.
+        The pipeline is unfitted or neither a classifier nor a regressor, or the data does
+        not match it.
     BundleExistsError
         A bundle exists at ``path`` and ``overwrite`` is False.
 
@@ -98,6 +107,7 @@ def save(
     atomic.check_target(target, overwrite=overwrite, marker=MANIFEST_NAME)
 
     checks.check_pipeline(pipeline)
+    task, output = checks.task_of(pipeline)
     train = checks.as_frame(X_train, "X_train", feature_names)
     test = checks.as_frame(X_test, "X_test", feature_names)
     checks.check_columns(pipeline, train, "X_train")
@@ -107,21 +117,41 @@ def save(
             "the same columns as X_train, in the same order",
             f"{preview([str(c) for c in test.columns])}",
         )
-    y_tr = checks.as_labels(y_train, "y_train", len(train), "X_train")
-    y_te = checks.as_labels(y_test, "y_test", len(test), "X_test")
-    class_values, classes = checks.class_names(pipeline, class_names)
-    checks.check_labels(y_te, class_values, "y_test")
-    checks.check_labels(y_tr, class_values, "y_train")
+    y_tr = checks.as_target(y_train, "y_train", len(train), "X_train", task)
+    y_te = checks.as_target(y_test, "y_test", len(test), "X_test", task)
+    if task == "classification":
+        class_values, classes = checks.class_names(pipeline, class_names)
+        checks.check_labels(y_te, class_values, "y_test")
+        checks.check_labels(y_tr, class_values, "y_train")
+    elif class_names is not None:
+        raise PipelineError("class_names", "no class names for a regressor", f"{class_names!r}")
+    else:
+        class_values, classes = [], []
 
     created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     names = [str(c) for c in train.columns]
-    proba_test = reference(pipeline, test.to_numpy(dtype=np.float64, na_value=np.nan), names)
-    proba_train = reference(pipeline, train.to_numpy(dtype=np.float64, na_value=np.nan), names)
-    train_metrics = classification_metrics(y_tr, proba_train, class_values, classes)
-    metrics = {
-        "test": classification_metrics(y_te, proba_test, class_values, classes),
-        "train": {"n_rows": train_metrics["n_rows"], "accuracy": train_metrics["accuracy"]},
-    }
+    features = infer_schema(train, encoder_categories(pipeline, names))
+    codec = Codec(features)
+    codes_train = codec.encode(train)
+    codes_test = codec.encode(test)
+    features = unknown_handling(pipeline, features, codes_test, output)
+    codec = Codec(features)
+    fitted = FittedModel(pipeline, codec, output)
+    out_test = fitted.predict_output(codes_test)
+    out_train = fitted.predict_output(codes_train)
+    interval = None
+    if task == "regression":
+        metrics = {
+            "test": regression_metrics(y_te, out_test),
+            "train": regression_metrics(y_tr, out_train),
+        }
+        interval = calibrate(y_te, out_test[:, 0], DEFAULT_LEVEL)
+    else:
+        train_metrics = classification_metrics(y_tr, out_train, class_values, classes, output)
+        metrics = {
+            "test": classification_metrics(y_te, out_test, class_values, classes, output),
+            "train": {"n_rows": train_metrics["n_rows"], "accuracy": train_metrics["accuracy"]},
+        }
 
     def build(directory: Path) -> Manifest:
         ctx = BuildContext(
@@ -131,18 +161,23 @@ def save(
             version=version,
             description=description,
             created_at=created_at,
+            task=task,
+            output=output,
             X_train=train,
             y_train=y_tr,
             X_test=test,
             y_test=y_te,
+            codes_train=codes_train,
+            codes_test=codes_test,
             class_values=class_values,
             classes=classes,
-            features=infer_schema(train),
+            features=features,
             metrics=metrics,
             environment=environment.capture(estimators(pipeline)),
             options=options,
-            proba_train=proba_train,
-            proba_test=proba_test,
+            out_train=out_train,
+            out_test=out_test,
+            interval=interval,
         )
         write_formats(ctx)
         for writer in writers.WRITERS:

@@ -8,15 +8,15 @@ inspects every other file: it stays last.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import orjson
 
 from skbundle.build.context import BuildContext
 from skbundle.build.evaluation import evaluate
-from skbundle.build.parity import reference
+from skbundle.build.parity import FittedModel
 from skbundle.core import environment
+from skbundle.core.codes import Codec
 from skbundle.core.layout import IMPORTANCE_PNG, MODEL_CARD_NAME, REFERENCE_NAME, REQUIREMENTS_NAME
 from skbundle.core.update import NewFile
 from skbundle.monitor.reference import DEFAULT_BINS, build_reference
@@ -37,31 +37,22 @@ def write_requirements(ctx: BuildContext) -> None:
 
 def write_reference(ctx: BuildContext) -> None:
     """``reference.json``: the training statistics drift monitoring compares new data with."""
+    if ctx.output != "probabilities":
+        return  # drift of labels and values: not yet (the checklist says so)
     index = {v: i for i, v in enumerate(ctx.class_values)}
     y_index = np.array([index[v] for v in ctx.y_train.tolist()], dtype=np.int64)
     bins = int(ctx.options.get("reference_bins", DEFAULT_BINS))
     stats = build_reference(
-        ctx.X_train.to_numpy(dtype=np.float64, na_value=np.nan),
+        ctx.codes_train,
         [str(c) for c in ctx.X_train.columns],
         y_index,
         ctx.classes,
-        ctx.proba_test,
-        ctx.proba_train,
+        ctx.out_test,
+        ctx.out_train,
         bins=bins,
     )
     (ctx.directory / REFERENCE_NAME).write_bytes(orjson.dumps(stats))
     ctx.add_file(REFERENCE_NAME, role="reference", fmt="skbundle-reference")
-
-
-class _FittedPipeline:
-    """The in-memory pipeline at save time, fed a DataFrame so it sees its own column names."""
-
-    def __init__(self, pipeline: Any, columns: list[str]) -> None:
-        self.pipeline = pipeline
-        self.columns = columns
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return reference(self.pipeline, X, self.columns)
 
 
 def write_reports(ctx: BuildContext) -> None:
@@ -77,6 +68,9 @@ def write_reports(ctx: BuildContext) -> None:
         ctx.y_test,
         ctx.class_values,
         ctx.classes,
+        codec=Codec(ctx.features),
+        output=ctx.output,
+        out_test=ctx.out_test,
     )
     png = feature_importance_png(data["importance"])
     (ctx.directory / IMPORTANCE_PNG).write_bytes(png)
@@ -85,7 +79,7 @@ def write_reports(ctx: BuildContext) -> None:
     # checklist: write the card once without it, compute it, then write every file.
     card = model_card.render(ctx.manifest(), data, None).encode()
     _write(ctx, {MODEL_CARD_NAME: NewFile(card, "model-card", "markdown")})
-    predictor = _FittedPipeline(ctx.pipeline, [str(c) for c in ctx.X_train.columns])
+    predictor = FittedModel(ctx.pipeline, Codec(ctx.features), ctx.output)
     data["checklist"] = compute_for_build(ctx.directory, ctx.manifest(), predictor).to_dict()
     _write(ctx, render_files(ctx.manifest(), data, importance_png=png))
 

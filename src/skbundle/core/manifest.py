@@ -8,7 +8,11 @@ it ought to enforce. So once a format version has been released, any change to t
 below, even an optional field with a default, is a bump. When you bump it, move the reader of
 the old version to ``skbundle/manifest_compat/v<N>.py`` (convert it to the new models there)
 and keep loading the released bundles under ``tests/data/bundles/``. Version 1 is the format
-of skbundle 0.1.0.
+of skbundle 0.1.0 (classification on numeric features); version 2 adds feature kinds
+(categorical and boolean features, their categories), regression, classifiers served by label,
+and prediction intervals. Version 1 manifests are read by
+:func:`skbundle.core.manifest_compat.upgrade_v1`, which refuses any field version 1 did not
+have.
 
 Signatures cover the exact bytes of ``bundle.json`` (``Manifest.source_bytes``), so a newer
 reader that re-serializes a manifest differently still verifies an old signature.
@@ -42,9 +46,11 @@ from skbundle.core.files import (
     path_problem,
 )
 from skbundle.core.layout import MANIFEST_NAME
+from skbundle.core.manifest_compat import upgrade_v1
 from skbundle.errors import BundleFileError, ManifestError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 MAX_FEATURES = 10_000
 MAX_CLASSES = 100_000
@@ -52,6 +58,7 @@ MAX_ARTIFACTS = 1_000
 MAX_ITEMS = 10_000
 MAX_NAME = 1_024
 MAX_PATH = 1_024
+MAX_CATEGORIES = 10_000
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -64,8 +71,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+FeatureKind = Literal["numeric", "categorical", "boolean"]
+Category = str | bool | int
+"""A known value of a categorical feature: all of one feature's categories share one type."""
+
+
 class FeatureSpec(_Model):
-    """One input feature: its name, dtype, and what training data looked like."""
+    """One input feature: its name, dtype, and what training data looked like.
+
+    ``kind`` says what values it takes: numbers (``min``..``max`` seen in training), one of
+    ``categories`` (strings, or integers of a pandas ``category`` column), or a boolean. A
+    categorical feature's value reaches the runtime as its index in ``categories`` (see
+    :mod:`skbundle.core.schema`); ``unknown`` says what the pipeline does with a category it
+    never saw (``error``: refused before the model runs; ``accept``: passed on with a warning);
+    ``missing_as`` is the missing marker the pipeline was fitted with (``nan`` or ``none``).
+    """
 
     name: str = Field(max_length=MAX_NAME)
     dtype: str = Field(max_length=MAX_NAME)
@@ -75,6 +95,26 @@ class FeatureSpec(_Model):
     std: float | None
     missing_allowed: bool
     n_missing: int = 0
+    kind: FeatureKind = "numeric"
+    categories: list[Category] | None = Field(default=None, max_length=MAX_CATEGORIES)
+    unknown: Literal["error", "accept"] | None = None
+    missing_as: Literal["nan", "none"] | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _check_categories(cls, value: list[Category] | None) -> list[Category] | None:
+        if value is None:
+            return value
+        kinds = {type(v) for v in value}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"categories mix types {sorted(k.__name__ for k in kinds)}; one type per feature"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("categories repeat a value")
+        if any(isinstance(v, str) and len(v) > MAX_NAME for v in value):
+            raise ValueError(f"a category is longer than {MAX_NAME} characters")
+        return value
 
 
 class Artifact(_Model):
@@ -137,6 +177,28 @@ class Parity(_Model):
     notes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ITEMS)
 
 
+class Interval(_Model):
+    """A regressor's split-conformal prediction interval, calibrated at save time.
+
+    Every prediction is given ``value +/- half_width``. ``half_width`` is the
+    ``ceil((n + 1) * level) / n`` empirical quantile of the absolute residuals on the
+    ``n_calibration`` held-out rows. ``coverage`` is measured on held-out rows the width was
+    not calibrated on: the test split is cut in two halves, each half's width is checked on
+    the other, and the two coverages averaged.
+    """
+
+    method: Literal["split-conformal"] = "split-conformal"
+    level: float = Field(gt=0, lt=1)
+    half_width: float = Field(ge=0)
+    n_calibration: int
+    coverage: float = Field(ge=0, le=1)
+
+
+Output = Literal["probabilities", "labels", "values"]
+"""What the runtime returns per row: class probabilities, a class label (with decision scores
+where the estimator has them), or a regressor's value."""
+
+
 class Manifest(_Model):
     """Everything known about a bundle; every other file is listed here with its hash."""
 
@@ -145,7 +207,8 @@ class Manifest(_Model):
     version: str
     description: str = ""
     created_at: str
-    task: Literal["classification"] = "classification"
+    task: Literal["classification", "regression"] = "classification"
+    output: Output = "probabilities"
     classes: list[str] = Field(max_length=MAX_CLASSES)
     class_values: list[Any] = Field(max_length=MAX_CLASSES)
     pipeline: list[str] = Field(max_length=MAX_ITEMS)
@@ -157,6 +220,7 @@ class Manifest(_Model):
     parity: dict[str, Parity] = Field(default_factory=dict, max_length=MAX_ITEMS)
     unavailable_formats: dict[str, str] = Field(default_factory=dict, max_length=MAX_ITEMS)
     benchmarks: dict[str, Any] | None = None
+    interval: Interval | None = None
 
     @field_validator("name")
     @classmethod
@@ -194,10 +258,14 @@ class Manifest(_Model):
         return self._source if self._source is not None else self.to_json() + b"\n"
 
     def to_json(self) -> bytes:
-        """Canonical bytes: sorted keys, two-space indent (``bundle.json`` adds a newline)."""
-        return orjson.dumps(
-            self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
-        )
+        """Canonical bytes: sorted keys, two-space indent (``bundle.json`` adds a newline).
+
+        Always in the current format version: a manifest read from an older version and
+        written again (an update, a new signature) is written as the version it now is.
+        """
+        data = self.model_dump(mode="json")
+        data["format_version"] = FORMAT_VERSION
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
 
 
 def validate_identity(name: str, version: str) -> None:
@@ -257,15 +325,24 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
             "The manifest was damaged; rebuild the bundle or fetch an intact copy.",
         )
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or type(version) is not int:
         raise ManifestError(
             str(path),
-            f"format_version is {version!r}; this skbundle reads format version {FORMAT_VERSION}",
+            f"format_version is {version!r}; this skbundle reads format versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}",
             "Install the skbundle release that wrote this bundle, or rebuild it with this one.",
         )
     try:
+        if version == 1:
+            data = upgrade_v1(data)
         manifest = Manifest.model_validate(data)
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):
+            raise ManifestError(
+                str(path),
+                str(exc),
+                "The manifest was edited or damaged; rebuild the bundle.",
+            ) from exc
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ManifestError(

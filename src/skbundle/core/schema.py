@@ -33,12 +33,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from skbundle.core.manifest import FeatureSpec
-from skbundle.errors import MISSING, InputProblem, InputValidationError
+from skbundle.core.codes import UNSEEN, Codec
+from skbundle.core.manifest import Category, FeatureSpec
+from skbundle.errors import MISSING, InputProblem, InputValidationError, preview
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,18 +66,29 @@ def _clean(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def infer_schema(frame: pd.DataFrame) -> list[FeatureSpec]:
-    """One ``FeatureSpec`` per column of numeric training data, in column order.
+def infer_schema(
+    frame: pd.DataFrame, known: Mapping[str, Sequence[Category]] | None = None
+) -> list[FeatureSpec]:
+    """One ``FeatureSpec`` per column of training data, in column order.
 
     A feature accepts missing values at prediction time only when the training data had some
     in that column: a pipeline never taught to handle them should not silently guess.
+    Numeric columns record their range; a boolean column is a ``boolean`` feature; a string
+    or pandas ``category`` column is ``categorical``, with the categories seen in training
+    (the ``category`` dtype's own, else the sorted values) plus any in ``known`` (the fitted
+    encoders' categories, which may hold values the training split lacks). Columns are
+    checked by ``skbundle.build.checks.as_frame`` first: only these kinds reach here.
     """
     specs = []
     for name in frame.columns:
         column = frame[name]
+        n_missing = int(column.isna().sum())
+        kind = feature_kind(column)
+        if kind != "numeric":
+            specs.append(_categorical_spec(str(name), column, kind, n_missing, known))
+            continue
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = values[~np.isnan(values)]
-        n_missing = int(values.size - finite.size)
         has = finite.size > 0
         specs.append(
             FeatureSpec(
@@ -91,6 +103,61 @@ def infer_schema(frame: pd.DataFrame) -> list[FeatureSpec]:
             )
         )
     return specs
+
+
+def feature_kind(column: pd.Series) -> str:
+    """``numeric``, ``boolean`` or ``categorical`` for a training column, by its dtype."""
+    dtype = column.dtype
+    if dtype.kind == "b" or str(dtype) == "boolean":
+        return "boolean"
+    if dtype.kind in "fiu":
+        return "numeric"
+    return "categorical"
+
+
+def _categorical_spec(
+    name: str,
+    column: pd.Series,
+    kind: str,
+    n_missing: int,
+    known: Mapping[str, Sequence[Category]] | None,
+) -> FeatureSpec:
+    if kind == "boolean":
+        categories: list[Category] = [False, True]
+    elif str(column.dtype) == "category":
+        categories = [_python(v) for v in column.cat.categories.tolist()]
+    else:
+        categories = sorted({_python(v) for v in column.dropna().tolist()}, key=_order)
+    for value in (known or {}).get(name, ()):
+        value = _python(value)
+        if value not in categories and type(value) is type(categories[0] if categories else value):
+            categories.append(value)
+    missing_as: Literal["nan", "none"] | None = None
+    if n_missing and column.dtype == object:
+        missing_as = "none" if any(v is None for v in column.tolist()) else "nan"
+    elif n_missing:
+        missing_as = "nan"
+    return FeatureSpec(
+        name=name,
+        dtype=str(column.dtype),
+        min=None,
+        max=None,
+        mean=None,
+        std=None,
+        missing_allowed=n_missing > 0,
+        n_missing=n_missing,
+        kind=kind,  # type: ignore[arg-type]
+        categories=categories,
+        missing_as=missing_as,
+    )
+
+
+def _python(value: object) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _order(value: object) -> tuple[str, object]:
+    return (type(value).__name__, value)
 
 
 @dataclass(frozen=True)
@@ -108,6 +175,11 @@ class _Collector:
         self.offset = offset
         self.problems: list[InputProblem] = []
         self.truncated = False
+        self.notes: dict[int, list[str]] = {}
+        """Per record (as numbered in the input), warnings found while checking values."""
+
+    def note(self, record: int, text: str) -> None:
+        self.notes.setdefault(record, []).append(text)
 
     def add(self, record: int | None, field: str | None, problem: str, expected: str) -> None:
         if len(self.problems) >= MAX_PROBLEMS:
@@ -192,6 +264,9 @@ class Validator:
         self._n = len(self.names)
         self._position = {name: i for i, name in enumerate(self.names)}
         inf = math.inf
+        self.codec = Codec(features)
+        self._maps = self.codec.maps
+        self._types = self.codec.types
         self._lo = tuple(-inf if f.min is None else f.min for f in features)
         self._hi = tuple(inf if f.max is None else f.max for f in features)
         self._lo_arr = np.array(self._lo, dtype=np.float64)
@@ -206,6 +281,8 @@ class Validator:
         # difflib's ratio is 2M/(len(a)+len(b)) with M <= the shorter length, so it cannot
         # reach the 0.6 cutoff for a name longer than 7/3 of every feature name.
         self._hint_chars = (7 * max(map(len, self.names), default=0)) // 3
+        if not self.codec.plain:
+            self._fast_record = self._fast_mixed_record  # type: ignore[method-assign]
 
     # -- entry point ---------------------------------------------------------------------
     def validate(
@@ -252,9 +329,27 @@ class Validator:
         )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def example(self) -> dict[str, float]:
-        """A typical record: each feature at its training mean (0 where unknown)."""
-        return {f.name: round(f.mean, 6) if f.mean is not None else 0.0 for f in self.features}
+    def example(self) -> dict[str, Any]:
+        """A typical record: each numeric feature at its training mean (0 where unknown), each
+        categorical one at its first category."""
+        return {
+            f.name: (f.categories or [""])[0]
+            if f.kind != "numeric"
+            else round(f.mean, 6)
+            if f.mean is not None
+            else 0.0
+            for f in self.features
+        }
+
+    def expected(self, j: int) -> str:
+        """What feature ``j`` accepts, for a problem's 'expected' text."""
+        spec = self.features[j]
+        if spec.kind == "boolean":
+            return "true or false"
+        if spec.kind == "categorical":
+            known = spec.categories or []
+            return f"one of the {len(known)} categories {preview(known)}"
+        return _NUMBER
 
     # -- the hot path --------------------------------------------------------------------
     def _fast_record(self, record: dict[str, Any]) -> Validated | None:
@@ -275,9 +370,38 @@ class Validator:
                 return None
         return Validated(np.array([row], dtype=np.float64), [[]])
 
+    def _fast_mixed_record(self, record: dict[str, Any]) -> Validated | None:
+        """One well-formed record of a schema with categorical features: known categories and
+        in-range numbers; None sends it to the thorough path."""
+        if len(record) != self._n:
+            return None
+        try:
+            row = [record[name] for name in self.names]
+        except KeyError:
+            return None
+        for j, value in enumerate(row):
+            mapping = self._maps[j]
+            if mapping is not None:
+                if type(value) is not self._types[j]:
+                    return None
+                code = mapping.get(value)  # type: ignore[call-overload]
+                if code is None:
+                    return None
+                row[j] = code
+                continue
+            kind = type(value)
+            if kind is not float and kind is not int:
+                return None
+            lo, hi = self._bounds[j]
+            if not lo <= value <= hi and not (self._missing_ok[j] and value != value):
+                return None
+        return Validated(np.array([row], dtype=np.float64), [[]])
+
     def _fast_records(self, records: Sequence[object]) -> Validated | None:
         """Well-formed dicts of plain numbers (the batch hot path), checked in bulk; None sends
         them to the thorough path, which finds and names every problem."""
+        if not self.codec.plain:
+            return None
         n = self._n
         get = self._row
         try:
@@ -308,11 +432,14 @@ class Validator:
         only now: a million bad rows must not cost a million lists)."""
         if found.problems:
             raise InputValidationError(self.bundle, found.problems, truncated=found.truncated)
-        return Validated(
-            X, self._range_warnings(X, notes if notes is not None else [[] for _ in range(len(X))])
-        )
+        rows = notes if notes is not None else [[] for _ in range(len(X))]
+        for record, texts in found.notes.items():
+            rows[record - found.offset].extend(texts)
+        return Validated(X, self._range_warnings(X, rows))
 
     def _check_value(self, value: object, j: int, i: int, found: _Collector) -> float:
+        if self._maps[j] is not None:
+            return self._check_category(value, j, i, found)
         name = self.names[j]
         kind = type(value)
         if kind is float or kind is int:
@@ -341,6 +468,46 @@ class Validator:
         if math.isinf(number):
             found.add(i, name, f"got {number}", _FINITE)
         return number
+
+    def _check_category(self, value: object, j: int, i: int, found: _Collector) -> float:
+        """The code of a categorical or boolean value (NaN when missing); see ``core.codes``."""
+        spec = self.features[j]
+        name = self.names[j]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            if not self._missing_ok[j]:
+                found.add(
+                    i,
+                    name,
+                    "got a missing value (null or NaN)",
+                    f"{self.expected(j)} (this feature had no missing values in training, so "
+                    "none are accepted)",
+                )
+            return math.nan
+        if isinstance(value, np.generic):
+            value = value.item()
+        wanted = self._types[j]
+        if type(value) is not wanted:
+            got = "a boolean" if isinstance(value, bool) else f"{type(value).__name__}"
+            found.add(i, name, f"got {got} {describe(value)}", self.expected(j))
+            return math.nan
+        code = self._maps[j].get(value)  # type: ignore[union-attr, call-overload]
+        if code is not None:
+            return float(code)
+        if spec.unknown == "accept":
+            found.note(
+                i + found.offset,
+                f"{name!r} = {describe(value)} is a category never seen in training; the "
+                "pipeline handles it as unknown",
+            )
+            return UNSEEN
+        found.add(
+            i,
+            name,
+            f"got {describe(value)}, a category never seen in training (the pipeline refuses "
+            "unknown categories)",
+            self.expected(j),
+        )
+        return math.nan
 
     def _unknown(self, key: object, i: int | None, found: _Collector) -> None:
         hint = ""
@@ -390,7 +557,7 @@ class Validator:
                 elif self._missing_ok[j]:
                     X[i, j] = math.nan
                 else:
-                    found.add(i, name, MISSING, _NUMBER)
+                    found.add(i, name, MISSING, self.expected(j))
             extra = [key for key in record if key not in self._position]
             if extra and ignore_unknown:
                 notes[i].append(f"ignored unknown fields: {sorted(map(str, extra))[:5]}")
@@ -462,7 +629,7 @@ class Validator:
                 f"{self._n} columns in schema order (see 'skbundle inspect')",
                 offset,
             )
-        if array.dtype.kind in "fiu":
+        if array.dtype.kind in "fiu" and self.codec.plain:
             X = np.ascontiguousarray(array, dtype=np.float64)
             found = _Collector(offset)
             self._check_numeric_block(X, found)
@@ -500,7 +667,7 @@ class Validator:
             )
         for name in self.names:
             if name not in frame.columns and not self._missing_ok[self._position[name]]:
-                found.add(None, name, "column is missing", _NUMBER)
+                found.add(None, name, "column is missing", self.expected(self._position[name]))
         extra = [c for c in columns if c not in self._position]
         if extra and not ignore_unknown:
             for key in sorted(extra, key=str):
@@ -517,7 +684,12 @@ class Validator:
                 continue
             column = frame[name]
             kind = column.dtype.kind
-            if kind in "fiu":
+            if self._maps[j] is not None:
+                for i, value in enumerate(column.astype(object).tolist()):
+                    X[i, j] = self._check_category(_frame_missing(value), j, i, found)
+                    if found.truncated:
+                        break
+            elif kind in "fiu":
                 X[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
             elif kind == "b":
                 found.add(None, name, "column holds booleans", _NUMBER)
@@ -543,3 +715,13 @@ class Validator:
                 f"[{self._lo[j]:g}, {self._hi[j]:g}]"
             )
         return notes
+
+
+def _frame_missing(value: object) -> object:
+    """pandas' missing markers (NaN, NA, NaT) as None; other values unchanged."""
+    if value is None:
+        return None
+    try:
+        return None if value != value else value
+    except TypeError:  # pandas NA: its comparisons are NA, which has no truth value
+        return None

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from skbundle.core.runtime import Predictor
+from skbundle.core.runtime import Predictor, Signature
 
 
 def shorten(text: str, limit: int = 300) -> str:
@@ -19,11 +19,13 @@ def shorten(text: str, limit: int = 300) -> str:
 
 @dataclass(frozen=True)
 class SaveContext:
-    """What a handler may need besides the pipeline: a sample of float input in schema order."""
+    """What a handler may need besides the pipeline: a sample of input in schema order (float64,
+    categorical features as codes), the schema and output kind, and the save options."""
 
     feature_names: tuple[str, ...]
     sample: np.ndarray
     options: dict[str, Any]
+    signature: Signature
 
 
 class FormatHandler(Protocol):
@@ -51,8 +53,18 @@ class FormatHandler(Protocol):
         """
         ...
 
-    def load(self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()) -> Predictor:
-        """Build a runtime from verified bytes. ``source`` names the file in error messages.
+    def load(
+        self,
+        data: bytes,
+        *,
+        source: str,
+        signature: Signature | None = None,
+        trusted: frozenset[str] = frozenset(),
+    ) -> Predictor:
+        """Build a runtime from verified bytes. ``source`` names the file in error messages;
+        ``signature`` (from the manifest) is the input schema and the output the runtime gives
+        (None: numeric input, and the output the estimator itself offers, for tools that hold
+        a model file without its manifest).
 
         ``trusted`` holds names the caller trusts beyond ``skbundle.trust.allowlist`` (formats
         that import types check every one against both; the file itself never adds to them).

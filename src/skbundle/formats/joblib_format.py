@@ -13,7 +13,7 @@ from typing import Any
 
 import joblib
 
-from skbundle.core.runtime import SklearnPredictor
+from skbundle.core.runtime import Signature, SklearnPredictor
 from skbundle.errors import UntrustedArtifactError
 from skbundle.formats._boundary import reading, writing
 from skbundle.formats._protocol import SaveContext
@@ -60,7 +60,12 @@ class JoblibFormat:
         return frozenset(audit.scan(data, source=source).imports)
 
     def load(
-        self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
+        self,
+        data: bytes,
+        *,
+        source: str,
+        signature: Signature | None = None,
+        trusted: frozenset[str] = frozenset(),
     ) -> SklearnPredictor:
         if audit.sniff(data) is None:
             raise UntrustedArtifactError(
@@ -73,7 +78,7 @@ class JoblibFormat:
         with reading(source, "joblib"):
             model = _unpickle(data)
         validate_fitted(model, source=source)
-        return SklearnPredictor(model)
+        return SklearnPredictor(model, signature)
 
 
 def _unpickle(data: bytes) -> Any:

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from skbundle.errors import ExactConversionUnsupported, UntrustedArtifactError
+from skbundle.core.runtime import Signature
+from skbundle.errors import ExactConversionUnsupported, FormatUnavailable, UntrustedArtifactError
 from skbundle.formats import onnx_graph
 from skbundle.formats._boundary import reading, writing
 from skbundle.formats._protocol import SaveContext
@@ -27,13 +28,30 @@ CONVERTER_KEY = "skbundle.converter"
 def _skl2onnx(pipeline: Any, n_features: int) -> Any:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.base import is_classifier
 
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     return convert_sklearn(
         pipeline,
         initial_types=[("X", FloatTensorType([None, n_features]))],
-        options={id(final): {"zipmap": False}},
+        options={id(final): {"zipmap": False}} if is_classifier(final) else None,
     )
+
+
+def _refusal(signature: Signature) -> str | None:
+    """Why this skbundle writes no ONNX file for such a bundle, or None."""
+    kinds = sorted({f.kind for f in signature.features if f.kind != "numeric"})
+    if kinds:
+        return (
+            f"the pipeline has {' and '.join(kinds)} features: the ONNX writer does not read "
+            "their codes yet, so skops serves this bundle"
+        )
+    if signature.output == "labels":
+        return (
+            "the classifier has no predict_proba: the ONNX writer serves probabilities and "
+            "values only, so skops serves this bundle"
+        )
+    return None
 
 
 def convert(pipeline: Any, n_features: int) -> tuple[Any, str]:
@@ -114,13 +132,13 @@ class OnnxPredictor:
         self._run = session.run
         self.session = session
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self._float32:  # a skl2onnx graph: float32 input, float32 probabilities
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        if self._float32:  # a skl2onnx graph: float32 input, float32 output
             X = X.astype(np.float32)
         out = self._run(self._outputs, {self._input: X})[0]
         if self._link is not None:
             return self._link(out)
-        return np.asarray(out, dtype=np.float64)
+        return np.asarray(out, dtype=np.float64).reshape(len(X), -1)
 
 
 EXTERNAL_DATA_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
@@ -159,6 +177,9 @@ class OnnxFormat:
         return {}
 
     def save(self, pipeline: Any, directory: Path, context: SaveContext) -> Path:
+        why = _refusal(context.signature)
+        if why is not None:
+            raise FormatUnavailable(why)
         model, converter = convert(pipeline, len(context.feature_names))
         entry = model.metadata_props.add()
         entry.key, entry.value = CONVERTER_KEY, converter
@@ -170,7 +191,12 @@ class OnnxFormat:
         return frozenset()  # a graph of operators imports nothing
 
     def load(
-        self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
+        self,
+        data: bytes,
+        *,
+        source: str,
+        signature: Signature | None = None,
+        trusted: frozenset[str] = frozenset(),
     ) -> OnnxPredictor:
         import onnxruntime as ort
 

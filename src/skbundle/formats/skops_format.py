@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from skbundle.core.runtime import SklearnPredictor
+from skbundle.core.runtime import Signature, SklearnPredictor
 from skbundle.errors import UntrustedArtifactError, preview
 from skbundle.formats._boundary import reading, writing
 from skbundle.formats._protocol import SaveContext
@@ -47,7 +47,12 @@ class SkopsFormat:
         return frozenset(types_in(data, source=source))
 
     def load(
-        self, data: bytes, *, source: str, trusted: frozenset[str] = frozenset()
+        self,
+        data: bytes,
+        *,
+        source: str,
+        signature: Signature | None = None,
+        trusted: frozenset[str] = frozenset(),
     ) -> SklearnPredictor:
         found = types_in(data, source=source)
         refused = untrusted(found, SKOPS_CONTAINERS | trusted)
@@ -64,7 +69,7 @@ class SkopsFormat:
         with reading(source, "skops"):
             model = _construct(data, sorted(found))
         validate_fitted(model, source=source)
-        return SklearnPredictor(model)
+        return SklearnPredictor(model, signature)
 
 
 def _construct(data: bytes, trusted: list[str]) -> Any:
