@@ -99,7 +99,8 @@ class OnnxPredictor:
         outputs = [o.name for o in session.get_outputs()]
         self._input = inp.name
         self._float32 = inp.type == "tensor(float)"
-        self._outputs = ["probabilities"] if "probabilities" in outputs else [outputs[-1]]
+        main = [o for o in (onnx_graph.OUTPUT, onnx_graph.VALUES_OUTPUT) if o in outputs]
+        self._outputs = main[:1] or [outputs[-1]]
         link = session.get_modelmeta().custom_metadata_map.get(onnx_graph.LINK_KEY)
         self._link = LINKS.get(link) if onnx_graph.RAW_OUTPUT in outputs else None
         if link is not None and self._link is None:
@@ -114,13 +115,17 @@ class OnnxPredictor:
         self._run = session.run
         self.session = session
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        """The model's main output as float64: a classifier's probabilities ``(n, n_classes)``
+        (link applied), a regressor's values ``(n, 1)``."""
         if self._float32:  # a skl2onnx graph: float32 input, float32 probabilities
             X = X.astype(np.float32)
         out = self._run(self._outputs, {self._input: X})[0]
         if self._link is not None:
             return self._link(out)
         return np.asarray(out, dtype=np.float64)
+
+    predict_proba = predict_output
 
 
 EXTERNAL_DATA_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
