@@ -27,12 +27,15 @@ CONVERTER_KEY = "skbundle.converter"
 def _skl2onnx(pipeline: Any, n_features: int) -> Any:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.base import is_classifier
 
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    # zipmap is a classifier's option; skl2onnx refuses it for a regressor
+    options = {id(final): {"zipmap": False}} if is_classifier(final) else {}
     return convert_sklearn(
         pipeline,
         initial_types=[("X", FloatTensorType([None, n_features]))],
-        options={id(final): {"zipmap": False}},
+        options=options,
     )
 
 
