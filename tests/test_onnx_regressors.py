@@ -199,6 +199,13 @@ def test_regressor_is_bit_identical_on_onnx(
         )
 
 
+class RandomForestRegressor2(RandomForestRegressor):
+    """A user's own forest: whatever its predict does, it is not scikit-learn's."""
+
+
+RandomForestRegressor2.__name__ = RandomForestRegressor2.__qualname__ = "RandomForestRegressor"
+
+
 def _multi_output(X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
     return X, np.column_stack([y, X.iloc[:, 0]])
 
@@ -237,6 +244,12 @@ REFUSED = [
     ),
     pytest.param(
         _rf(), _multi_output, r"RandomForestRegressor with several outputs", id="multi-output"
+    ),
+    pytest.param(
+        RandomForestRegressor2(n_estimators=3, random_state=0),
+        _same,
+        r"no exact conversion for RandomForestRegressor",
+        id="same-name-other-module",
     ),
     pytest.param(
         make_pipeline(SimpleImputer(), LinearRegression()),
