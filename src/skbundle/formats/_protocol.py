@@ -25,7 +25,8 @@ class SaveContext:
     feature_names: tuple[str, ...]
     sample: np.ndarray
     options: dict[str, Any]
-    signature: Signature
+    signature: Signature | None = None
+    """None: numeric features, the estimator's own output (tools without a manifest)."""
 
 
 class FormatHandler(Protocol):

@@ -31,15 +31,19 @@ def _skl2onnx(pipeline: Any, n_features: int) -> Any:
     from sklearn.base import is_classifier
 
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    # zipmap is a classifier's option; skl2onnx refuses it for a regressor
+    options = {id(final): {"zipmap": False}} if is_classifier(final) else {}
     return convert_sklearn(
         pipeline,
         initial_types=[("X", FloatTensorType([None, n_features]))],
-        options={id(final): {"zipmap": False}} if is_classifier(final) else None,
+        options=options,
     )
 
 
-def _refusal(signature: Signature) -> str | None:
+def _refusal(signature: Signature | None) -> str | None:
     """Why this skbundle writes no ONNX file for such a bundle, or None."""
+    if signature is None:
+        return None
     kinds = sorted({f.kind for f in signature.features if f.kind != "numeric"})
     if kinds:
         return (
@@ -117,7 +121,8 @@ class OnnxPredictor:
         outputs = [o.name for o in session.get_outputs()]
         self._input = inp.name
         self._float32 = inp.type == "tensor(float)"
-        self._outputs = ["probabilities"] if "probabilities" in outputs else [outputs[-1]]
+        main = [o for o in (onnx_graph.OUTPUT, onnx_graph.VALUES_OUTPUT) if o in outputs]
+        self._outputs = main[:1] or [outputs[-1]]
         link = session.get_modelmeta().custom_metadata_map.get(onnx_graph.LINK_KEY)
         self._link = LINKS.get(link) if onnx_graph.RAW_OUTPUT in outputs else None
         if link is not None and self._link is None:
@@ -133,6 +138,8 @@ class OnnxPredictor:
         self.session = session
 
     def predict_output(self, X: np.ndarray) -> np.ndarray:
+        """The model's main output as float64: a classifier's probabilities ``(n, n_classes)``
+        (link applied), a regressor's values ``(n, 1)``."""
         if self._float32:  # a skl2onnx graph: float32 input, float32 output
             X = X.astype(np.float32)
         out = self._run(self._outputs, {self._input: X})[0]

@@ -20,6 +20,13 @@ tree order and divides by the number of trees. This module emits exactly those o
   are bit-identical to ``decision_function``; then ``Sigmoid`` (two classes) or softmax. The
   link is where an ulp or two can differ (onnxruntime's ``Sigmoid``/``Exp`` against scipy's
   ``expit``/numpy's ``exp``): recorded by parity, and auto does not choose it;
+- regressors: one output, ``values`` of shape ``(n, 1)``, the float64 ``predict``.
+  ``DecisionTreeRegressor`` / ``RandomForestRegressor`` / ``ExtraTreesRegressor`` are the
+  classifiers' trees with one target (``ForestRegressor.predict`` adds each tree's
+  prediction into a float64 zero array in tree order, then divides by ``n_estimators``);
+  ``GradientBoostingRegressor`` (any loss: all four have the identity link, and ``predict``
+  returns the raw score) and ``HistGradientBoostingRegressor`` (identity-link losses only)
+  are summed as their classifiers are, with no link;
 - ``LogisticRegression``: ``MatMul`` + ``Add`` and scikit-learn's softmax (``ReduceMax``,
   ``Sub``, ``Exp``, ``ReduceSum``, ``Div``), or ``Sigmoid`` for two classes. ``Exp`` in
   onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, so linear models are
@@ -40,6 +47,9 @@ from skbundle.errors import ExactConversionUnsupported
 
 INPUT = "X"
 OUTPUT = "probabilities"
+"""A classifier's output: float64 probabilities, one column per class."""
+VALUES_OUTPUT = "values"
+"""A regressor's output: float64 predictions of shape ``(n, 1)``, what ``predict`` returns."""
 RAW_OUTPUT = "raw_scores"
 """Second output of a model whose last step is a link (gradient boosting): the raw scores."""
 LINK_KEY = "skbundle.link"
@@ -252,6 +262,68 @@ def _tree_ensemble(g: _Graph, estimator: Any, x: str) -> str:
     return g.op("Div", [summed, g.const("n_trees", np.array(float(len(trees))))], "mean")
 
 
+def _tree_regressor(g: _Graph, estimator: Any, x: str) -> str:
+    """A forest's (or one tree's) prediction: the trees' values summed in tree order, divided once.
+
+    ``ForestRegressor.predict`` adds each tree's prediction to a float64 array of zeros, tree
+    after tree, then divides by ``len(estimators_)``; a single tree returns its leaf value.
+    """
+    if getattr(estimator, "n_outputs_", 1) != 1:
+        raise ExactConversionUnsupported(f"{type(estimator).__name__} with several outputs")
+    ensemble = _Ensemble()
+    trees = _trees(estimator)
+    for tree_est in trees:
+        tree = tree_est.tree_
+        go_left = getattr(tree, "missing_go_to_left", None)
+        ensemble.add_tree(tree, 0, tree.value[:, 0, 0], missing_left=go_left)
+    summed = ensemble.emit(g, x, 1)
+    if not hasattr(estimator, "estimators_"):
+        return summed
+    return g.op("Div", [summed, g.const("n_trees", np.array(float(len(trees))))], "mean")
+
+
+def _boosting_start(estimator: Any, init_class: str) -> np.ndarray:
+    """The init estimator's constant raw prediction, one value per tree of an iteration.
+
+    Only ``init="zero"`` and scikit-learn's ``Dummy*`` estimators predict a constant; any
+    other init estimator depends on the row and is refused.
+    """
+    init = estimator.init_
+    if not (isinstance(init, str) and init == "zero") and qualified_name(init) != init_class:
+        raise ExactConversionUnsupported(
+            f"{type(estimator).__name__} with an init estimator other than the default "
+            f"(got {type(init).__name__})"
+        )
+    n_features = int(estimator.n_features_in_)
+    start = estimator._raw_predict_init(np.zeros((1, n_features), dtype=np.float32))[0]
+    return np.asarray(start, dtype=np.float64)
+
+
+def _boosted_trees(g: _Graph, estimator: Any, x: str, start: np.ndarray) -> str:
+    """``start`` as one-leaf trees first, then each stage's ``learning_rate * value``."""
+    k_trees = int(estimator.n_trees_per_iteration_)
+    ensemble = _Ensemble()
+    for k in range(k_trees):
+        ensemble.add_constant(k, float(start[k]))
+    rate = float(estimator.learning_rate)
+    for stage in estimator.estimators_:
+        for k in range(k_trees):
+            tree = stage[k].tree_
+            ensemble.add_tree(tree, k, rate * tree.value[:, 0, 0])
+    return ensemble.emit(g, x, k_trees)
+
+
+def _gradient_boosting_regressor(g: _Graph, estimator: Any, x: str) -> str:
+    """``predict`` is the raw score (``_raw_predict(X).ravel()``): every loss's link is the
+    identity, and the init constant already went through it (``_raw_predict_init``).
+
+    A NaN fails ``x <= threshold`` and goes right, as ``predict_stages`` does (scikit-learn
+    refuses NaN before it gets there).
+    """
+    start = _boosting_start(estimator, "sklearn.dummy.DummyRegressor")
+    return _boosted_trees(g, estimator, x, start)
+
+
 def _gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
     """Gradient boosting's raw score, summed as ``predict_stages`` sums it, then its link.
 
@@ -266,22 +338,12 @@ def _gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
         raise ExactConversionUnsupported(
             "GradientBoostingClassifier with an init estimator or loss other than the default"
         )
-    k_trees = int(estimator.n_trees_per_iteration_)
-    n_features = int(estimator.n_features_in_)
-    start = estimator._raw_predict_init(np.zeros((1, n_features), dtype=np.float32))[0]
-    ensemble = _Ensemble()
-    for k in range(k_trees):
-        ensemble.add_constant(k, float(start[k]))
-    rate = float(estimator.learning_rate)
-    for stage in estimator.estimators_:
-        for k in range(k_trees):
-            tree = stage[k].tree_
-            ensemble.add_tree(tree, k, rate * tree.value[:, 0, 0])
-    raw = ensemble.emit(g, x, k_trees)
-    return _with_link(g, raw, k_trees)
+    start = _boosting_start(estimator, "sklearn.dummy.DummyClassifier")
+    raw = _boosted_trees(g, estimator, x, start)
+    return _with_link(g, raw, int(estimator.n_trees_per_iteration_))
 
 
-def _hist_gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
+def _hist_raw(g: _Graph, estimator: Any, x: str) -> str:
     """Histogram gradient boosting: the baseline, then every predictor's leaf values in order.
 
     Its predictors compare the float64 value with ``num_threshold`` (no float32 cast) and send
@@ -291,7 +353,7 @@ def _hist_gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
     if getattr(estimator, "_preprocessor", None) is not None or (
         estimator.is_categorical_ is not None and bool(np.any(estimator.is_categorical_))
     ):
-        raise ExactConversionUnsupported("HistGradientBoostingClassifier with categorical features")
+        raise ExactConversionUnsupported(f"{type(estimator).__name__} with categorical features")
     k_trees = int(estimator.n_trees_per_iteration_)
     baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
     ensemble = _Ensemble()
@@ -309,8 +371,26 @@ def _hist_gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
                 leaf_values=nodes["value"],
                 missing_left=nodes["missing_go_to_left"],
             )
-    raw = ensemble.emit(g, x, k_trees, as_float32=False)
-    return _with_link(g, raw, k_trees)
+    return ensemble.emit(g, x, k_trees, as_float32=False)
+
+
+def _hist_gradient_boosting(g: _Graph, estimator: Any, x: str) -> str:
+    """The classifier: raw scores, then the link (``_with_link``)."""
+    raw = _hist_raw(g, estimator, x)
+    return _with_link(g, raw, int(estimator.n_trees_per_iteration_))
+
+
+def _hist_gradient_boosting_regressor(g: _Graph, estimator: Any, x: str) -> str:
+    """``predict`` is ``loss.link.inverse(raw)``: the raw score itself for the identity link
+    (squared_error, absolute_error, quantile). Poisson and gamma have a log link, whose ``exp``
+    onnxruntime may compute an ulp away from numpy's: refused."""
+    link = qualified_name(estimator._loss.link)
+    if link != "sklearn._loss.link.IdentityLink":
+        raise ExactConversionUnsupported(
+            f"HistGradientBoostingRegressor with loss={estimator.loss!r}: its link "
+            f"({type(estimator._loss.link).__name__}) is not the identity"
+        )
+    return _hist_raw(g, estimator, x)
 
 
 def _with_link(g: _Graph, raw: str, k_trees: int) -> str:
@@ -361,7 +441,7 @@ _PREPROCESSORS = {
     "sklearn.impute._base.SimpleImputer": _imputer,
     "sklearn.preprocessing._data.StandardScaler": _scaler,
 }
-_FINAL = {
+_CLASSIFIERS = {
     "sklearn.ensemble._forest.RandomForestClassifier": _tree_ensemble,
     "sklearn.ensemble._forest.ExtraTreesClassifier": _tree_ensemble,
     "sklearn.tree._classes.DecisionTreeClassifier": _tree_ensemble,
@@ -372,10 +452,23 @@ _FINAL = {
         _hist_gradient_boosting
     ),
 }
+"""Final steps whose graph ends in ``OUTPUT``: probabilities, one column per class."""
+_REGRESSORS = {
+    "sklearn.ensemble._forest.RandomForestRegressor": _tree_regressor,
+    "sklearn.ensemble._forest.ExtraTreesRegressor": _tree_regressor,
+    "sklearn.tree._classes.DecisionTreeRegressor": _tree_regressor,
+    "sklearn.tree._classes.ExtraTreeRegressor": _tree_regressor,
+    "sklearn.ensemble._gb.GradientBoostingRegressor": _gradient_boosting_regressor,
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor": (
+        _hist_gradient_boosting_regressor
+    ),
+}
+"""Final steps whose graph ends in ``VALUES_OUTPUT``: ``predict``, shape ``(n, 1)``."""
 
 
 def convert(pipeline: Any, n_features: int) -> Any:
-    """An ``onnx.ModelProto`` that maps float64 ``X`` (schema order) to float64 probabilities.
+    """An ``onnx.ModelProto`` that maps float64 ``X`` (schema order) to float64 probabilities
+    (``OUTPUT``, a classifier) or predictions (``VALUES_OUTPUT``, shape ``(n, 1)``, a regressor).
 
     Raises
     ------
@@ -396,13 +489,16 @@ def convert(pipeline: Any, n_features: int) -> Any:
         if convert_step is None:
             raise ExactConversionUnsupported(f"no exact conversion for {type(step).__name__}")
         x = convert_step(g, step, x)
-    convert_final = _FINAL.get(qualified_name(final))
-    if convert_final is None:
+    kind = qualified_name(final)
+    if kind in _CLASSIFIERS:
+        convert_final, output, width = _CLASSIFIERS[kind], OUTPUT, len(final.classes_)
+    elif kind in _REGRESSORS:
+        convert_final, output, width = _REGRESSORS[kind], VALUES_OUTPUT, 1
+    else:
         raise ExactConversionUnsupported(f"no exact conversion for {type(final).__name__}")
     out = convert_final(g, final, x)
-    g.nodes.append(helper.make_node("Identity", [out], [OUTPUT]))
-    n_classes = len(final.classes_)
-    outputs = [helper.make_tensor_value_info(OUTPUT, TensorProto.DOUBLE, [None, n_classes])]
+    g.nodes.append(helper.make_node("Identity", [out], [output]))
+    outputs = [helper.make_tensor_value_info(output, TensorProto.DOUBLE, [None, width])]
     if g.raw is not None:
         raw, width, _ = g.raw
         g.nodes.append(helper.make_node("Identity", [raw], [RAW_OUTPUT]))
