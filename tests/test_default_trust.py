@@ -47,7 +47,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, train_test
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     KBinsDiscretizer,
@@ -329,7 +329,9 @@ CASES: dict[str, tuple[Callable[[], Data], Callable[[], Any]]] = {
         for make in (
             MinMaxScaler, RobustScaler, PowerTransformer,
             lambda: QuantileTransformer(n_quantiles=50),
-            lambda: KBinsDiscretizer(n_bins=4, quantile_method="averaged_inverted_cdf"),
+            lambda: KBinsDiscretizer(
+                n_bins=4, encode="ordinal", quantile_method="averaged_inverted_cdf"
+            ),
             PolynomialFeatures, lambda: PCA(n_components=5),
         )
     },
@@ -375,3 +377,115 @@ def test_loads_with_no_trusted_types_and_predicts_the_same(
         want = getattr(model, method)(data.X_test)
         got = getattr(loaded, method)(data.X_test)
         assert np.array_equal(got, want), f"{case} via {fmt}: {method} differs"
+
+
+# -- what still needs trust: the user's own code --------------------------------------------------
+SKOPS_HINT = (
+    "Nothing was constructed. If you trust those types, pass them as trusted_types=[...] to "
+    "skbundle.load() (CLI: --trust-type NAME, once per type); never take that list from the file."
+)
+JOBLIB_HINT = (
+    "Nothing was unpickled. If you wrote this model and trust those names, pass "
+    "trusted_types=[...] with them to skbundle.load() (CLI: --trust-type NAME, once per name); "
+    "otherwise do not load it."
+)
+REFUSED = {
+    "skops": "it would construct 1 type outside skbundle's allowlist: {names}. " + SKOPS_HINT,
+    "joblib": "the pickle would import 1 name outside skbundle's allowlist: {names}. "
+    + JOBLIB_HINT,
+}
+
+
+def _write(model: Any, fmt: str, directory: Path) -> Path:
+    handler = FORMATS[fmt]
+    return handler.save(
+        model, directory, SaveContext(("x",), np.zeros((1, 1)), handler.check_options({}))
+    )
+
+
+@pytest.mark.parametrize("fmt", ["skops", "joblib"])
+def test_a_class_of_the_users_own_still_needs_trusted_types(fmt: str, tmp_path: Path) -> None:
+    from tests.custom_steps import Log1p
+
+    data = iris()
+    model = make_pipeline(Log1p(), LogisticRegression(**LOG)).fit(data.X_train, data.y_train)
+    path = _write(model, fmt, tmp_path)
+    handler = FORMATS[fmt]
+    with pytest.raises(UntrustedArtifactError) as info:
+        handler.load(path.read_bytes(), source=path.name, trusted=frozenset())
+    names = ["tests.custom_steps.Log1p"]
+    assert str(info.value) == f"Refusing to load {path.name}: " + REFUSED[fmt].format(names=names)
+    trusted = frozenset(names)
+    loaded = handler.load(path.read_bytes(), source=path.name, trusted=trusted)
+    got = loaded.estimator.predict_proba(data.X_test)  # type: ignore[attr-defined]
+    assert np.array_equal(got, model.predict_proba(data.X_test))
+
+
+def _function_hint(nothing: str, names: list[str]) -> str:
+    return (
+        f"{nothing} {names!r} is not importable by name (a lambda, a function defined inside "
+        "another, or one of __main__): name the function in an importable module of your own "
+        "and trust it with --trust-type module.function (Python: trusted_types=[...]), or use a "
+        "numpy ufunc such as np.log1p."
+    )
+
+
+def _local_function() -> Callable[[Any], Any]:
+    def double(x: Any) -> Any:
+        return x * 2
+
+    return double
+
+
+@pytest.mark.parametrize(
+    ("func", "written"),
+    [
+        pytest.param(lambda x: x + 1, f"{__name__}.<lambda>", id="lambda"),
+        # skops names a function by module and __name__: this one is not there
+        pytest.param(_local_function(), f"{__name__}.double", id="local-function"),
+    ],
+)
+def test_a_lambda_or_local_function_is_refused_with_a_way_forward(
+    func: Any, written: str, tmp_path: Path
+) -> None:
+    """skops writes such a function by a name no loader can import (pickle cannot write it at
+    all): trusting that name cannot help, so the refusal says what can."""
+    data = iris()
+    model = make_pipeline(FunctionTransformer(func), LogisticRegression(**LOG))
+    model.fit(data.X_train, data.y_train)
+    path = _write(model, "skops", tmp_path)
+    with pytest.raises(UntrustedArtifactError) as info:
+        FORMATS["skops"].load(path.read_bytes(), source=path.name, trusted=frozenset())
+    assert str(info.value) == (
+        f"Refusing to load model.skops: it would construct 1 type outside skbundle's allowlist: "
+        f"[{written!r}]. " + _function_hint("Nothing was constructed.", [written])
+    )
+
+
+def test_a_function_of_a_script_is_refused_with_a_way_forward(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A function defined in the script that saved the model pickles as ``__main__.<name>``:
+    the script that loads it is another ``__main__``."""
+    import sys
+
+    def halve(x: Any) -> Any:
+        return x / 2
+
+    halve.__module__, halve.__qualname__ = "__main__", "halve"
+    monkeypatch.setattr(sys.modules["__main__"], "halve", halve, raising=False)
+    data = iris()
+    model = make_pipeline(FunctionTransformer(halve), LogisticRegression(**LOG))
+    model.fit(data.X_train, data.y_train)
+    for fmt, nothing in (
+        ("joblib", "Nothing was unpickled."),
+        ("skops", "Nothing was constructed."),
+    ):
+        path = _write(model, fmt, tmp_path)
+        with pytest.raises(UntrustedArtifactError) as info:
+            FORMATS[fmt].load(path.read_bytes(), source=path.name, trusted=frozenset())
+        what = "the pickle would import 1 name" if fmt == "joblib" else "it would construct 1 type"
+        assert str(info.value) == (
+            f"Refusing to load {path.name}: {what} outside skbundle's allowlist: "
+            "['__main__.halve']. " + _function_hint(nothing, ["__main__.halve"])
+        )

@@ -44,6 +44,8 @@ from types import ModuleType
 
 import numpy as np
 
+from skbundle.errors import preview
+
 EXACT: frozenset[str] = frozenset(
     {
         # numpy arrays, dtypes and scalars (numpy 1.x and 2.x spell the module differently)
@@ -352,6 +354,55 @@ def is_trusted(name: str, extra: Collection[str] = ()) -> bool:
     if name in EXACT or name in FUNCTIONS or name in extra:
         return True
     return _is_allowed_ufunc(name) or resolves_to_allowed_class(name)
+
+
+_NO_IMPORT_PARTS = frozenset({"<lambda>", "<locals>"})
+
+FUNCTION_HINT = (
+    "name the function in an importable module of your own and trust it with --trust-type "
+    "module.function (Python: trusted_types=[...]), or use a numpy ufunc such as np.log1p."
+)
+"""The way forward for a model that holds a lambda or a locally defined function."""
+
+
+def not_importable(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that no loader can import, sorted: a lambda, a function
+    defined inside another (``outer.<locals>.f``, or ``module.f`` where an imported module has
+    no ``f``), or one of ``__main__`` (the script that saved the model, not the one that loads
+    it). Trusting such a name cannot help."""
+    return sorted(
+        {
+            n
+            for n in names
+            if n.startswith("__main__.")
+            or not _NO_IMPORT_PARTS.isdisjoint(n.split("."))
+            or _missing_from_imported_module(n)
+        }
+    )
+
+
+def _missing_from_imported_module(name: str) -> bool:
+    """True when ``name``'s module is already imported and has no such attribute (skops names
+    a local function ``module.f``). Nothing is imported to find out: the name is refused."""
+    module_name, _, attr = name.rpartition(".")
+    module = sys.modules.get(module_name)
+    return module is not None and attr.isidentifier() and not hasattr(module, attr)
+
+
+def refusal_hint(refused: Iterable[str], *, nothing: str, otherwise: str) -> str:
+    """The hint of a refusal: ``otherwise``, unless some refused name cannot be imported by
+    any loader, which trusting it would not change (then: :data:`FUNCTION_HINT`).
+
+    ``nothing`` opens the hint (``"Nothing was unpickled."``).
+    """
+    odd = not_importable(refused)
+    if not odd:
+        return f"{nothing} {otherwise}"
+    verb = "is" if len(odd) == 1 else "are"
+    return (
+        f"{nothing} {preview(odd)} {verb} not importable by name (a lambda, a function defined "
+        f"inside another, or one of __main__): {FUNCTION_HINT}"
+    )
 
 
 def untrusted(names: Iterable[str], extra: Collection[str] = ()) -> list[str]:
