@@ -3,6 +3,7 @@ package, outside its excluded parts. A name pattern is not an allowlist."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import io
@@ -11,6 +12,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+import types
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -26,9 +28,11 @@ from skbundle import UntrustedArtifactError
 from skbundle.trust import audit
 from skbundle.trust.allowlist import (
     EXACT,
+    FUNCTIONS,
     PACKAGES,
     UFUNCS,
     is_trusted,
+    refusal_hint,
     resolves_to_allowed_class,
     untrusted,
 )
@@ -256,8 +260,71 @@ def test_every_exact_name_resolves_to_what_it_claims() -> None:
         "sklearn.metrics._dist_metrics.newObj",
         "sklearn.neighbors._ball_tree.newObj",
         "sklearn.neighbors._kd_tree.newObj",
+        "sklearn._loss._loss.__pyx_unpickle_CyHalfMultinomialLoss",
     }
     assert resolved["numpy.ma.MaskedArray"] is np.ma.MaskedArray
+    assert resolved["functools.partial"] is functools.partial
+
+
+def test_every_allowed_function_is_defined_where_its_name_says() -> None:
+    """Each entry of FUNCTIONS is a plain function of scikit-learn, under exactly that name
+    (a typo, a re-export or a class would fail here)."""
+    for name in sorted(FUNCTIONS):
+        obj = _resolve(name)
+        module, _, qualname = name.rpartition(".")
+        assert isinstance(obj, types.FunctionType), name
+        assert (obj.__module__, obj.__qualname__) == (module, qualname), name
+        assert PACKAGES["sklearn"].covers(module), name
+    assert is_trusted("sklearn.feature_selection._univariate_selection.f_classif")
+    assert is_trusted("sklearn.feature_selection._univariate_selection.f_regression")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            "sklearn.feature_selection._univariate_selection.SelectKBest.fit", id="method"
+        ),
+        pytest.param("sklearn.feature_selection.f_classif", id="re-export"),
+        pytest.param("sklearn.utils.validation.check_memory", id="neighbour-of-check-array"),
+        pytest.param("sklearn.utils._testing.assert_allclose", id="test-helper"),
+        pytest.param("numpy.load", id="numpy-function-reads-files"),
+        pytest.param("functools.reduce", id="functools-other-than-partial"),
+    ],
+)
+def test_functions_are_allowed_only_by_their_exact_name(name: str) -> None:
+    assert not is_trusted(name)
+
+
+@pytest.mark.parametrize(
+    ("names", "hint"),
+    [
+        pytest.param(
+            ["tests.custom_steps.Log1p"],
+            "Nothing was X. Trust them.",
+            id="an-importable-class-keeps-the-trust-hint",
+        ),
+        pytest.param(
+            ["__main__.<lambda>"],
+            "Nothing was X. ['__main__.<lambda>'] is not importable by name (a lambda, a "
+            "function defined inside another, or one of __main__): name the function in an "
+            "importable module of your own and trust it with --trust-type module.function "
+            "(Python: trusted_types=[...]), or use a numpy ufunc such as np.log1p.",
+            id="lambda",
+        ),
+        pytest.param(
+            ["tests.steps.make.<locals>.double", "__main__.halve", "tests.custom_steps.Log1p"],
+            "Nothing was X. ['__main__.halve', 'tests.steps.make.<locals>.double'] are not "
+            "importable by name (a lambda, a function defined inside another, or one of "
+            "__main__): name the function in an importable module of your own and trust it with "
+            "--trust-type module.function (Python: trusted_types=[...]), or use a numpy ufunc "
+            "such as np.log1p.",
+            id="local-and-main-functions",
+        ),
+    ],
+)
+def test_the_refusal_hint_gives_a_way_forward(names: list[str], hint: str) -> None:
+    assert refusal_hint(names, nothing="Nothing was X.", otherwise="Trust them.") == hint
 
 
 def test_frombuffer_cannot_make_an_array_of_pointers() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import re
 import subprocess
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +264,81 @@ def test_damaged_files_are_refused_never_crash(cancer: Any, what: str) -> None:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0
     assert sum(outcomes.values()) == 300
+
+
+# -- BYTEARRAY8: numpy's protocol-5 buffers, inside the nested streams joblib writes ----------
+def _opcodes(data: bytes) -> set[str]:
+    return {op.name for op, _, _ in pickletools.genops(data)}
+
+
+def test_a_nested_protocol_5_stream_with_bytearray8_passes() -> None:
+    """joblib writes an array of objects as a nested protocol-5 pickle, in which numpy writes
+    each writable array it holds as BYTEARRAY8 (gradient boosting's trees are held so)."""
+    inner = np.arange(6.0)
+    assert "BYTEARRAY8" in _opcodes(pickle.dumps(inner, protocol=5))
+    holder = np.empty(2, dtype=object)
+    holder[0], holder[1] = inner, {"k": inner * 2}
+    data = _dump({"stages": holder})
+    report = audit.check(data, source="model.joblib")
+    assert report.nested == 1
+    assert "numpy._core.numeric._frombuffer" in report.imports
+    loaded = joblib.load(io.BytesIO(data))
+    assert np.array_equal(loaded["stages"][1]["k"], inner * 2)
+
+
+def test_a_real_gradient_boosting_pickle_passes() -> None:
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_wine(return_X_y=True)
+    model = GradientBoostingClassifier(n_estimators=3, random_state=0).fit(X, y)
+    # its trees, as joblib writes the array that holds them: protocol 5, with BYTEARRAY8
+    assert "BYTEARRAY8" in _opcodes(pickle.dumps(model.estimators_, protocol=5))
+    report = audit.check(_dump(model, compress=3), source="model.joblib")
+    assert report.nested >= 1
+    assert "sklearn._loss._loss.__pyx_unpickle_CyHalfMultinomialLoss" in report.imports
+
+
+@pytest.mark.parametrize(
+    ("declared", "reason"),
+    [
+        pytest.param(
+            1 << 40,
+            "its opcodes do not parse (expected 1099511627776 bytes in a bytearray8, but only "
+            "4 remain)",
+            id="longer-than-the-stream",
+        ),
+        pytest.param(
+            (1 << 63) + 5,
+            "its opcodes do not parse (bytearray8 byte count > sys.maxsize: 9223372036854775813)",
+            id="longer-than-any-buffer",
+        ),
+    ],
+)
+def test_a_bytearray8_longer_than_the_stream_is_refused_without_allocating(
+    declared: int, reason: str
+) -> None:
+    data = b"\x80\x05\x96" + declared.to_bytes(8, "little") + b"abc."
+    tracemalloc.start()
+    try:
+        with pytest.raises(UntrustedArtifactError) as info:
+            audit.check(data, source="model.joblib")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == _cannot(reason)
+    assert peak < 1 << 20
+
+
+def test_bytearray8_payloads_are_not_kept_by_the_audit() -> None:
+    """The bytes are data, never a name: kept on the symbolic stack, eight payloads of 2 MiB
+    would all stay alive to the end; as placeholders only the one being read is."""
+    payload = pickle.dumps([bytearray([i]) * (2 << 20) for i in range(8)], protocol=5)
+    assert "BYTEARRAY8" in _opcodes(payload)
+    tracemalloc.start()
+    try:
+        audit.scan(payload, source="model.joblib")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, peak

@@ -19,7 +19,7 @@ from skbundle.core.runtime import Signature, SklearnPredictor
 from skbundle.errors import UntrustedArtifactError, preview
 from skbundle.formats._boundary import reading, writing
 from skbundle.formats._protocol import SaveContext
-from skbundle.trust.allowlist import SKOPS_CONTAINERS, untrusted
+from skbundle.trust.allowlist import SKOPS_CONTAINERS, refusal_hint, untrusted
 from skbundle.trust.fitted import validate_fitted
 from skbundle.trust.skops_types import types_in
 
@@ -61,9 +61,13 @@ class SkopsFormat:
                 source,
                 f"it would construct {len(refused)} type{'s' if len(refused) != 1 else ''} "
                 f"outside skbundle's allowlist: {preview(refused)}",
-                "Nothing was constructed. If you trust those types, pass them as "
-                "trusted_types=[...] to skbundle.load() (CLI: --trust-type NAME, once per "
-                "type); never take that list from the file.",
+                refusal_hint(
+                    refused,
+                    nothing="Nothing was constructed.",
+                    otherwise="If you trust those types, pass them as trusted_types=[...] to "
+                    "skbundle.load() (CLI: --trust-type NAME, once per type); never take that "
+                    "list from the file.",
+                ),
             )
         # Exactly the names that passed the check, so skops' own audit agrees with ours.
         with reading(source, "skops"):

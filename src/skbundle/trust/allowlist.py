@@ -13,7 +13,8 @@ attribute. So a name is trusted when:
 
 - it is one of :data:`EXACT` (numpy, scipy, joblib and builtin names that files of fitted
   pipelines need, each written out: a numpy prefix would not do, ``numpy.testing`` has a
-  helper that ``exec``\\ s a string), or one of the numpy ufuncs in :data:`UFUNCS`; or
+  helper that ``exec``\\ s a string), one of the scikit-learn functions in :data:`FUNCTIONS`
+  (score functions of feature selection), or one of the numpy ufuncs in :data:`UFUNCS`; or
 - it is ``module.qualname`` where ``module`` is the longest importable prefix, inside one of
   the :data:`PACKAGES` that are installed and outside their excluded parts (checked on the
   name *before* anything is imported, so no other module is ever imported), ``qualname`` is a
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+
+from skbundle.errors import preview
 
 EXACT: frozenset[str] = frozenset(
     {
@@ -102,6 +105,21 @@ EXACT: frozenset[str] = frozenset(
         "sklearn.metrics._dist_metrics.newObj",
         "sklearn.neighbors._ball_tree.newObj",
         "sklearn.neighbors._kd_tree.newObj",
+        # the multinomial loss of multi-class gradient boosting, through Cython's own
+        # unpickler: CyHalfMultinomialLoss.__new__(cls) (a TypeError for any other class)
+        # after a checksum of its layout, which has no C fields (its state is empty); the
+        # other losses pickle as their class
+        "sklearn._loss._loss.__pyx_unpickle_CyHalfMultinomialLoss",
+        # functools.partial calls nothing when it is built (pickle and skops both set its
+        # func, args and keywords as state): called later, it calls what it wraps, a name the
+        # audit had to allow on its own. Histogram gradient boosting with categorical features
+        # holds FunctionTransformer(partial(check_array, ...)).
+        "functools.partial",
+        # abstract numpy scalar types, as make_column_selector(dtype_include=np.number) holds
+        # them; calling one raises TypeError
+        "numpy.number",
+        "numpy.integer",
+        "numpy.floating",
         # plain containers that the pickle protocol reaches through these names
         "builtins.slice",
         "builtins.set",
@@ -127,6 +145,28 @@ UFUNCS: frozenset[str] = frozenset(
 """numpy ufuncs a ``FunctionTransformer`` commonly holds, named ``numpy.<name>`` by pickle and
 skops alike (``FunctionTransformer(np.log1p)`` stores ``numpy.log1p``). A ufunc computes on
 numbers only; numpy *functions* are not allowed (``numpy.load`` reads files)."""
+
+FUNCTIONS: frozenset[str] = frozenset(
+    {
+        # the score functions of scikit-learn's univariate feature selection (SelectKBest,
+        # SelectPercentile, ... hold one as score_func): each computes statistics from the
+        # arrays it is given and reads nothing else
+        "sklearn.feature_selection._univariate_selection.chi2",
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_oneway",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.feature_selection._univariate_selection.r_regression",
+        "sklearn.feature_selection._mutual_info.mutual_info_classif",
+        "sklearn.feature_selection._mutual_info.mutual_info_regression",
+        # the input check of histogram gradient boosting's numeric columns, wrapped in a
+        # functools.partial (validation of an array it is given; no I/O)
+        "sklearn.utils.validation.check_array",
+    }
+)
+"""scikit-learn functions a fitted model holds as a value, allowed exactly as written (a test
+resolves each to a function defined there). Functions are otherwise never allowed: a pickle can
+call any allowed name with arguments of its choosing, so each one here computes on its
+arguments only."""
 
 SKOPS_CONTAINERS: frozenset[str] = frozenset(
     f"builtins.{name}"
@@ -311,9 +351,58 @@ def is_trusted(name: str, extra: Collection[str] = ()) -> bool:
     >>> is_trusted("os.system")
     False
     """
-    if name in EXACT or name in extra:
+    if name in EXACT or name in FUNCTIONS or name in extra:
         return True
     return _is_allowed_ufunc(name) or resolves_to_allowed_class(name)
+
+
+_NO_IMPORT_PARTS = frozenset({"<lambda>", "<locals>"})
+
+FUNCTION_HINT = (
+    "name the function in an importable module of your own and trust it with --trust-type "
+    "module.function (Python: trusted_types=[...]), or use a numpy ufunc such as np.log1p."
+)
+"""The way forward for a model that holds a lambda or a locally defined function."""
+
+
+def not_importable(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that no loader can import, sorted: a lambda, a function
+    defined inside another (``outer.<locals>.f``, or ``module.f`` where an imported module has
+    no ``f``), or one of ``__main__`` (the script that saved the model, not the one that loads
+    it). Trusting such a name cannot help."""
+    return sorted(
+        {
+            n
+            for n in names
+            if n.startswith("__main__.")
+            or not _NO_IMPORT_PARTS.isdisjoint(n.split("."))
+            or _missing_from_imported_module(n)
+        }
+    )
+
+
+def _missing_from_imported_module(name: str) -> bool:
+    """True when ``name``'s module is already imported and has no such attribute (skops names
+    a local function ``module.f``). Nothing is imported to find out: the name is refused."""
+    module_name, _, attr = name.rpartition(".")
+    module = sys.modules.get(module_name)
+    return module is not None and attr.isidentifier() and not hasattr(module, attr)
+
+
+def refusal_hint(refused: Iterable[str], *, nothing: str, otherwise: str) -> str:
+    """The hint of a refusal: ``otherwise``, unless some refused name cannot be imported by
+    any loader, which trusting it would not change (then: :data:`FUNCTION_HINT`).
+
+    ``nothing`` opens the hint (``"Nothing was unpickled."``).
+    """
+    odd = not_importable(refused)
+    if not odd:
+        return f"{nothing} {otherwise}"
+    verb = "is" if len(odd) == 1 else "are"
+    return (
+        f"{nothing} {preview(odd)} {verb} not importable by name (a lambda, a function defined "
+        f"inside another, or one of __main__): {FUNCTION_HINT}"
+    )
 
 
 def untrusted(names: Iterable[str], extra: Collection[str] = ()) -> list[str]:

@@ -45,7 +45,7 @@ from typing import Any
 from skbundle.errors import PickleAuditUnfollowable, UntrustedArtifactError, preview
 from skbundle.trust._dtypes import Dtype, build_dtype
 from skbundle.trust._inflate import CODECS, InflateLimit, inflate
-from skbundle.trust.allowlist import untrusted
+from skbundle.trust.allowlist import refusal_hint, untrusted
 
 # The first bytes of each container joblib writes: a raw pickle, or one of its compressors.
 MAGIC = {
@@ -267,9 +267,10 @@ _LITERALS = frozenset(
     {
         "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
         "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
-        "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "BYTEARRAY8",
+        "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
     }
 )  # fmt: skip
+_BYTEARRAY = _Global("builtins.bytearray")
 _CONSTANTS = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _REFUSED = frozenset(
     {"PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4", "NEXT_BUFFER", "READONLY_BUFFER"}
@@ -297,7 +298,13 @@ def _scan(
         for op, value, pos in pickletools.genops(stream):
             name = op.name
             arg: Any = value
-            if name in _LITERALS:
+            if name == "BYTEARRAY8":
+                # numpy's protocol-5 buffers in nested streams (gradient boosting's trees):
+                # their bytes are data, never a name, so only a placeholder is kept (the
+                # stream holds them once; the audit's memory stays one payload at a time).
+                # pickletools has read the length it declares only as far as the stream goes.
+                stack.append(_Obj(_BYTEARRAY))
+            elif name in _LITERALS:
                 stack.append(arg)
             elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
                 memo[arg] = stack[-1]
@@ -523,7 +530,9 @@ def scan(data: bytes, *, source: str, limit: InflateLimit | None = None) -> Audi
     stream = _open(data, source=source, limit=limit)
     report = AuditReport()
     try:
-        size = len(stream.getbuffer())
+        # the size by seeking: getbuffer() would copy a stream that still shares its bytes
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
         _scan(stream, report, [0], size=size, joblib_reads=True)
     except (PickleAuditUnfollowable, RecursionError, TypeError, ValueError, OverflowError) as exc:
         # Fail closed: whatever confuses the audit is refused, never passed on to pickle.
@@ -568,8 +577,12 @@ def check(data: bytes, *, source: str, trusted: Collection[str] = ()) -> AuditRe
             source,
             f"the pickle would import {len(refused)} name"
             f"{'s' if len(refused) != 1 else ''} outside skbundle's allowlist: {preview(refused)}",
-            "Nothing was unpickled. If you wrote this model and trust those names, pass "
-            "trusted_types=[...] with them to skbundle.load() (CLI: --trust-type NAME, once "
-            "per name); otherwise do not load it.",
+            refusal_hint(
+                refused,
+                nothing="Nothing was unpickled.",
+                otherwise="If you wrote this model and trust those names, pass "
+                "trusted_types=[...] with them to skbundle.load() (CLI: --trust-type NAME, once "
+                "per name); otherwise do not load it.",
+            ),
         )
     return report

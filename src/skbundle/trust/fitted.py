@@ -11,7 +11,15 @@ here, reading attributes only:
 - ``Tree``: children are -1 (a leaf, both sides) or a later node of the same tree (so every
   walk ends), split features lie inside the estimator's input, and the value array has one
   entry per node;
-- ``TreePredictor``: the same for its node records, and categorical splits name a bitset it has;
+- ``TreePredictor``: the same for its node records, and categorical splits name a bitset it has
+  (bitsets of 8 words, the 256 categories a split reads);
+- histogram gradient boosting: its bin mapper has one entry per input feature, and a
+  categorical split is on a feature the bin mapper calls categorical (prediction looks the
+  split's feature up in a table of the categorical features only);
+- forests and ``GradientBoosting*``: every tree expects the ensemble's own input width (the
+  ensemble checks the input once, then hands it to each tree unchecked), and gradient
+  boosting has as many trees per stage as its initial predictions have columns (its compiled
+  loop adds tree ``k`` of a stage into column ``k``);
 - ``KDTree`` / ``BallTree``: every node's index range lies inside the index array, every index
   inside the data, and the node arrays have the size the tree's depth implies.
 
@@ -37,6 +45,20 @@ _PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 _BINARY_TREES = frozenset(
     {"sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"}
 )
+_HIST_GRADIENT_BOOSTING = frozenset(
+    {
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    }
+)
+_GRADIENT_BOOSTING = frozenset(
+    {
+        "sklearn.ensemble._gb.GradientBoostingClassifier",
+        "sklearn.ensemble._gb.GradientBoostingRegressor",
+    }
+)
+_FORESTS = "sklearn.ensemble._forest."
+_BITSET_WORDS = 8  # sklearn.utils._bitset: 8 words of 32 bits, one bit per category 0..255
 _HINT = "The model file was damaged or forged; rebuild the bundle."
 
 
@@ -99,8 +121,19 @@ def check_tree(tree: Any, n_features: int, *, where: str, source: str) -> None:
         raise _fail(source, where, f"has {value.shape[0]} values for {n} nodes")
 
 
-def check_predictor(predictor: Any, n_features: int, *, where: str, source: str) -> None:
-    """Refuse a histogram-boosting ``TreePredictor`` whose nodes could not be walked safely."""
+def check_predictor(
+    predictor: Any,
+    n_features: int,
+    *,
+    where: str,
+    source: str,
+    categorical_features: np.ndarray | None = None,
+) -> None:
+    """Refuse a histogram-boosting ``TreePredictor`` whose nodes could not be walked safely.
+
+    ``categorical_features``: one bool per feature, from the estimator's bin mapper; a
+    categorical split must be on one of them.
+    """
     nodes = np.asarray(predictor.nodes)
     if len(nodes) < 1:
         raise _fail(source, where, "has no nodes")
@@ -115,8 +148,89 @@ def check_predictor(predictor: Any, n_features: int, *, where: str, source: str)
         )
     categorical = (~leaf) & (nodes["is_categorical"] != 0)
     bitsets = np.asarray(predictor.raw_left_cat_bitsets)
-    if categorical.any() and int(nodes["bitset_idx"][categorical].max()) >= len(bitsets):
-        raise _fail(source, where, f"names a category bitset beyond its {len(bitsets)}")
+    if categorical.any():
+        if bitsets.ndim != 2 or bitsets.shape[1] != _BITSET_WORDS:
+            raise _fail(
+                source,
+                where,
+                f"has category bitsets of shape {bitsets.shape}; expected {_BITSET_WORDS} "
+                "words per split",
+            )
+        if int(nodes["bitset_idx"][categorical].max()) >= len(bitsets):
+            raise _fail(source, where, f"names a category bitset beyond its {len(bitsets)}")
+        if categorical_features is not None:
+            split_on = nodes["feature_idx"][categorical].astype(np.int64)
+            outside = split_on[~categorical_features[split_on]]
+            if outside.size:
+                raise _fail(
+                    source,
+                    where,
+                    f"splits on feature {int(outside[0])} as a category; its estimator's "
+                    "categorical features are "
+                    f"{np.flatnonzero(categorical_features).tolist()}",
+                )
+
+
+def check_hist_gradient_boosting(model: Any, width: int, *, where: str, source: str) -> None:
+    """Refuse a histogram gradient boosting whose predictors split on a category its bin
+    mapper does not know (the compiled predict reads a per-feature table at that index)."""
+    mask = np.asarray(model._bin_mapper.is_categorical_)
+    if mask.shape != (width,):
+        raise _fail(
+            source,
+            where + "._bin_mapper",
+            f"describes {mask.size} features; the estimator has {width}",
+        )
+    categorical = mask != 0
+    for i, stage in enumerate(model._predictors):
+        for k, predictor in enumerate(stage):
+            if qualified_name(predictor) == _PREDICTOR:
+                check_predictor(
+                    predictor,
+                    width,
+                    where=f"{where}._predictors[{i}][{k}]",
+                    source=source,
+                    categorical_features=categorical,
+                )
+
+
+def check_ensemble_widths(model: Any, width: int, *, where: str, source: str) -> None:
+    """Refuse a forest or gradient boosting whose trees expect another input width than the
+    ensemble checks: it hands its validated input to every tree unchecked."""
+    estimators = model.estimators_
+    trees = estimators.ravel().tolist() if isinstance(estimators, np.ndarray) else estimators
+    for i, tree in enumerate(trees):
+        own = getattr(tree, "n_features_in_", None)
+        if own is not None and own != width:
+            raise _fail(
+                source,
+                f"{where}.estimators_",
+                f"holds a tree (number {i}) that expects {own} features; the ensemble feeds "
+                f"it {width} unchecked",
+            )
+
+
+def check_gradient_boosting(model: Any, *, where: str, source: str) -> None:
+    """Refuse a ``GradientBoosting*`` whose stages have more trees than its initial
+    predictions have columns (the compiled loop writes tree ``k`` into column ``k``)."""
+    estimators = model.estimators_
+    if not (isinstance(estimators, np.ndarray) and estimators.ndim == 2):
+        raise _fail(source, f"{where}.estimators_", "is not a 2-D array of trees")
+    init = model.init_
+    if isinstance(init, str):
+        columns = int(model.n_trees_per_iteration_)
+    elif hasattr(model, "classes_") and getattr(model._loss, "is_multiclass", False):
+        prior = getattr(init, "class_prior_", None)
+        columns = len(prior) if prior is not None else len(init.classes_)
+    else:
+        columns = 1
+    if estimators.shape[1] != columns:
+        raise _fail(
+            source,
+            f"{where}.estimators_",
+            f"has {estimators.shape[1]} trees per stage; its initial predictions have "
+            f"{columns} column{'s' if columns != 1 else ''}",
+        )
 
 
 def check_binary_tree(tree: Any, *, where: str, source: str) -> None:
@@ -167,6 +281,13 @@ def validate_fitted(model: Any, *, source: str) -> None:
             check_tree(obj, width if width is not None else int(obj.n_features), where=where,
                        source=source)  # fmt: skip
             continue
+        if width is not None and name in _HIST_GRADIENT_BOOSTING:
+            check_hist_gradient_boosting(obj, width, where=where, source=source)
+        if width is not None and (name in _GRADIENT_BOOSTING or name.startswith(_FORESTS)):
+            if hasattr(obj, "estimators_"):
+                check_ensemble_widths(obj, width, where=where, source=source)
+            if name in _GRADIENT_BOOSTING:
+                check_gradient_boosting(obj, where=where, source=source)
         if name == _PREDICTOR:
             if width is None:
                 raise _fail(source, where, "is a tree predictor outside any estimator")
