@@ -35,6 +35,8 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
 
 from skbundle.build.parity import boundary_set, missing_set, model_input
+from skbundle.core.codes import Codec
+from skbundle.core.schema import infer_schema
 from skbundle.errors import ExactConversionUnsupported
 from skbundle.formats import FORMATS, SaveContext, onnx_format, onnx_graph
 
@@ -162,6 +164,7 @@ def test_regressor_is_bit_identical_on_onnx(
 ) -> None:
     X_train, X_test, y_train, _ = splits[dataset]
     names = list(X_train.columns)
+    codec = Codec(infer_schema(X_train))
     fitted = clone(estimator).fit(X_train, y_train)
 
     model = onnx_graph.convert(fitted, len(names))
@@ -177,7 +180,7 @@ def test_regressor_is_bit_identical_on_onnx(
     train = np.ascontiguousarray(X_train.to_numpy(), dtype=np.float64)
     test = np.ascontiguousarray(X_test.to_numpy(), dtype=np.float64)
     missing = missing_set(test, train).X
-    boundary = boundary_set(fitted, np.vstack([test, train]), names).X
+    boundary = boundary_set(fitted, np.vstack([test, train]), codec).X
     assert len(boundary) > 0
     assert (len(missing) > 0) == bool(X_train.isna().to_numpy().any())
     rows = {"test": test, "missing": missing, "boundary": boundary}
@@ -192,7 +195,7 @@ def test_regressor_is_bit_identical_on_onnx(
             continue
         got = predictor.predict_output(X)
         assert got.dtype == np.float64 and got.shape == (len(X), 1), set_name
-        expected = fitted.predict(model_input(fitted, X, names))
+        expected = fitted.predict(model_input(fitted, X, codec))
         assert np.array_equal(got[:, 0], expected), (
             f"onnx on {set_name}: {int(np.sum(got[:, 0] != expected))} of {len(X)} rows differ, "
             f"by up to {float(np.max(np.abs(got[:, 0] - expected)))}"
