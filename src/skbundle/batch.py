@@ -10,6 +10,7 @@ file behind.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -134,11 +135,14 @@ def iter_chunks(
     chunk_size: int = DEFAULT_CHUNK,
     *,
     bad_lines: list[InputProblem] | None = None,
+    text_columns: frozenset[str] = frozenset(),
 ) -> Generator[tuple[Any, int], None, None]:
     """Yield ``(records, offset)``: records in any shape the validator accepts.
 
     A JSON-lines line that does not parse ends the run with an ``InputValidationError``;
     with ``bad_lines`` given, it is recorded there and skipped instead (drift reports it).
+    ``text_columns`` name CSV columns read as text whatever they look like (categorical
+    features whose categories are strings, e.g. a postcode).
     """
     if source.kind == "json":
         text = source.text if source.text is not None else source.path.read_bytes()  # type: ignore[union-attr]
@@ -153,7 +157,7 @@ def iter_chunks(
         yield from jsonl_chunks(source.path, chunk_size, source.label, bad_lines=bad_lines)
     elif source.kind == "csv":
         assert source.path is not None
-        yield from csv_chunks(source.path, chunk_size, source.label)
+        yield from csv_chunks(source.path, chunk_size, source.label, text_columns=text_columns)
     elif source.kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -235,7 +239,12 @@ class _BoundedRecords:
 
 
 def csv_chunks(
-    path: Path, chunk_size: int, label: str, *, max_record_bytes: int = MAX_CSV_RECORD_BYTES
+    path: Path,
+    chunk_size: int,
+    label: str,
+    *,
+    max_record_bytes: int = MAX_CSV_RECORD_BYTES,
+    text_columns: frozenset[str] = frozenset(),
 ) -> Generator[tuple[Any, int], None, None]:
     """CSV rows in chunks of ``chunk_size``, numbers recovered (see :func:`numbers_from_text`).
 
@@ -252,9 +261,10 @@ def csv_chunks(
     with open(path, "rb") as fh:
         bounded = _BoundedRecords(fh, max_record_bytes, label)
         try:
-            with pd.read_csv(bounded, chunksize=chunk_size) as reader:  # type: ignore[call-overload]
+            text = dict.fromkeys(text_columns, str)
+            with pd.read_csv(bounded, chunksize=chunk_size, dtype=text or None) as reader:  # type: ignore[call-overload]
                 for frame in reader:
-                    yield numbers_from_text(frame), offset
+                    yield numbers_from_text(frame, skip=text_columns), offset
                     offset += len(frame)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             detail = " ".join(str(exc).split())[:300]
@@ -265,18 +275,18 @@ def csv_chunks(
             ) from None
 
 
-def numbers_from_text(frame: Any) -> Any:
+def numbers_from_text(frame: Any, skip: frozenset[str] = frozenset()) -> Any:
     """CSV cells are text: parse numeric-looking cells of mixed columns as numbers.
 
     pandas types each chunk's column as a whole, so one bad cell turns a whole column into
     strings; here the numbers are recovered and only the cells that are not numbers stay text,
-    for the validator to report one by one.
+    for the validator to report one by one. Columns in ``skip`` stay text.
     """
     import pandas as pd
 
     for name in frame.columns:
         column = frame[name]
-        if column.dtype.kind != "O":
+        if column.dtype.kind != "O" or name in skip:
             continue
         parsed = pd.to_numeric(column, errors="coerce")
         bad = parsed.isna() & column.notna()
@@ -334,14 +344,22 @@ def jsonl_chunks(
 
 # -- output -------------------------------------------------------------------------------
 def flatten(result: dict[str, Any], row: int) -> dict[str, Any]:
-    """One result as a flat table row: prediction, confidence, one p_<class> column each."""
-    flat: dict[str, Any] = {
-        "row": row,
-        "prediction": result["prediction"],
-        "confidence": result["confidence"],
-    }
-    for name, p in result["probabilities"].items():
+    """One result as a flat table row: the prediction, then what the model gives with it
+    (confidence and one ``p_<class>`` column per class; ``decision`` or one ``decision_<class>``
+    column per class; a regressor's ``interval_low`` and ``interval_high``), then warnings."""
+    flat: dict[str, Any] = {"row": row, "prediction": result["prediction"]}
+    if "confidence" in result:
+        flat["confidence"] = result["confidence"]
+    for name, p in result.get("probabilities", {}).items():
         flat[f"p_{name}"] = p
+    decision = result.get("decision")
+    if isinstance(decision, dict):
+        for name, score in decision.items():
+            flat[f"decision_{name}"] = score
+    elif decision is not None:
+        flat["decision"] = decision
+    if "interval" in result:
+        flat["interval_low"], flat["interval_high"] = result["interval"]
     flat["warnings"] = "; ".join(result["warnings"])
     return flat
 
@@ -397,6 +415,9 @@ class ScoreSummary:
     rows: int = 0
     with_warnings: int = 0
     by_class: dict[str, int] = field(default_factory=dict)
+    """Predictions per class (a classifier)."""
+    values: tuple[float, float, float] | None = None
+    """Smallest, mean and largest prediction (a regressor)."""
     output: str | None = None
 
 
@@ -434,7 +455,14 @@ def score(
     """
     kind = kind or output_kind(output)
     summary = ScoreSummary(output=str(output))
-    chunks = iter_chunks(source, chunk_size)
+    text_columns = frozenset(
+        f.name
+        for f in bundle.manifest.features
+        if f.categories and isinstance(f.categories[0], str)
+    )
+    chunks = iter_chunks(source, chunk_size, text_columns=text_columns)
+    regression = bundle.manifest.output == "values"
+    low, high, total = math.inf, -math.inf, 0.0
     with atomic.write_file(output) as fh, contextlib.closing(chunks):
         writer = _Writer(kind, fh)
         for records, offset in chunks:
@@ -442,10 +470,15 @@ def score(
             writer.write(results, offset)
             summary.rows += len(results)
             for result in results:
-                label = result["prediction"]
-                summary.by_class[label] = summary.by_class.get(label, 0) + 1
+                value = result["prediction"]
+                if regression:
+                    low, high, total = min(low, value), max(high, value), total + value
+                else:
+                    summary.by_class[value] = summary.by_class.get(value, 0) + 1
                 summary.with_warnings += bool(result["warnings"])
             if on_progress is not None:
                 on_progress(summary.rows)
         writer.close()
+    if regression and summary.rows:
+        summary.values = (low, total / summary.rows, high)
     return summary

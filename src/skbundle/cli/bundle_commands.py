@@ -362,7 +362,8 @@ def predict(
         ),
     ] = 10_000,
 ) -> None:
-    """Predict with a bundle: one result per record (prediction, probabilities, confidence).
+    """Predict with a bundle: one result per record (a class with its probabilities, or a
+    regressor's value with its interval).
 
     Input of any size is scored in chunks with a progress bar. Invalid input exits 1 with
     every problem listed, and nothing is written to --output.
@@ -397,11 +398,15 @@ def predict(
             if output is None:
                 sys.stdout.write(json_for_terminal(target.read_text(encoding="utf-8")))
                 return
-    counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items()))
+    if summary.values is not None:
+        low, mean, high = summary.values
+        counts = f"predictions from {low:g} to {high:g}, mean {mean:g}"
+    else:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items(), key=str))
     err_console.print(
         plain(
             f"wrote {summary.rows} predictions to {output} ({counts}; "
-            f"{summary.with_warnings} with range warnings)"
+            f"{summary.with_warnings} with warnings)"
         )
     )
 

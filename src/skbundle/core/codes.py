@@ -90,28 +90,40 @@ class Codec:
 
     # -- codes -> what the pipeline was fitted on -------------------------------------------
     def decode(self, X: np.ndarray) -> pd.DataFrame:
-        """The DataFrame the pipeline was fitted on: training column names and dtypes."""
+        """The DataFrame the pipeline was fitted on: training column names and dtypes.
+
+        The numeric columns form one float64 block built from a C-ordered array, the way
+        ``pd.DataFrame(array)`` lays it out: a scikit-learn step that turns the frame back
+        into an array then sums in the same order as on the training frame (a BLAS dot product
+        over another memory layout can differ in the last bit).
+        """
         import pandas as pd
 
-        columns: dict[str, Any] = {}
+        numeric = [j for j, m in enumerate(self.maps) if m is None]
+        block = np.ascontiguousarray(X[:, numeric]) if len(numeric) != X.shape[1] else X
+        frame: pd.DataFrame = pd.DataFrame(
+            block, columns=pd.Index([self.names[j] for j in numeric]), copy=False
+        )
         for j, spec in enumerate(self.features):
-            codes = X[:, j]
-            lookup = self._lookup[j]
-            if lookup is None:
-                columns[spec.name] = _numeric_column(codes, spec.dtype)
-                continue
-            missing = np.isnan(codes)
-            index = np.where(missing, 0, codes).astype(np.int64)
-            values = lookup[index]  # UNSEEN (-1) picks the placeholder, the last entry
-            if spec.kind == "boolean" and not missing.any() and spec.dtype == "bool":
-                columns[spec.name] = values.astype(bool)
-                continue
-            if missing.any():
-                values = values.copy()
-                values[missing] = None if spec.missing_as == "none" else math.nan
-            columns[spec.name] = _typed_column(values, spec, pd)
-        frame: pd.DataFrame = pd.DataFrame(columns, copy=False)
+            if self.maps[j] is not None:
+                frame.insert(j, spec.name, self._column(X[:, j], j, spec, pd))
         return frame
+
+    def _column(self, codes: np.ndarray, j: int, spec: FeatureSpec, pd: Any) -> Any:
+        missing = np.isnan(codes)
+        index = np.where(missing, 0, codes).astype(np.int64)
+        if spec.dtype == "category":
+            # Unseen and missing alike become NaN: a category column has no other value.
+            index[missing] = -1
+            return pd.Categorical.from_codes(index, categories=spec.categories)
+        lookup = self._lookup[j]
+        assert lookup is not None
+        values = lookup[index]  # UNSEEN (-1) picks the placeholder, the last entry
+        if spec.kind == "boolean" and spec.dtype == "bool" and not missing.any():
+            return values.astype(bool)
+        if missing.any():
+            values[missing] = None if spec.missing_as == "none" else math.nan
+        return _typed_column(values, spec, pd)
 
 
 def _category_type(spec: FeatureSpec) -> type:
@@ -135,20 +147,7 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _numeric_column(codes: np.ndarray, dtype: str) -> np.ndarray:
-    """A numeric feature in its training dtype where that holds the values exactly."""
-    try:
-        kind = np.dtype(dtype).kind
-    except TypeError:
-        return codes
-    if kind in "iu" and not np.isnan(codes).any():
-        return codes.astype(dtype)
-    return codes
-
-
 def _typed_column(values: np.ndarray, spec: FeatureSpec, pd: Any) -> Any:
-    if spec.dtype == "category":
-        return pd.Categorical(values, categories=spec.categories)
     if spec.dtype == "object":
         return values
     try:

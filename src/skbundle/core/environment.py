@@ -7,6 +7,7 @@ than from a hand-kept list.
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import warnings
@@ -57,14 +58,31 @@ def _requirements_of(dist: str) -> list[str]:
     return names
 
 
+KNOWN_DISTRIBUTIONS = {
+    "sklearn": ("scikit-learn",),
+    "numpy": ("numpy",),
+    "scipy": ("scipy",),
+    "pandas": ("pandas",),
+    "joblib": ("joblib",),
+    "builtins": (),
+    "functools": (),
+}
+"""Top-level modules whose distribution is known without scanning every installed package
+(``importlib.metadata.packages_distributions`` reads them all: over half a second)."""
+
+
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    return dict(metadata.packages_distributions())
+
+
 def distributions_of(objects: Iterable[object]) -> set[str]:
     """The distributions that provide the classes of ``objects`` (e.g. 'scikit-learn')."""
-    by_module = metadata.packages_distributions()
-    found = set()
+    found: set[str] = set()
     for obj in objects:
         top = type(obj).__module__.split(".")[0]
-        for dist in by_module.get(top, []):
-            found.add(dist)
+        known = KNOWN_DISTRIBUTIONS.get(top)
+        found.update(known if known is not None else _packages_distributions().get(top, []))
     return found
 
 

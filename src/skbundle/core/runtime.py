@@ -115,16 +115,35 @@ def needs_frame(estimator: Any, features: Sequence[FeatureSpec]) -> bool:
     return _is_meta(first)
 
 
+def _flat_steps(estimator: Any) -> list[Any]:
+    if not hasattr(estimator, "steps"):
+        return [estimator]
+    out = []
+    for _, step in estimator.steps:
+        if step is not None and step != "passthrough":
+            out.extend(_flat_steps(step))
+    return out
+
+
 def _drop_input_names(estimator: Any) -> None:
-    """Forget the column names the first step saw at fit time.
+    """Forget the column names the steps that see the raw input saw at fit time.
 
     The validator has already put columns in schema order and checked their names, so
     scikit-learn's own name check would only force a DataFrame onto the hot path (or warn on
-    a plain array). Only the private, freshly loaded copy is changed.
+    a plain array). That is the first step, and every later step fitted on the very same
+    columns (a step such as ``FunctionTransformer(np.log1p)`` hands its DataFrame on). Only
+    the private, freshly loaded copy is changed.
     """
-    first = first_step(estimator)
-    if first is not None and "feature_names_in_" in vars(first):
-        del first.feature_names_in_
+    steps = _flat_steps(estimator)
+    first = steps[0] if steps else None
+    names = getattr(first, "feature_names_in_", None)
+    if names is None:
+        return
+    for step in steps:
+        seen = vars(step).get("feature_names_in_")
+        if seen is None or list(seen) != list(names):
+            break
+        del step.feature_names_in_
 
 
 class SklearnPredictor:
@@ -155,7 +174,9 @@ class SklearnPredictor:
 
 def own_output(estimator: Any) -> Output:
     """The output an estimator offers: values (a regressor), probabilities, or labels."""
-    if getattr(estimator, "_estimator_type", None) == "regressor":
+    from sklearn.base import is_regressor  # not on the ONNX path: start-up time
+
+    if is_regressor(estimator):
         return "values"
     return "probabilities" if hasattr(estimator, "predict_proba") else "labels"
 

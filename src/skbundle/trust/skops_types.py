@@ -14,6 +14,7 @@ times the archive's size (2.5 MB from 229 KB).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
@@ -114,6 +115,39 @@ def _read_bounded(archive: zipfile.ZipFile, name: str, *, source: str) -> bytes:
 
 
 def types_in(
+    data: bytes,
+    *,
+    source: str,
+    max_ratio: int = MAX_RATIO,
+    max_inflated: int = MAX_INFLATED,
+    max_members: int = MAX_MEMBERS,
+) -> set[str]:
+    """Every type a skops file would construct; see :func:`_types_in`.
+
+    The answer for the last two files is kept: ``save()`` asks for the names a file it has
+    just written imports, then loads it (which asks again), and walking skops' tree costs a
+    quarter of a second for a forest. The answer depends on the bytes alone, and a refusal is
+    never kept.
+    """
+    return set(_types_cached(data, source, max_ratio, max_inflated, max_members))
+
+
+@functools.lru_cache(maxsize=2)
+def _types_cached(
+    data: bytes, source: str, max_ratio: int, max_inflated: int, max_members: int
+) -> frozenset[str]:
+    return frozenset(
+        _types_in(
+            data,
+            source=source,
+            max_ratio=max_ratio,
+            max_inflated=max_inflated,
+            max_members=max_members,
+        )
+    )
+
+
+def _types_in(
     data: bytes,
     *,
     source: str,
