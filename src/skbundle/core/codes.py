@@ -149,7 +149,8 @@ def _plain(value: object) -> object:
 
 def _typed_column(values: np.ndarray, spec: FeatureSpec, pd: Any) -> Any:
     if spec.dtype == "object":
-        return values
+        # A Series of dtype object: pandas 3 would infer its own string dtype from an array.
+        return pd.Series(values, dtype=object)
     try:
         return pd.array(values, dtype=spec.dtype)
     except (TypeError, ValueError):
