@@ -155,9 +155,19 @@ class SklearnPredictor:
 
 def own_output(estimator: Any) -> Output:
     """The output an estimator offers: values (a regressor), probabilities, or labels."""
-    if getattr(estimator, "_estimator_type", None) == "regressor":
+    if _estimator_type(estimator) == "regressor":
         return "values"
     return "probabilities" if hasattr(estimator, "predict_proba") else "labels"
+
+
+def _estimator_type(estimator: Any) -> str | None:
+    # scikit-learn 1.6 moved the estimator type into its tags, and Pipeline no longer has
+    # ``_estimator_type``: without the tags a regressor pipeline looks like a classifier.
+    tags = getattr(estimator, "__sklearn_tags__", None)
+    if callable(tags):
+        kind: str | None = tags().estimator_type
+        return kind
+    return getattr(estimator, "_estimator_type", None)
 
 
 def predict_output(
