@@ -104,7 +104,7 @@ def test_docs_render_offline_with_the_schema_example(browser_page: Page, server:
 
 
 def test_a_regressor_page_takes_categories_from_selects_and_shows_the_interval(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    browser_page: Page, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     from tests import zoo
     from tests.test_serve_categorical import RIDGE, save_fitted
@@ -114,8 +114,8 @@ def test_a_regressor_page_takes_categories_from_selects_and_shows_the_interval(
     bundle = skbundle.load(path)
     record = {**bundle.validator.example(), "species": "Gentoo", "sex": None}
     expected = bundle.predict(record)[0]
-    with live_server(path, tmp_path / "serve.log") as live, chromium.launch() as browser:
-        page = browser.new_page()
+    with live_server(path, tmp_path / "serve.log") as live:
+        page = browser_page  # the module's browser: one Playwright per thread
         page.goto(live.url + "/")
         expect(page.locator("select[name='species'] option")).to_have_text(
             ["Adelie", "Chinstrap", "Gentoo"]
