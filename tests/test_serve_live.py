@@ -148,3 +148,39 @@ def test_the_serving_imports_leave_pandas_and_scikit_learn_out() -> None:
     python = str(Path(SKBUNDLE).with_name("python"))
     result = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_regressor_with_categorical_features_served_live(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """A real `skbundle serve` of a penguin body-mass regressor: the value and its interval,
+    a 422 for a wrong category type, BYTES inputs over v2, and the value histogram."""
+    from tests import zoo
+    from tests.test_serve_categorical import RIDGE, records, save_fitted
+
+    fitted = zoo.case(RIDGE).build()
+    path = save_fitted(fitted, tmp_path_factory.mktemp("live-ridge") / RIDGE, RIDGE)
+    bundle = skbundle.load(path)
+    rows = records(fitted.X_test, 5)
+    expected = bundle.predict(rows)
+    with live_server(path, tmp_path / "serve.log", "--workers", "2") as live:
+        ok = httpx.post(f"{live.url}/predict", content=orjson.dumps(rows))
+        assert ok.status_code == 200
+        assert ok.json() == expected
+        bad = httpx.post(f"{live.url}/predict", content=orjson.dumps({**rows[0], "sex": 1}))
+        assert bad.status_code == 422
+        assert bad.json()["problems"] == [
+            {"record": 0, "field": "sex", "problem": "got int 1",
+             "expected": "one of the 2 categories ['female', 'male']"}
+        ]  # fmt: skip
+        inputs = [
+            {"name": n, "shape": [5], "datatype": "BYTES" if f.kind != "numeric" else "FP64",
+             "data": [r[n] for r in rows]}
+            for n, f in zip(bundle.feature_names, bundle.validator.features, strict=True)
+        ]  # fmt: skip
+        body = httpx.post(f"{live.url}/v2/models/{RIDGE}/infer", json={"inputs": inputs}).json()
+        assert body["outputs"][0]["data"] == [r["prediction"] for r in expected]
+        text = httpx.get(f"{live.url}/metrics").text
+        found = re.search(r"^skbundle_predicted_value_count (\S+)$", text, re.M)
+        assert found is not None and float(found.group(1)) == 10.0
+    assert f"serving {RIDGE} 1.0.0 (runtime skops)" in " ".join(live.log.read_text().split())

@@ -101,3 +101,34 @@ def test_docs_render_offline_with_the_schema_example(browser_page: Page, server:
     predict.click()
     expect(page.locator(".opblock-body").first).to_contain_text("mean radius")
     assert outside == []
+
+
+def test_a_regressor_page_takes_categories_from_selects_and_shows_the_interval(
+    browser_page: Page, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from tests import zoo
+    from tests.test_serve_categorical import RIDGE, save_fitted
+
+    fitted = zoo.case(RIDGE).build()
+    path = save_fitted(fitted, tmp_path_factory.mktemp("page-ridge") / RIDGE, RIDGE)
+    bundle = skbundle.load(path)
+    record = {**bundle.validator.example(), "species": "Gentoo", "sex": None}
+    expected = bundle.predict(record)[0]
+    with live_server(path, tmp_path / "serve.log") as live:
+        page = browser_page  # the module's browser: one Playwright per thread
+        page.goto(live.url + "/")
+        expect(page.locator("select[name='species'] option")).to_have_text(
+            ["Adelie", "Chinstrap", "Gentoo"]
+        )
+        expect(page.locator("select[name='sex'] option")).to_have_text(
+            ["(missing)", "female", "male"]
+        )
+        page.select_option("select[name='species']", label="Gentoo")
+        page.select_option("select[name='sex']", label="(missing)")
+        page.click("#predict")
+        expect(page.locator("#status")).to_have_text("HTTP 200")
+        expect(page.locator("#label")).to_have_text(f"{expected['prediction']:.6g}")
+        low, high = expected["interval"]
+        expect(page.locator("#interval")).to_have_text(f"90% interval {low:.6g} to {high:.6g}")
+        expect(page.locator("#bars .bar")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "page-regressor.png"), full_page=True)

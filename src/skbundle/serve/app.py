@@ -40,7 +40,7 @@ from skbundle.core.environment import skbundle_version
 from skbundle.errors import HttpError, InputValidationError
 from skbundle.serve import openapi, page, v2
 from skbundle.serve.http import ApiKey, Receive, Scope, Send, parse_json, read_body, send_json
-from skbundle.serve.metrics import CONTENT_TYPE, ServerMetrics
+from skbundle.serve.metrics import CONTENT_TYPE, ServerMetrics, value_buckets
 
 if TYPE_CHECKING:
     from skbundle.monitor.predlog import PredictionLogger
@@ -54,7 +54,9 @@ THREAD_ROWS = 1000
 does not hold up health checks and small requests on the same worker."""
 
 PredictionHook = Callable[[np.ndarray, np.ndarray], None]
-"""Called as ``hook(X, proba)`` after each successful prediction (e.g. a prediction logger)."""
+"""Called as ``hook(X, output)`` after each successful prediction (e.g. a prediction logger):
+the validated codes and the runtime output, whose layout follows ``Manifest.output``
+(probabilities per class; class index then decision scores; a regressor's value)."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,25 @@ class Service:
         self.on_prediction = on_prediction
         self.prediction_log = prediction_log
         self.auth = ApiKey(options.api_key) if options.api_key else None
-        self.metrics = ServerMetrics(bundle.classes, bundle.feature_names)
+        self.example = bundle.validator.example()
+        # One prediction at start-up, of the typical record: its width says whether a label
+        # classifier has decision scores (v2 outputs), a regressor's value centres the metrics'
+        # histogram, and the first client request does not pay for a cold runtime.
+        probe = bundle.predict_validated(bundle.validate(self.example))
+        output = bundle.manifest.output
+        self.metrics = ServerMetrics(
+            bundle.classes,
+            bundle.feature_names,
+            output=output,
+            buckets=_value_buckets(bundle, float(probe[0, 0])) if output == "values" else (),
+        )
         if prediction_log is not None:
             self.metrics.watch_prediction_log(prediction_log)
-        self.example = bundle.validator.example()
-        self.openapi = openapi.build(bundle, options.max_rows, auth=self.auth is not None)
-        self.v2_metadata = v2.model_metadata(bundle)
+        self.v2_metadata = v2.model_metadata(bundle, probe.shape[1])
+        self.v2_outputs = tuple(t["name"] for t in self.v2_metadata["outputs"])
+        self.openapi = openapi.build(
+            bundle, options.max_rows, auth=self.auth is not None, outputs=self.v2_outputs
+        )
 
     @functools.cached_property
     def page(self) -> str:
@@ -105,22 +120,32 @@ class Service:
     def predict(
         self, X_source: Any, ignore_unknown: bool = False
     ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-        """Validate, predict, count and call the hook; returns X, probabilities, warnings."""
+        """Validate, predict, count and call the hook; returns X, the runtime output (see
+        :mod:`skbundle.core.runtime`) and the warnings."""
         try:
             checked = self.bundle.validate(X_source, ignore_unknown=ignore_unknown)
         except InputValidationError as exc:
             self.metrics.invalid(exc.problems)
             raise
-        proba = self.bundle.predict_validated(checked)
-        self.metrics.predicted(proba)
+        output = self.bundle.predict_validated(checked)
+        self.metrics.predicted(output)
         if self.on_prediction is not None:
             try:
-                self.on_prediction(checked.X, proba)
+                self.on_prediction(checked.X, output)
             except Exception:
                 # The client still gets its prediction; the failure is logged and counted.
                 self.metrics.hook_errors.inc()
                 log.exception("the on_prediction hook raised; the prediction was still returned")
-        return checked.X, proba, checked.warnings
+        return checked.X, output, checked.warnings
+
+
+def _value_buckets(bundle: Bundle, center: float) -> tuple[float, ...]:
+    """A regressor's histogram buckets: around its prediction for the typical record
+    (``center``), in steps of its interval's half-width (the test RMSE without one)."""
+    interval = bundle.manifest.interval
+    rmse = bundle.manifest.metrics.get("test", {}).get("rmse")
+    scale = interval.half_width if interval is not None else rmse
+    return value_buckets(center, float(scale) if isinstance(scale, (int, float)) else 0.0)
 
 
 class _State:
@@ -201,10 +226,10 @@ class _PredictEndpoint(_ModelEndpoint):
                 raise _too_many_rows(len(data), service.options.max_rows)
         ignore = _ignore_unknown(scope)
         if single or len(data) < THREAD_ROWS:
-            _, proba, warnings = service.predict(data, ignore)
+            _, output, warnings = service.predict(data, ignore)
         else:
-            _, proba, warnings = await run_in_threadpool(service.predict, data, ignore)
-        results = service.bundle.results(proba, warnings)
+            _, output, warnings = await run_in_threadpool(service.predict, data, ignore)
+        results = service.bundle.results(output, warnings)
         await send_json(send, 200, results[0] if single else results)
 
     def validation_body(self, exc: InputValidationError) -> dict[str, Any]:
@@ -230,13 +255,13 @@ class _InferEndpoint(_ModelEndpoint):
         _check_model(service.bundle, scope["path_params"])
         payload = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
         rows, outputs, request_id = v2.parse_request(
-            payload, service.bundle, service.options.max_rows
+            payload, service.bundle, service.options.max_rows, service.v2_outputs
         )
         if len(rows) < THREAD_ROWS:
-            _, proba, _ = service.predict(rows)
+            _, output, _ = service.predict(rows)
         else:
-            _, proba, _ = await run_in_threadpool(service.predict, rows)
-        await send_json(send, 200, v2.response(service.bundle, proba, outputs, request_id))
+            _, output, _ = await run_in_threadpool(service.predict, rows)
+        await send_json(send, 200, v2.response(service.bundle, output, outputs, request_id))
 
     def validation_body(self, exc: InputValidationError) -> dict[str, Any]:
         return {"error": str(exc), **_problems(exc)}
@@ -310,9 +335,9 @@ def _check_model(bundle: Bundle, params: dict[str, Any]) -> None:
 
 
 def _both(first: PredictionHook, second: PredictionHook) -> PredictionHook:
-    def hook(X: np.ndarray, proba: np.ndarray) -> None:
-        first(X, proba)
-        second(X, proba)
+    def hook(X: np.ndarray, output: np.ndarray) -> None:
+        first(X, output)
+        second(X, output)
 
     return hook
 
@@ -345,13 +370,16 @@ def create_app(
     max_body_bytes
         The largest request body accepted (413 above), checked before it is read whole.
     on_prediction
-        Called as ``on_prediction(X, proba)`` after every successful prediction, with the
-        validated float array and the probabilities. An exception it raises is logged and
-        counted, and the client still gets its prediction.
+        Called as ``on_prediction(X, output)`` after every successful prediction, with the
+        validated float array (codes for categorical features, see
+        :mod:`skbundle.core.codes`) and the runtime output: the probabilities of a classifier
+        that has them, the class index and decision scores of one that has not, a regressor's
+        values in column 0 (see :mod:`skbundle.core.runtime`). An exception it raises is
+        logged and counted, and the client still gets its prediction.
     runtime, trust_pickle, trusted_types, allow_version_mismatch
         Passed to :func:`skbundle.load` when ``bundle`` is a path.
     log_predictions
-        Append every prediction's validated inputs and probabilities to this JSON-lines file
+        Append every prediction's validated inputs and runtime output to this JSON-lines file
         (rotated by size; see :mod:`skbundle.monitor.predlog`), for ``skbundle drift --from-log``.
         The writing happens on a background thread: the request does not wait for the disk.
         Or a :class:`~skbundle.monitor.PredictionLogger` made by the caller (for its rotation
@@ -551,7 +579,9 @@ def _metadata(service: Service) -> dict[str, Any]:
         "description": m.description,
         "created_at": m.created_at,
         "task": m.task,
+        "output": m.output,
         "classes": m.classes,
+        "interval": None if m.interval is None else m.interval.model_dump(mode="json"),
         "pipeline": m.pipeline,
         "features": [f.model_dump(mode="json") for f in m.features],
         "example": service.example,

@@ -4,6 +4,15 @@ Each app gets its own registry, so several apps (tests) never share counters. Wi
 worker processes, ``skbundle serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a private
 directory before the workers start; ``/metrics`` then aggregates every worker's counts.
 
+What is counted per prediction depends on the bundle's output (``Manifest.output``): a
+classifier's predictions are counted by predicted class (``skbundle_predictions_total{class_name}``,
+from the argmax of its probabilities or from the label column of a classifier without them); a
+regressor's are counted without a label, and their values go into the histogram
+``skbundle_predicted_value``, whose buckets are fixed when the app starts: the prediction for the
+bundle's typical record, plus and minus 0.5, 1, 2 and 4 times the half-width of its prediction
+interval (the test RMSE without an interval), so that a shift of the predictions shows in the
+buckets around the value the model usually gives.
+
 Label values come only from fixed sets (endpoint templates, status codes, class names,
 feature names), never from raw client input: a client sending a million made-up field names
 must not create a million time series.
@@ -18,6 +27,7 @@ time, so that a full disk is seen rather than silently ending the log:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
@@ -82,10 +92,47 @@ class _PredictionLogCollector:
             yield CounterMetricFamily(f"skbundle_prediction_log_{name}", documentation, value)
 
 
-class ServerMetrics:
-    """The metrics of one app, with label children cached for the hot path."""
+VALUE_STEPS = (-4.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0)
+"""A regressor's histogram buckets, in units of its scale around its typical prediction."""
 
-    def __init__(self, classes: Sequence[str], features: Iterable[str]) -> None:
+
+def value_buckets(center: float, scale: float) -> tuple[float, ...]:
+    """Histogram buckets for a regressor's predicted values (see the module docstring).
+
+    A scale that is not a positive finite number (a perfect fit, an unknown RMSE) falls back
+    to the size of the center, or 1.
+    """
+    if not (math.isfinite(scale) and scale > 0):
+        scale = abs(center) if math.isfinite(center) and center != 0 else 1.0
+    if not math.isfinite(center):
+        center = 0.0
+    return tuple(sorted({center + step * scale for step in VALUE_STEPS}))
+
+
+class ServerMetrics:
+    """The metrics of one app, with label children cached for the hot path.
+
+    Parameters
+    ----------
+    classes
+        A classifier's class names, in manifest order (empty for a regressor).
+    features
+        The feature names (the only ``field`` labels of validation errors besides the two
+        fixed ones).
+    output
+        What the runtime returns: ``probabilities``, ``labels`` or ``values``.
+    buckets
+        A regressor's histogram buckets (see :func:`value_buckets`); ignored otherwise.
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        features: Iterable[str],
+        *,
+        output: str = "probabilities",
+        buckets: Sequence[float] = (),
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "skbundle_requests",
@@ -100,12 +147,25 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.predictions = Counter(
-            "skbundle_predictions",
-            "Predicted records, by predicted class.",
-            ["class_name"],
-            registry=self.registry,
-        )
+        self._output = output
+        self._values: Histogram | None = None
+        if output == "values":
+            self.predictions = Counter(
+                "skbundle_predictions", "Predicted records.", registry=self.registry
+            )
+            self._values = Histogram(
+                "skbundle_predicted_value",
+                "The regressor's predicted values (buckets around its typical prediction).",
+                buckets=tuple(buckets) or value_buckets(0.0, 1.0),
+                registry=self.registry,
+            )
+        else:
+            self.predictions = Counter(
+                "skbundle_predictions",
+                "Predicted records, by predicted class.",
+                ["class_name"],
+                registry=self.registry,
+            )
         self.validation_errors = Counter(
             "skbundle_validation_errors",
             "Problems found in prediction input, by feature (_input: the input as a whole, "
@@ -119,7 +179,9 @@ class ServerMetrics:
             registry=self.registry,
         )
         self._classes = list(classes)
-        self._by_class = [self.predictions.labels(c) for c in self._classes]
+        self._by_class = (
+            [] if output == "values" else [self.predictions.labels(c) for c in self._classes]
+        )
         self._features = frozenset(features)
         self._latency: dict[str, Histogram] = {}
         self._requests: dict[tuple[str, int], Counter] = {}
@@ -141,12 +203,21 @@ class ServerMetrics:
             hist = self._latency[endpoint] = self.latency.labels(endpoint)
         hist.observe(seconds)
 
-    def predicted(self, proba: np.ndarray) -> None:
-        """Count predictions by class from the probability matrix (argmax per row)."""
-        if proba.shape[0] == 1:
-            self._by_class[int(proba[0].argmax())].inc()
+    def predicted(self, output: np.ndarray) -> None:
+        """Count the predictions of a runtime output (see :mod:`skbundle.core.runtime`): by
+        class (the argmax of probabilities, or the label column), or a regressor's values."""
+        if self._values is not None:
+            self.predictions.inc(output.shape[0])
+            observe = self._values.observe
+            for value in output[:, 0].tolist():
+                observe(value)
             return
-        counts = np.bincount(proba.argmax(axis=1), minlength=len(self._classes))
+        labels = self._output == "labels"
+        if output.shape[0] == 1:
+            self._by_class[int(output[0, 0] if labels else output[0].argmax())].inc()
+            return
+        index = output[:, 0].astype(np.intp) if labels else output.argmax(axis=1)
+        counts = np.bincount(index, minlength=len(self._classes))
         for child, n in zip(self._by_class, counts.tolist(), strict=True):
             if n:
                 child.inc(n)

@@ -1,19 +1,25 @@
 """The OpenAPI document, generated from the bundle's feature schema, and the /docs page.
 
-Request bodies name every feature with its type, its training range and an example record,
-so a client generator or a person reading /docs sees exactly what to send. The schema is
+Request bodies name every feature with its type (a number with its training range; a
+categorical feature an ``enum`` of its categories, a boolean one a ``boolean``) and an example
+record, and the response schema follows what the bundle predicts (class and probabilities,
+class and decision scores, or a value and its interval), so a client generator or a person
+reading /docs sees exactly what to send and what comes back. The schema is
 documentation only: requests are checked by the bundle's validator, not by this schema.
 /docs is Swagger UI served from the ``swagger-ui-bundle`` package: no CDN, no internet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from skbundle.bundle import Bundle
+from skbundle.bundle import Bundle, prediction_labels
+from skbundle.core.manifest import FeatureSpec
+from skbundle.serve.v2 import input_datatype
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>skbundle API</title>
@@ -57,24 +63,129 @@ def _error(description: str, ref: str = "Error") -> dict[str, Any]:
     return {"description": description, **_json(ref)}
 
 
-def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of an app serving ``bundle``."""
-    example = bundle.validator.example()
-    properties = {}
-    for f in bundle.validator.features:
-        parts = [f"training range [{f.min:g}, {f.max:g}]" if f.min is not None else "no range"]
-        if f.mean is not None:
-            parts.append(f"mean {f.mean:g}")
-        parts.append(
-            "null accepted (missing in training)" if f.missing_allowed else "required, not null"
+def _numeric_property(f: FeatureSpec) -> dict[str, Any]:
+    parts = [f"training range [{f.min:g}, {f.max:g}]" if f.min is not None else "no range"]
+    if f.mean is not None:
+        parts.append(f"mean {f.mean:g}")
+    parts.append(
+        "null accepted (missing in training)" if f.missing_allowed else "required, not null"
+    )
+    parts.append("values outside the range are accepted with a warning")
+    return {"type": "number", "description": "; ".join(parts)}
+
+
+def _category_property(f: FeatureSpec) -> dict[str, Any]:
+    """A categorical feature as an ``enum`` of its categories; a boolean one as a boolean.
+
+    The enum lists the categories seen in training, also where the pipeline accepts others
+    (the server answers them with a warning; the description says so): it documents what
+    the model knows. Where missing values are allowed it ends with ``null``, as OpenAPI 3.0
+    requires of a nullable enum.
+    """
+    categories = list(f.categories or [])
+    missing = "null accepted (missing in training)" if f.missing_allowed else "required, not null"
+    if f.kind == "boolean":
+        return {"type": "boolean", "description": f"true or false; {missing}"}
+    kind = "integer" if categories and isinstance(categories[0], int) else "string"
+    prop: dict[str, Any] = {"type": kind, "enum": categories}
+    if f.unknown == "accept":
+        text = (
+            "one of the categories seen in training; another is accepted with a warning (the "
+            "pipeline handles it as unknown)"
         )
-        parts.append("values outside the range are accepted with a warning")
-        prop: dict[str, Any] = {"type": "number", "description": "; ".join(parts)}
+    else:
+        text = "one of the categories seen in training; another is refused (422)"
+    if f.missing_allowed:
+        # OpenAPI 3.0: with nullable, an enum must list null to allow it.
+        prop["enum"] = [*categories, None]
+    prop["description"] = f"{text}; {missing}"
+    return prop
+
+
+def record_properties(bundle: Bundle) -> dict[str, dict[str, Any]]:
+    """The JSON schema of each feature, as the ``Record`` schema lists them."""
+    properties: dict[str, dict[str, Any]] = {}
+    for f in bundle.validator.features:
+        prop = _numeric_property(f) if f.kind == "numeric" else _category_property(f)
         if f.missing_allowed:
             prop["nullable"] = True
         properties[f.name] = prop
+    return properties
+
+
+def _result_schema(bundle: Bundle) -> dict[str, Any]:
+    """``PredictionResult``: what ``Bundle.predict`` gives for one record, by output kind."""
+    m = bundle.manifest
+    warnings = {"type": "array", "items": {"type": "string"}}
+    if m.output == "values":
+        properties: dict[str, Any] = {"prediction": {"type": "number"}}
+        required = ["prediction", "warnings"]
+        if m.interval is not None:
+            properties["interval"] = {
+                "type": "array",
+                "items": {"type": "number"},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": f"[low, high]: the {m.interval.level:.0%} split-conformal "
+                f"prediction interval (prediction +/- {m.interval.half_width:g})",
+            }
+            required.insert(1, "interval")
+        properties["warnings"] = warnings
+        return {"type": "object", "properties": properties, "required": required}
+    labels = prediction_labels(m)
+    integers = bool(labels) and all(type(v) is int for v in labels)
+    prediction = {"type": "integer" if integers else "string", "enum": labels}
+    if m.output == "probabilities":
+        classes = bundle.classes
+        return {
+            "type": "object",
+            "properties": {
+                "prediction": prediction,
+                "probabilities": {
+                    "type": "object",
+                    "properties": {c: {"type": "number"} for c in classes},
+                },
+                "confidence": {"type": "number"},
+                "warnings": warnings,
+            },
+            "required": ["prediction", "probabilities", "confidence", "warnings"],
+        }
+    decision = {
+        "oneOf": [
+            {"type": "number", "description": "two classes: the decision function's score"},
+            {
+                "type": "object",
+                "properties": {c: {"type": "number"} for c in bundle.classes},
+                "description": "more classes: a score per class",
+            },
+        ],
+        "description": "present where the estimator has a decision function",
+    }
+    return {
+        "type": "object",
+        "properties": {"prediction": prediction, "decision": decision, "warnings": warnings},
+        "required": ["prediction", "warnings"],
+    }
+
+
+def build(
+    bundle: Bundle, max_rows: int, *, auth: bool, outputs: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of an app serving ``bundle``; ``outputs`` names its v2 outputs
+    (those of a classifier with probabilities when empty)."""
+    example = bundle.validator.example()
+    properties = record_properties(bundle)
     required = [f.name for f in bundle.validator.features if not f.missing_allowed]
     classes = bundle.classes
+    outputs = list(outputs) or ["label", "probabilities"]
+    v2_example = [
+        {"name": f.name, "shape": [1], "datatype": input_datatype(f), "data": [example[f.name]]}
+        for f in bundle.validator.features
+    ]
+    if bundle.task == "regression":
+        about = f"Predictions of the regression bundle {bundle.name!r}."
+    else:
+        about = f"Predictions of the bundle {bundle.name!r}: classes {classes}."
     security: list[dict[str, list[str]]] = [{"bearer": []}] if auth else []
     predict_errors = {
         "400": _error("The body is not JSON."),
@@ -101,8 +212,7 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
         "info": {
             "title": f"{bundle.name} (skbundle)",
             "version": bundle.version,
-            "description": bundle.manifest.description
-            or f"Predictions of the bundle {bundle.name!r}: classes {classes}.",
+            "description": bundle.manifest.description or about,
         },
         "paths": {
             "/predict": {
@@ -148,7 +258,7 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                     "requestBody": {"required": True, **_json("V2InferenceRequest")},
                     "responses": {
                         "200": {
-                            "description": "Outputs label and probabilities.",
+                            "description": f"Outputs {', '.join(outputs)}.",
                             **_json("V2InferenceResponse"),
                         },
                         **{k: v for k, v in v2_errors.items() if v is not None},
@@ -219,19 +329,7 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                         },
                     ]
                 },
-                "PredictionResult": {
-                    "type": "object",
-                    "properties": {
-                        "prediction": {"type": "string", "enum": classes},
-                        "probabilities": {
-                            "type": "object",
-                            "properties": {c: {"type": "number"} for c in classes},
-                        },
-                        "confidence": {"type": "number"},
-                        "warnings": {"type": "array", "items": {"type": "string"}},
-                    },
-                    "required": ["prediction", "probabilities", "confidence", "warnings"],
-                },
+                "PredictionResult": _result_schema(bundle),
                 "PredictResponse": {
                     "oneOf": [
                         {"$ref": "#/components/schemas/PredictionResult"},
@@ -297,17 +395,12 @@ def build(bundle: Bundle, max_rows: int, *, auth: bool) -> dict[str, Any]:
                             "uniqueItems": True,
                             "items": {
                                 "type": "object",
-                                "properties": {"name": {"enum": ["label", "probabilities"]}},
+                                "properties": {"name": {"enum": outputs}},
                             },
                         },
                     },
                     "required": ["inputs"],
-                    "example": {
-                        "inputs": [
-                            {"name": name, "shape": [1], "datatype": "FP64", "data": [value]}
-                            for name, value in example.items()
-                        ]
-                    },
+                    "example": {"inputs": v2_example},
                 },
                 "V2InferenceResponse": {
                     "type": "object",

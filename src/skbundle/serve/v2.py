@@ -7,10 +7,23 @@ Inputs are accepted in the two layouts v2 clients use for tabular models:
 * one tensor of shape ``[N, n_features]`` with columns in schema order (any name).
 
 Either way the rows go through the bundle's one validator, so a bad value is reported with
-its record and feature. Outputs: ``label`` (BYTES, ``[N]``) and ``probabilities`` (FP64,
-``[N, n_classes]``, columns in the order of the ``classes`` parameter). Errors follow the
-protocol's error body, ``{"error": "<message>"}``, with our structured ``problems`` list
-beside it for clients that want the field.
+its record and feature. A numeric feature's tensor has a numeric datatype (FP64 in the
+metadata); a categorical feature with string categories is a ``BYTES`` tensor whose JSON
+``data`` holds the category strings, one with integer categories an integer tensor (INT64), a
+boolean feature a ``BOOL`` tensor; a matrix may use any of the datatypes the schema needs, and
+the validator checks each value. Outputs, by what the bundle predicts (``Manifest.output``):
+
+* a classifier with probabilities: ``label`` (BYTES, ``[N]``, the class names) and
+  ``probabilities`` (FP64, ``[N, n_classes]``, columns in the order of the ``classes``
+  parameter);
+* a classifier without them: ``label`` (``[N]``; INT64 when the classes are integers, else
+  BYTES) and, where the estimator has a decision function, ``decision`` (FP64, ``[N]`` for
+  two classes, ``[N, n_classes]`` with a ``classes`` parameter otherwise);
+* a regressor: ``prediction`` (FP64, ``[N]``) and, when the bundle has a prediction interval,
+  ``interval`` (FP64, ``[N, 2]``: low, high; its ``level`` is a parameter).
+
+Errors follow the protocol's error body, ``{"error": "<message>"}``, with our structured
+``problems`` list beside it for clients that want the field.
 
 Every size is checked before the work it would cause (a hostile request costs no more than
 its bytes): at most ``Validator.max_fields`` input tensors (4 per feature, plus 64); a shape of
@@ -24,12 +37,14 @@ named once; ``id`` a string. Values and names are quoted through
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
-from skbundle.bundle import Bundle
+from skbundle.bundle import Bundle, prediction_labels
+from skbundle.core.manifest import FeatureSpec
 from skbundle.core.schema import describe
 from skbundle.errors import HttpError
 
@@ -39,7 +54,11 @@ NUMERIC = frozenset(
     {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8"}
     | {"UINT64", "UINT32", "UINT16", "UINT8"}
 )
+INTEGERS = frozenset(d for d in NUMERIC if "INT" in d)
+BYTES = "BYTES"
+BOOL = "BOOL"
 OUTPUTS = ("label", "probabilities")
+"""The outputs of a classifier with probabilities (see :func:`output_names` for the others)."""
 _PLAIN_NUMBERS = frozenset({float, int})
 
 Rows = list[list[Any]] | np.ndarray
@@ -61,17 +80,65 @@ def _bad(problem: str, expected: str, field: str | None = None, status: int = 40
     return HttpError.simple(status, "invalid_inference_request", problem, expected, field=field)
 
 
-def model_metadata(bundle: Bundle) -> dict[str, Any]:
-    """``GET /v2/models/{name}``: the model's name, versions, platform, inputs and outputs."""
+def input_datatype(spec: FeatureSpec) -> str:
+    """The datatype a feature's tensor is declared with in the model metadata."""
+    if spec.kind == "boolean":
+        return BOOL
+    if spec.kind == "categorical":
+        first = (spec.categories or [""])[0]
+        return "INT64" if isinstance(first, int) else BYTES
+    return "FP64"
+
+
+def _accepted(datatype: str) -> frozenset[str]:
+    """The datatypes a tensor declared as ``datatype`` may be sent with."""
+    if datatype == "FP64":
+        return NUMERIC
+    if datatype == "INT64":
+        return INTEGERS
+    return frozenset({datatype})
+
+
+def _integer_labels(bundle: Bundle) -> bool:
+    labels = prediction_labels(bundle.manifest)
+    return bool(labels) and all(type(v) is int for v in labels)
+
+
+def output_tensors(bundle: Bundle, width: int) -> list[dict[str, Any]]:
+    """The outputs of ``bundle`` as the metadata lists them; ``width`` is the number of columns
+    of its runtime output (which says whether a label classifier has decision scores)."""
+    output = bundle.manifest.output
+    if output == "values":
+        tensors = [{"name": "prediction", "datatype": "FP64", "shape": [-1]}]
+        if bundle.manifest.interval is not None:
+            tensors.append({"name": "interval", "datatype": "FP64", "shape": [-1, 2]})
+        return tensors
+    if output == "probabilities":
+        return [
+            {"name": "label", "datatype": BYTES, "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(bundle.classes)]},
+        ]
+    label = "INT64" if _integer_labels(bundle) else BYTES
+    tensors = [{"name": "label", "datatype": label, "shape": [-1]}]
+    if width == 2:
+        tensors.append({"name": "decision", "datatype": "FP64", "shape": [-1]})
+    elif width > 2:
+        tensors.append({"name": "decision", "datatype": "FP64", "shape": [-1, width - 1]})
+    return tensors
+
+
+def model_metadata(bundle: Bundle, width: int) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: the model's name, versions, platform, inputs and outputs;
+    ``width`` as for :func:`output_tensors`."""
     return {
         "name": bundle.name,
         "versions": [bundle.version],
         "platform": f"skbundle/{bundle.runtime.format}",
-        "inputs": [{"name": n, "datatype": "FP64", "shape": [-1]} for n in bundle.feature_names],
-        "outputs": [
-            {"name": "label", "datatype": "BYTES", "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(bundle.classes)]},
+        "inputs": [
+            {"name": f.name, "datatype": input_datatype(f), "shape": [-1]}
+            for f in bundle.validator.features
         ],
+        "outputs": output_tensors(bundle, width),
     }
 
 
@@ -144,8 +211,11 @@ def _shape(tensor: dict[str, Any], name: str) -> list[int]:
     return shape
 
 
-def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows, list[str], object]:
-    """Rows in schema order, the outputs asked for, and the request id, from a v2 request.
+def parse_request(
+    payload: object, bundle: Bundle, max_rows: int, available: Sequence[str] = OUTPUTS
+) -> tuple[Rows, list[str], object]:
+    """Rows in schema order, the outputs asked for, and the request id, from a v2 request;
+    ``available`` names the outputs the model has (all of them when none is asked for).
 
     Raises
     ------
@@ -168,6 +238,11 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
             f"at most {max_inputs}: one tensor of shape [N, {n_features}], or one tensor per "
             f"feature (see GET /v2/models/{bundle.name})",
         )
+    declared = {f.name: input_datatype(f) for f in bundle.validator.features}
+    # Any datatype the schema needs is accepted for a matrix (any name): the validator checks
+    # each value against its feature.
+    any_input = frozenset(chain.from_iterable(_accepted(d) for d in declared.values()))
+    plain = bundle.validator.codec.plain
     tensors: dict[str, tuple[list[int], list[Any]]] = {}
     for position, tensor in enumerate(inputs):
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
@@ -177,10 +252,12 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
             )
         name = tensor["name"]
         datatype = tensor.get("datatype")
-        if type(datatype) is not str or datatype not in NUMERIC:  # a list is unhashable
+        feature = declared.get(name)
+        allowed = any_input if feature is None else _accepted(feature)
+        if type(datatype) is not str or datatype not in allowed:  # a list is unhashable
             raise _bad(
                 f"input {name!r} has datatype {describe(datatype)}",
-                f"a numeric datatype, one of {sorted(NUMERIC)}",
+                _datatype_expected(allowed, name if feature is not None else None, feature),
                 field=name,
             )
         if name in tensors:
@@ -194,7 +271,7 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
                 field=name,
             )
         tensors[name] = (shape, flat)
-    outputs = _requested_outputs(payload.get("outputs"))
+    outputs = _requested_outputs(payload.get("outputs"), available)
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise _bad(
@@ -207,7 +284,7 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
             len(shape) == 2 and shape[1] == n_features and (name not in names or n_features > 1)
         )
         if is_matrix:
-            array = _as_array(flat, (shape[0], n_features))
+            array = _as_array(flat, (shape[0], n_features)) if plain else None
             rows: Rows = (
                 array
                 if array is not None
@@ -253,7 +330,9 @@ def parse_request(payload: object, bundle: Bundle, max_rows: int) -> tuple[Rows,
         columns.append(flat)
     if n_rows is None:  # pragma: no cover - every tensor is a known feature by now
         raise _bad("no input names a feature", "inputs named after the model's features")
-    if all(c is not None for c in columns):
+    if plain and all(c is not None for c in columns):
+        # Only for an all-numeric schema: a categorical feature's values must reach the
+        # validator as sent (an integer category is not the float numpy would make of it).
         array = _as_array(list(chain.from_iterable(columns)), (n_features, n_rows))  # type: ignore[arg-type]
         if array is not None:
             return _check_rows(array.T, max_rows), outputs, request_id
@@ -280,19 +359,34 @@ def _check_row_count(n_rows: int, max_rows: int) -> None:
         )
 
 
-def _requested_outputs(outputs: object) -> list[str]:
+def _datatype_expected(allowed: frozenset[str], feature: str | None, declared: str | None) -> str:
+    if feature is None or declared == "FP64":
+        if allowed == NUMERIC:
+            return f"a numeric datatype, one of {sorted(NUMERIC)}"
+        return f"one of {sorted(allowed)}"
+    if declared == BYTES:
+        return f"BYTES (the feature {feature!r} is categorical: 'data' holds its category strings)"
+    if declared == BOOL:
+        return f"BOOL (the feature {feature!r} is boolean: 'data' holds true or false)"
+    return (
+        f"an integer datatype, one of {sorted(INTEGERS)} (the feature {feature!r} is "
+        "categorical with integer categories)"
+    )
+
+
+def _requested_outputs(outputs: object, available: Sequence[str]) -> list[str]:
     if outputs is None:
-        return list(OUTPUTS)
+        return list(available)
     if not isinstance(outputs, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
     ):
         raise _bad("'outputs' is not a list of objects with a 'name'", 'e.g. [{"name": "label"}]')
     names: list[str] = []
-    for output in outputs:  # stops at the first wrong one: at most len(OUTPUTS) + 1 turns
+    for output in outputs:  # stops at the first wrong one: at most len(available) + 1 turns
         name = output["name"]
-        if name not in OUTPUTS:
+        if name not in available:
             raise _bad(
-                f"output {describe(name)} does not exist", f"one of {list(OUTPUTS)}", field=name
+                f"output {describe(name)} does not exist", f"one of {list(available)}", field=name
             )
         if name in names:
             # Each output once: a request must not make the response repeat a tensor.
@@ -302,26 +396,14 @@ def _requested_outputs(outputs: object) -> list[str]:
 
 
 def response(
-    bundle: Bundle, proba: np.ndarray, outputs: list[str], request_id: object
+    bundle: Bundle, output: np.ndarray, outputs: list[str], request_id: object
 ) -> dict[str, Any]:
-    """The inference response object for probabilities ``proba``."""
-    n = proba.shape[0]
+    """The inference response object for the runtime output ``output`` (see
+    :mod:`skbundle.core.runtime`), with the tensors named in ``outputs``."""
+    n = output.shape[0]
     tensors: list[dict[str, Any]] = []
     for name in outputs:
-        if name == "label":
-            classes = bundle.classes
-            labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
-            tensors.append({"name": "label", "datatype": "BYTES", "shape": [n], "data": labels})
-        else:
-            tensors.append(
-                {
-                    "name": "probabilities",
-                    "datatype": "FP64",
-                    "shape": [n, proba.shape[1]],
-                    "data": proba.ravel(),
-                    "parameters": {"classes": bundle.classes},
-                }
-            )
+        tensors.append(_TENSORS[name](bundle, output, n))
     body: dict[str, Any] = {
         "model_name": bundle.name,
         "model_version": bundle.version,
@@ -330,3 +412,69 @@ def response(
     if request_id is not None:
         body["id"] = request_id
     return body
+
+
+def _label(bundle: Bundle, output: np.ndarray, n: int) -> dict[str, Any]:
+    if bundle.manifest.output == "probabilities":
+        classes = bundle.classes
+        labels: list[Any] = [classes[i] for i in output.argmax(axis=1).tolist()]
+        return {"name": "label", "datatype": BYTES, "shape": [n], "data": labels}
+    labels = bundle.predictions(output)
+    if _integer_labels(bundle):
+        return {"name": "label", "datatype": "INT64", "shape": [n], "data": labels}
+    return {"name": "label", "datatype": BYTES, "shape": [n], "data": [str(v) for v in labels]}
+
+
+def _probabilities(bundle: Bundle, output: np.ndarray, n: int) -> dict[str, Any]:
+    return {
+        "name": "probabilities",
+        "datatype": "FP64",
+        "shape": [n, output.shape[1]],
+        "data": output.ravel(),
+        "parameters": {"classes": bundle.classes},
+    }
+
+
+def _decision(bundle: Bundle, output: np.ndarray, n: int) -> dict[str, Any]:
+    scores = np.ascontiguousarray(output[:, 1:])
+    if scores.shape[1] == 1:
+        return {"name": "decision", "datatype": "FP64", "shape": [n], "data": scores.ravel()}
+    return {
+        "name": "decision",
+        "datatype": "FP64",
+        "shape": [n, scores.shape[1]],
+        "data": scores.ravel(),
+        "parameters": {"classes": bundle.classes},
+    }
+
+
+def _prediction(bundle: Bundle, output: np.ndarray, n: int) -> dict[str, Any]:
+    values = np.ascontiguousarray(output[:, 0])
+    return {"name": "prediction", "datatype": "FP64", "shape": [n], "data": values}
+
+
+def _interval(bundle: Bundle, output: np.ndarray, n: int) -> dict[str, Any]:
+    interval = bundle.manifest.interval
+    if interval is None:  # pragma: no cover - not listed among the outputs then
+        raise AssertionError("a bundle without an interval has no 'interval' output")
+    # The same arithmetic as Bundle.predict, so both give the same bounds.
+    values = output[:, 0].tolist()
+    width = interval.half_width
+    bounds = [[v - width, v + width] for v in values]
+    return {
+        "name": "interval",
+        "datatype": "FP64",
+        "shape": [n, 2],
+        "data": list(chain.from_iterable(bounds)),
+        "parameters": {"level": interval.level, "method": interval.method},
+    }
+
+
+_TENSORS: dict[str, Callable[[Bundle, np.ndarray, int], dict[str, Any]]] = {
+    "label": _label,
+    "probabilities": _probabilities,
+    "decision": _decision,
+    "prediction": _prediction,
+    "interval": _interval,
+}
+"""Each output by name: how it is made from the runtime output."""
