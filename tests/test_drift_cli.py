@@ -78,7 +78,7 @@ def test_shifted_csv_alerts_and_reports_bad_rows(cancer: Case, data: dict[str, P
         "not a string" in text
     )
     assert "verdict: alert (exit 2); drifted features: mean radius;" in text
-    assert "KS p-values are informative only" in text
+    assert "KS and chi-square p-values are informative only" in text
 
 
 def test_warn_exit_code(cancer: Case, data: dict[str, Path]) -> None:

@@ -85,6 +85,7 @@ def test_writes_from_many_threads_all_arrive_intact(
         "bundle": "breast-cancer 1.0.0",
         "features": cancer_bundle.feature_names,
         "classes": cancer_bundle.classes,
+        "output": "probabilities",
     }
     assert all(isinstance(orjson.loads(line), dict) for line in lines)
 
