@@ -47,6 +47,7 @@ How the verdict is reached
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -244,6 +245,106 @@ class DriftReport:
         data["problems"] = [p.to_dict() for p in self.problems]
         data["exit_code"] = self.exit_code
         return _clean(data)  # type: ignore[no-any-return]
+
+    def to_markdown(self) -> str:
+        """The report as Markdown: verdict, features, predictions, performance, notes.
+
+        Names, categories and the source come from the bundle and the input: each is escaped
+        for Markdown (:func:`md`), so none can add markup, links or table cells.
+        """
+        lines = [
+            f"# Drift: {md(self.bundle)} {md(self.version)}",
+            "",
+            f"Verdict: **{self.verdict}** (exit {self.exit_code}). Source: {md(self.source)}; "
+            f"{self.n_rows} rows analysed, {self.n_invalid} left out as invalid.",
+            "",
+            "## Data drift",
+            "",
+            "| feature | kind | level | PSI | noise | KS / chi-square p | moved most |",
+            "|---|---|---|---:|---:|---:|---|",
+        ]
+        for f in self.features:
+            if f.chi_square is not None:
+                test = f"{f.chi_square.pvalue:.2g}"
+                moved = "; ".join(
+                    f"{md(c.category)} {c.reference_share:.1%} → {c.current_share:.1%}"
+                    for c in f.top_changes
+                ) + (f"; {f.n_unseen} unseen" if f.n_unseen else "")
+            else:
+                test = "–" if f.ks_pvalue is None else f"{f.ks_pvalue:.2g}"
+                moved = (
+                    f"mean {f.reference_mean:.4g} → {f.current_mean:.4g}"
+                    if f.reference_mean is not None and f.current_mean is not None
+                    else ""
+                )
+            lines.append(
+                f"| {md(f.name)} | {f.kind} | {f.level} | {f.psi:.3f} | {f.noise:.3f} | {test} "
+                f"| {moved} |"
+            )
+        p = self.prediction
+        lines += ["", f"## Prediction drift: {p.level}", ""]
+        if p.values is not None:
+            v = p.values
+            lines.append(
+                f"Predicted values: PSI {v.psi:.3f} (noise floor {v.noise:.3f}), KS "
+                f"{v.ks_statistic or 0:.3f}; mean {_num(v.reference_mean)} → "
+                f"{_num(v.current_mean)}, std {_num(v.reference_std)} → {_num(v.current_std)}."
+            )
+        else:
+            chi = p.balance_chi_square
+            lines += [
+                f"Predicted class balance: PSI {p.balance_psi:.3f} (noise floor "
+                f"{p.balance_noise:.3f})"
+                + (f", chi-square p {chi.pvalue:.2g}." if chi is not None else "."),
+                "",
+                "| class | predicted (reference) | predicted (now) | PSI of P(class) |",
+                "|---|---:|---:|---:|",
+            ]
+            for name, share in p.reference_balance.items():
+                value = f"{p.psi[name]:.3f}" if name in p.psi else "–"
+                lines.append(
+                    f"| {md(name)} | {share:.1%} | {p.current_balance[name]:.1%} | {value} |"
+                )
+        perf = self.performance
+        if perf is not None:
+            lines += ["", f"## Performance drift: {perf.level}", ""]
+            if perf.task == "regression":
+                lines.append(
+                    f"RMSE {_num(perf.rmse_current)} on {perf.n_labelled} labelled rows vs "
+                    f"{_num(perf.rmse_reference)} on the test split "
+                    f"({perf.rmse_growth or 0:+.1%}; alert above "
+                    f"{perf.max_rmse_growth or 0:+.0%})."
+                )
+            else:
+                lines.append(
+                    f"Accuracy {perf.accuracy_current or 0:.2%} on {perf.n_labelled} labelled "
+                    f"rows vs {perf.accuracy_reference or 0:.2%} on the test split (alert when "
+                    f"it drops more than {perf.max_accuracy_drop:.2%})."
+                )
+            lines += ["", "| metric | test split | now | change |", "|---|---:|---:|---:|"]
+            for key, row in perf.metrics.items():
+                lines.append(
+                    f"| {key} | {_num(row['reference'])} | {_num(row['current'])} | "
+                    f"{_num(row['change'])} |"
+                )
+        if self.problems:
+            lines += ["", "## Rows left out", ""]
+            lines += [f"- {md(problem.describe())}" for problem in self.problems]
+        lines += ["", "## Notes", ""] + [f"- {md(note)}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def md(text: str) -> str:
+    """Plain text as Markdown that renders as that text: specials escaped, one line."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def _clean(value: Any) -> Any:
