@@ -155,7 +155,9 @@ class SklearnPredictor:
 
 def own_output(estimator: Any) -> Output:
     """The output an estimator offers: values (a regressor), probabilities, or labels."""
-    if getattr(estimator, "_estimator_type", None) == "regressor":
+    from sklearn.base import is_regressor  # not on the ONNX path: start-up time
+
+    if is_regressor(estimator):
         return "values"
     return "probabilities" if hasattr(estimator, "predict_proba") else "labels"
 
