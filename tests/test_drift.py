@@ -357,3 +357,219 @@ def test_grid_index_equals_binary_search(grid: np.ndarray) -> None:
     )
     index = GridIndex(grid, cells=64)
     np.testing.assert_array_equal(index(values), np.searchsorted(grid, values, side="left"))
+
+
+# -- categorical features, regressors, label-only classifiers (issue 11) ---------------------
+ZOO_IDS = ("penguins-onehot-forest", "diabetes-ridge", "cancer-svc", "penguins-mass-onehot-ridge")
+
+
+def zoo_bundle(case_id: str, root: Path) -> tuple[Any, skbundle.Bundle]:
+    """A zoo case saved once per session (on disk under ``root``), loaded on joblib.
+
+    Only the writers drift needs run: the reports of regressors are another part of issue 11.
+    joblib is the fitted pipeline itself, so the predictions are the pipeline's own.
+    """
+    from skbundle.build import writers
+    from tests.zoo import case
+
+    fitted = case(case_id).build()
+    path = root / case_id
+    if not (path / "bundle.json").exists():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(writers, "WRITERS", [writers.write_requirements, writers.write_reference])
+            skbundle.save(
+                fitted.pipeline,
+                path,
+                X_train=fitted.X_train,
+                y_train=fitted.y_train,
+                X_test=fitted.X_test,
+                y_test=fitted.y_test,
+                name=case_id,
+            )
+    return fitted, skbundle.load(path, runtime="joblib", trust_pickle=True)
+
+
+@pytest.fixture(scope="session")
+def zoo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.getbasetemp() / "zoo-drift"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+@pytest.mark.parametrize("case_id", ZOO_IDS)
+def test_zoo_test_split_shows_no_drift(case_id: str, zoo_root: Path) -> None:
+    fitted, bundle = zoo_bundle(case_id, zoo_root)
+    report = drift(bundle, fitted.X_test, fitted.y_test)
+    assert _levels(report) == {}
+    assert report.prediction.level == "ok"
+    assert report.performance is not None and report.performance.level == "ok"
+    if bundle.manifest.output == "values":
+        assert report.performance.rmse_growth == pytest.approx(0.0, abs=1e-12)
+        assert report.performance.accuracy_current is None
+    else:
+        assert report.performance.accuracy_drop == 0.0
+    assert report.verdict == "ok"
+
+
+def test_penguins_of_one_island_alert_on_island(zoo_root: Path) -> None:
+    import pandas as pd
+
+    fitted, bundle = zoo_bundle("penguins-onehot-forest", zoo_root)
+    everyone = pd.concat([fitted.X_train, fitted.X_test])
+    report = drift(bundle, everyone[everyone["island"] == "Dream"])
+    island = next(f for f in report.features if f.name == "island")
+    assert island.level == "alert" and report.features[0].name == "island"
+    assert (island.kind, island.ks_statistic, island.n_unseen) == ("categorical", None, 0)
+    assert island.labels == ["Biscoe", "Dream", "Torgersen", "unseen"]
+    assert [(c.category, c.current_share) for c in island.top_changes] == [
+        ("Dream", 1.0),
+        ("Biscoe", 0.0),
+        ("Torgersen", 0.0),
+    ]
+    # Against scipy: the new counts vs the training proportions of the three islands.
+    ref = orjson.loads((bundle.path / "reference.json").read_bytes())["features"]["island"]
+    expected = np.array(ref["counts"]) / sum(ref["counts"]) * 124
+    exact = stats.chisquare([0, 124, 0], expected)
+    assert island.chi_square is not None
+    assert (island.chi_square.dof, island.chi_square.merged) == (2, [])
+    assert island.chi_square.statistic == pytest.approx(exact.statistic, rel=1e-12)
+    assert island.chi_square.pvalue == pytest.approx(exact.pvalue, rel=1e-9)
+    assert report.verdict == "alert"
+
+
+def test_unseen_categories_are_counted_and_pooled(zoo_root: Path) -> None:
+    fitted, bundle = zoo_bundle("penguins-onehot-forest", zoo_root)
+    X = fitted.X_test.copy()
+    X["island"] = X["island"].astype(object)
+    X.iloc[:20, X.columns.get_loc("island")] = "Atlantis"
+    report = drift(bundle, X)
+    island = next(f for f in report.features if f.name == "island")
+    assert island.n_unseen == 20
+    assert island.level == "alert"
+    assert island.top_changes[0].category == "unseen"
+    assert island.top_changes[0].reference_share == 0.0
+    assert island.current_share[3] == pytest.approx(20 / len(X))
+    # Training has no unseen category: it expects 0 rows, below 5, so it is pooled.
+    assert island.chi_square is not None and "unseen" in island.chi_square.merged
+
+
+def test_diabetes_bmi_shifted_one_std_alerts_on_bmi_and_moves_predictions(
+    zoo_root: Path,
+) -> None:
+    fitted, bundle = zoo_bundle("diabetes-ridge", zoo_root)
+    shifted = fitted.X_test.copy()
+    shifted["bmi"] = shifted["bmi"] + fitted.X_train["bmi"].std()
+    report = drift(bundle, shifted, fitted.y_test)
+    base = drift(bundle, fitted.X_test, fitted.y_test)
+    assert _levels(report) == {"bmi": "alert"}
+    values, before = report.prediction.values, base.prediction.values
+    assert values is not None and before is not None
+    assert values.name == "prediction" and values.ks_statistic is not None
+    assert values.psi > 5 * before.psi
+    assert values.current_mean is not None and before.current_mean is not None
+    assert values.current_mean > before.current_mean  # bmi raises the predicted progression
+    assert report.prediction.psi == {} and report.prediction.reference_balance == {}
+    assert report.performance is not None and report.performance.task == "regression"
+    assert set(report.performance.metrics) == {"r2", "mae", "rmse", "median_ae", "max_error"}
+
+
+def test_regressor_rmse_growth_alerts_and_is_configurable(zoo_root: Path) -> None:
+    fitted, bundle = zoo_bundle("diabetes-ridge", zoo_root)
+    y = fitted.y_test + fitted.y_train.std()  # the target moved by one std: a real label shift
+    report = drift(bundle, fitted.X_test, y)
+    perf = report.performance
+    assert perf is not None and perf.rmse_reference is not None
+    rmse = float(
+        np.sqrt(np.mean((y - bundle.predict_validated(bundle.validate(fitted.X_test))[:, 0]) ** 2))
+    )
+    assert perf.rmse_current == pytest.approx(rmse, rel=1e-12)
+    assert perf.rmse_growth == pytest.approx(rmse / perf.rmse_reference - 1, rel=1e-12)
+    assert (perf.level, perf.max_rmse_growth) == ("alert", 0.2)
+    lenient = drift(bundle, fitted.X_test, y, thresholds=Thresholds(max_rmse_growth=5.0))
+    assert lenient.performance is not None and lenient.performance.level == "ok"
+    assert report.verdict == "alert" and _levels(report) == {}
+
+
+def test_regressor_targets_that_are_not_numbers_are_left_out(zoo_root: Path) -> None:
+    fitted, bundle = zoo_bundle("diabetes-ridge", zoo_root)
+    y: list[Any] = list(fitted.y_test)
+    y[2] = "high"
+    report = drift(bundle, fitted.X_test, y)
+    assert [p.describe() for p in report.problems] == [
+        "record 2, field 'y': target 'high' is not a number; expected a finite number"
+    ]
+    assert report.performance is not None
+    assert report.performance.n_labelled == len(y) - 1
+
+
+def test_label_only_classifier_on_benign_rows_alerts_on_class_balance(zoo_root: Path) -> None:
+    fitted, bundle = zoo_bundle("cancer-svc", zoo_root)
+    benign = fitted.y_test == "benign"
+    report = drift(bundle, fitted.X_test[benign], fitted.y_test[benign])
+    p = report.prediction
+    assert (p.output, p.psi, p.level) == ("labels", {}, "alert")
+    assert p.current_balance["benign"] > 0.9 > p.reference_balance["benign"]
+    assert p.balance_chi_square is not None and p.balance_chi_square.pvalue < 1e-6
+    assert report.performance is not None and report.performance.level == "ok"
+    assert "roc_auc" not in report.performance.metrics
+
+
+def test_label_only_classifier_flipped_labels_alert(zoo_root: Path) -> None:
+    fitted, bundle = zoo_bundle("cancer-svc", zoo_root)
+    flipped = np.where(fitted.y_test == "benign", "malignant", "benign")
+    report = drift(bundle, fitted.X_test, flipped)
+    perf = report.performance
+    assert perf is not None and perf.accuracy_reference is not None
+    assert perf.accuracy_current == pytest.approx(1 - perf.accuracy_reference)
+    assert perf.level == "alert"
+
+
+def test_markdown_names_moved_categories_and_escapes(zoo_root: Path) -> None:
+    import pandas as pd
+
+    fitted, bundle = zoo_bundle("penguins-onehot-forest", zoo_root)
+    everyone = pd.concat([fitted.X_train, fitted.X_test])
+    text = drift(bundle, everyone[everyone["island"] == "Dream"]).to_markdown()
+    assert "| island | categorical | alert |" in text
+    assert "Dream 35.6% → 100.0%; Biscoe 48.7% → 0.0%; Torgersen 15.6% → 0.0%" in text
+    assert "| bill\\_depth\\_mm | numeric |" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a|b", "a\\|b"),
+        ("[x](y)", "\\[x\\]\\(y\\)"),
+        ("two\nlines", "two lines"),
+        ("<b>", "\\<b\\>"),
+    ],
+)
+def test_markdown_escape(text: str, expected: str) -> None:
+    from skbundle.monitor.report import md
+
+    assert md(text) == expected
+
+
+def test_chi_square_small_count_rule() -> None:
+    from skbundle.monitor.stats import chi_square
+
+    # 100 new rows: slots a, b expect 50 and 45; c, d expect 3 and 2 -> pooled (5, enough).
+    statistic, dof, pvalue, merged = chi_square(
+        np.array([500, 450, 30, 20]), np.array([40, 40, 10, 10]), ["a", "b", "c", "d"]
+    )
+    exact = stats.chisquare([40, 40, 20], [50, 45, 5])
+    assert (dof, merged) == (2, ["c", "d"])
+    assert statistic == pytest.approx(exact.statistic) and pvalue == pytest.approx(exact.pvalue)
+    # A pool still below 5 joins the slot that expects least.
+    statistic, dof, _, merged = chi_square(
+        np.array([600, 380, 20]), np.array([50, 40, 10]), ["a", "b", "c"]
+    )
+    assert (dof, merged) == (1, ["c", "b"])
+    assert statistic == pytest.approx(stats.chisquare([50, 50], [60, 40]).statistic)
+    assert chi_square(np.array([10, 0]), np.array([3, 0]), ["a", "b"]) == (0.0, 0, 1.0, ["a", "b"])
+
+
+def test_bad_rmse_growth_threshold() -> None:
+    with pytest.raises(MonitoringError) as info:
+        Thresholds(max_rmse_growth=0.0)
+    assert str(info.value) == "Drift thresholds: expected max_rmse_growth > 0 (got 0.0)."

@@ -78,7 +78,7 @@ def test_shifted_csv_alerts_and_reports_bad_rows(cancer: Case, data: dict[str, P
         "not a string" in text
     )
     assert "verdict: alert (exit 2); drifted features: mean radius;" in text
-    assert "KS p-values are informative only" in text
+    assert "KS and chi-square p-values are informative only" in text
 
 
 def test_warn_exit_code(cancer: Case, data: dict[str, Path]) -> None:
@@ -622,3 +622,79 @@ def test_an_unexpected_failure_exits_3_in_one_line(
         "error: unexpected KeyError: 'surprise' (exit 3: nothing was concluded; please report "
         "this with the command that caused it)\n"
     )
+
+
+# -- regressors and categorical bundles (issue 11) -------------------------------------------
+@pytest.fixture(scope="module")
+def zoo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.getbasetemp() / "zoo-drift"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def test_regressor_with_shifted_targets_alerts_on_rmse(zoo_root: Path, tmp_path: Path) -> None:
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle("diabetes-ridge", zoo_root)
+    frame = fitted.X_test.copy()
+    frame["target"] = fitted.y_test + fitted.y_train.std()
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    code, out, err = _run(
+        str(bundle.path),
+        str(tmp_path / "new.csv"),
+        "--labels",
+        "target",
+        "--runtime",
+        "joblib",
+        "--trust-pickle",
+        "--html",
+        str(tmp_path / "drift.html"),
+    )
+    text = _flat(out)
+    assert (code, err) == (2, ""), out
+    assert "Prediction drift: ok (predicted values: PSI" in text
+    assert "alert when RMSE grows more than 20%" in text
+    assert (
+        "verdict: alert (exit 2); drifted features: none; predictions: ok; performance: alert"
+        in text
+    )
+    assert "predicted value" in (tmp_path / "drift.html").read_text()
+    code, _, _ = _run(
+        str(bundle.path),
+        str(tmp_path / "new.csv"),
+        "--labels",
+        "target",
+        "--runtime",
+        "joblib",
+        "--trust-pickle",
+        "--max-rmse-growth",
+        "5",
+    )
+    assert code == 0
+
+
+def test_categorical_drift_names_moved_categories(zoo_root: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle("penguins-onehot-forest", zoo_root)
+    everyone = pd.concat([fitted.X_train, fitted.X_test])
+    everyone[everyone["island"] == "Dream"].to_csv(tmp_path / "dream.csv", index=False)
+    code, out, err = _run(
+        str(bundle.path),
+        str(tmp_path / "dream.csv"),
+        "--runtime",
+        "joblib",
+        "--trust-pickle",
+        "--html",
+        str(tmp_path / "drift.html"),
+    )
+    text = _flat(out)
+    assert (code, err) == (2, ""), out
+    assert (
+        "island: chi-square 224 (dof 2, p 2.3e-49), 0 unseen; moved most: Dream 35.6% -> "
+        "100.0%; Biscoe 48.7% -> 0.0%; Torgersen 15.6% -> 0.0%" in text
+    )
+    page = (tmp_path / "drift.html").read_text()  # renders; the bars are labelled by island
+    assert "reference vs current histogram of island" in page

@@ -85,6 +85,7 @@ def test_writes_from_many_threads_all_arrive_intact(
         "bundle": "breast-cancer 1.0.0",
         "features": cancer_bundle.feature_names,
         "classes": cancer_bundle.classes,
+        "output": "probabilities",
     }
     assert all(isinstance(orjson.loads(line), dict) for line in lines)
 
@@ -265,3 +266,126 @@ def test_a_view_of_a_batch_is_logged_not_fatal_to_the_writer(tmp_path: Path) -> 
         logger.flush()
         assert (logger.error, logger.dropped) == (None, 0)
     assert len(path.read_text().splitlines()) == 2
+
+
+# -- logs of regressors, label-only classifiers and categorical bundles (issue 11) ------------
+@pytest.fixture(scope="module")
+def zoo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.getbasetemp() / "zoo-drift"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def _log_requests(path: Path, bundle: skbundle.Bundle, frames: list[Any]) -> None:
+    """One request per row, as a server logs them: validated codes and the runtime output."""
+    with _logger(path, bundle) as logger:
+        for frame in frames:
+            for i in range(len(frame)):
+                checked = bundle.validate(frame.iloc[i : i + 1])
+                logger.log(checked.X, bundle.predict_validated(checked))
+
+
+@pytest.mark.parametrize(
+    ("case_id", "feature", "shift"),
+    [
+        pytest.param("diabetes-ridge", "bmi", "std", id="regressor"),
+        pytest.param("penguins-mass-onehot-ridge", "island", "Dream", id="regressor-categorical"),
+        pytest.param("penguins-onehot-forest", "island", "Dream", id="categorical"),
+        pytest.param("cancer-svc", "worst area", "std", id="labels"),
+    ],
+)
+def test_log_of_every_output_round_trips_into_a_drift_report(
+    case_id: str, feature: str, shift: str, zoo_root: Path, tmp_path: Path
+) -> None:
+    from skbundle.monitor import BundleInfo
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle(case_id, zoo_root)
+    if shift == "std":
+        shifted = fitted.X_test.copy()
+        shifted[feature] = shifted[feature] + fitted.X_train[feature].std()
+    else:
+        import pandas as pd
+
+        everyone = pd.concat([fitted.X_train, fitted.X_test])
+        shifted = everyone[everyone[feature] == shift]
+    path = tmp_path / "traffic.jsonl"
+    _log_requests(path, bundle, [shifted])
+    header = orjson.loads(path.read_bytes().splitlines()[0])
+    assert header["output"] == bundle.manifest.output
+    logged = drift_log(BundleInfo.open(bundle.path), path, chunk_size=25)
+    direct = drift(bundle, shifted)
+    assert logged.n_rows == len(shifted) and logged.n_invalid == 0
+    assert feature in [f.name for f in logged.drifted]
+    # The log gives the same report as the same rows passed directly (counts exactly).
+    for a, b in zip(logged.to_dict()["features"], direct.to_dict()["features"], strict=True):
+        for key in ("current_mean", "current_std"):
+            got, want = a.pop(key), b.pop(key)
+            assert got == (None if want is None else pytest.approx(want, rel=1e-12)), a["name"]
+        assert a == b
+    assert logged.prediction.level == direct.prediction.level
+    assert logged.prediction.balance_psi == direct.prediction.balance_psi
+    if bundle.manifest.output == "values":
+        assert logged.prediction.values is not None and direct.prediction.values is not None
+        assert logged.prediction.values.psi == direct.prediction.values.psi
+
+
+def test_bad_codes_and_outputs_in_a_log_are_set_aside(zoo_root: Path, tmp_path: Path) -> None:
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle("penguins-onehot-forest", zoo_root)
+    checked = bundle.validate(fitted.X_test.iloc[:3])
+    out = bundle.predict_validated(checked)
+    X = checked.X.copy()
+    island = bundle.feature_names.index("island")
+    X[1, island] = 7.0  # there are 3 islands
+    path = tmp_path / "bad.jsonl"
+    with _logger(path, bundle) as logger:
+        logger.log(X, out)
+    report = drift_log(bundle, path)
+    assert (report.n_rows, report.n_invalid) == (2, 1)
+    assert [p.describe() for p in report.problems] == [
+        "record 1, field 'island': got code 7, not a category code; expected an index into "
+        "the 3 categories of the feature, or -1 (unseen)"
+    ]
+
+
+def test_log_of_another_output_is_refused(zoo_root: Path, tmp_path: Path) -> None:
+    from tests.test_drift import zoo_bundle
+
+    _, bundle = zoo_bundle("diabetes-ridge", zoo_root)
+    path = tmp_path / "other.jsonl"
+    header = {HEADER_KEY: 1, "features": bundle.feature_names, "output": "probabilities"}
+    path.write_bytes(orjson.dumps(header) + b"\n")
+    with pytest.raises(MonitoringError) as info:
+        drift_log(bundle, path)
+    assert str(info.value) == (
+        f"Prediction log {path}: it was written for a model whose output is 'probabilities', "
+        "this bundle's is 'values'. Compute drift with the bundle that served these predictions."
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "row", "problem"),
+    [
+        pytest.param(
+            "labels", [2.0, 0.3], "a class index that is not one of 0..1: [2.0, 0.3]", id="index"
+        ),
+        pytest.param(
+            "labels", [0.5, 0.3], "a class index that is not one of 0..1: [0.5, 0.3]", id="fraction"
+        ),
+        pytest.param("values", [1.0, 2.0], "2 outputs, not 1", id="width"),
+    ],
+)
+def test_log_reader_checks_each_output_layout(
+    output: str, row: list[float], problem: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "l.jsonl"
+    good = [0.0, -1.5] if output == "labels" else [151.0]
+    line = {"t": "2026-01-01T00:00:00.000Z", "x": [[1.0], [2.0]], "p": [good, row]}
+    path.write_bytes(orjson.dumps({HEADER_KEY: 1, "output": output}) + b"\n" + orjson.dumps(line))
+    classes = ["no", "yes"] if output == "labels" else []
+    reader = LogReader(path, ["a"], classes, output=output)
+    chunks = list(reader)
+    assert [c[1].tolist() for c in chunks] == [[good]]
+    assert [p.problem for p in reader.problems] == [f"{path} line 2, row 1: {problem}"]

@@ -109,3 +109,127 @@ def test_tampered_reference_is_refused(bundle_copy: Path) -> None:
     target.write_bytes(target.read_bytes().replace(b'"bins":10', b'"bins":11'))
     with pytest.raises(skbundle.BundleIntegrityError, match=re.escape("reference.json has sha256")):
         read_reference(bundle_copy, read_manifest(bundle_copy))
+
+
+# -- reference version 2: categorical features, regressors, label-only classifiers ----------
+OLD_BUNDLE = Path(__file__).parent / "data" / "bundles" / "skbundle-0.1.0" / "iris-forest"
+
+
+def test_category_counts_slots() -> None:
+    from skbundle.monitor.reference import category_counts
+
+    codes = np.array([0.0, 2.0, 2.0, -1.0, np.nan, 1.0, 2.0])
+    assert category_counts(codes, 3).tolist() == [1, 1, 3, 1, 1]
+
+
+def test_categorical_reference_counts_every_training_row(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle("penguins-onehot-forest", _zoo_root(tmp_path_factory))
+    ref = orjson.loads((bundle.path / REFERENCE_NAME).read_bytes())
+    assert (ref["version"], ref["output"], ref["task"]) == (2, "probabilities", "classification")
+    for name in ("island", "sex"):
+        feature = ref["features"][name]
+        spec = next(f for f in bundle.manifest.features if f.name == name)
+        assert (feature["kind"], feature["categories"]) == ("categorical", spec.categories)
+        column = fitted.X_train[name]
+        assert feature["counts"] == [int((column == c).sum()) for c in spec.categories or []]
+        assert (feature["unseen"], feature["missing"]) == (0, int(column.isna().sum()))
+    assert ref["features"]["sex"]["missing"] > 0
+    assert ref["features"]["bill_length_mm"]["kind"] == "numeric"
+
+
+def test_regressor_reference_holds_predictions_and_target(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle("diabetes-ridge", _zoo_root(tmp_path_factory))
+    ref = orjson.loads((bundle.path / REFERENCE_NAME).read_bytes())
+    assert (ref["output"], ref["task"], ref["class_counts"]) == ("values", "regression", {})
+    predicted = fitted.pipeline.predict(fitted.X_test)
+    predictions = ref["predictions"]
+    assert (predictions["kind"], predictions["n"]) == ("values", len(fitted.X_test))
+    assert sum(predictions["counts"]) == len(fitted.X_test) and predictions["counts"][-1] == 0
+    assert len(predictions["edges"]) == 9
+    assert predictions["summary"]["mean"] == pytest.approx(predicted.mean(), rel=1e-12)
+    assert ref["target"]["summary"]["mean"] == pytest.approx(fitted.y_train.mean(), rel=1e-12)
+    assert sum(ref["target"]["counts"]) == len(fitted.y_train)
+    assert ref["predictions_train"]["n"] == len(fitted.X_train)
+
+
+def test_label_only_reference_holds_the_predicted_balance(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.test_drift import zoo_bundle
+
+    fitted, bundle = zoo_bundle("cancer-svc", _zoo_root(tmp_path_factory))
+    ref = orjson.loads((bundle.path / REFERENCE_NAME).read_bytes())
+    predicted = pd.Series(fitted.pipeline.predict(fitted.X_test)).value_counts()
+    assert ref["predictions"] == {
+        "kind": "labels",
+        "n": len(fitted.X_test),
+        "predicted_counts": {c: int(predicted.get(c, 0)) for c in bundle.classes},
+    }
+
+
+def test_version_1_reference_reads_as_version_2(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "old"
+    shutil.copytree(OLD_BUNDLE, copy)
+    data = read_reference(copy, read_manifest(copy))
+    raw = orjson.loads((OLD_BUNDLE / REFERENCE_NAME).read_bytes())
+    assert raw["version"] == 1 and data["version"] == 2
+    assert (data["output"], data["predictions"]["kind"]) == ("probabilities", "probabilities")
+    assert {f["kind"] for f in data["features"].values()} == {"numeric"}
+    for name, feature in raw["features"].items():
+        assert {k: v for k, v in data["features"][name].items() if k != "kind"} == feature
+
+
+def test_old_bundle_drifts_as_before(tmp_path: Path) -> None:
+    """The numbers skbundle 0.1.0's reference gave before version 2, pinned."""
+    import shutil
+    import warnings
+
+    from skbundle.errors import EnvironmentMismatchWarning
+
+    copy = tmp_path / "old"
+    shutil.copytree(OLD_BUNDLE, copy)
+    records = orjson.loads(OLD_BUNDLE.with_name("iris-forest.expected.json").read_bytes())[
+        "records"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EnvironmentMismatchWarning)
+        bundle = skbundle.load(copy, runtime="onnx", allow_version_mismatch=True)
+    report = drift(bundle, records)
+    assert {f.name: round(f.psi, 6) for f in report.features} == {
+        "sepal length (cm)": 0.776516,
+        "petal length (cm)": 0.670916,
+        "sepal width (cm)": 0.466668,
+        "petal width (cm)": 0.143716,
+    }
+    assert (report.verdict, report.prediction.level, report.n_rows) == ("ok", "ok", 10)
+    assert all(f.kind == "numeric" and f.chi_square is None for f in report.features)
+
+
+def test_unknown_reference_version_is_refused(bundle_copy: Path) -> None:
+    from tests.tampering import rehash
+
+    target = bundle_copy / REFERENCE_NAME
+    target.write_bytes(target.read_bytes().replace(b'"version":2', b'"version":9', 1))
+    rehash(bundle_copy, REFERENCE_NAME)
+    with pytest.raises(MonitoringError) as info:
+        read_reference(bundle_copy, read_manifest(bundle_copy))
+    assert str(info.value) == (
+        "reference.json of bundle 'breast-cancer': expected reference version 1 or 2, got 9. "
+        "Use the skbundle version that built the bundle, or rebuild it."
+    )
+
+
+def _zoo_root(factory: pytest.TempPathFactory) -> Path:
+    root = factory.getbasetemp() / "zoo-drift"
+    root.mkdir(exist_ok=True)
+    return root

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import orjson
 
 from skbundle.build.context import BuildContext
@@ -36,19 +35,21 @@ def write_requirements(ctx: BuildContext) -> None:
 
 
 def write_reference(ctx: BuildContext) -> None:
-    """``reference.json``: the training statistics drift monitoring compares new data with."""
-    if ctx.output != "probabilities":
-        return  # drift of labels and values: not yet (the checklist says so)
-    index = {v: i for i, v in enumerate(ctx.class_values)}
-    y_index = np.array([index[v] for v in ctx.y_train.tolist()], dtype=np.int64)
+    """``reference.json``: the training statistics drift monitoring compares new data with.
+
+    Written for every output (probabilities, labels, values): see
+    :mod:`skbundle.monitor.reference`.
+    """
     bins = int(ctx.options.get("reference_bins", DEFAULT_BINS))
     stats = build_reference(
         ctx.codes_train,
-        [str(c) for c in ctx.X_train.columns],
-        y_index,
-        ctx.classes,
-        ctx.out_test,
-        ctx.out_train,
+        list(ctx.features),
+        ctx.y_train,
+        output=ctx.output,
+        classes=ctx.classes,
+        class_values=ctx.class_values,
+        out_test=ctx.out_test,
+        out_train=ctx.out_train,
         bins=bins,
     )
     (ctx.directory / REFERENCE_NAME).write_bytes(orjson.dumps(stats))

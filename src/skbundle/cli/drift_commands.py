@@ -51,10 +51,15 @@ def render_demo_drift(scenarios: list[tuple[str, DriftReport]]) -> None:
         if report.prediction.level != "ok":
             found.append(f"prediction drift ({report.prediction.level})")
         perf = report.performance
-        if perf is not None:
+        if perf is not None and perf.accuracy_current is not None:
             found.append(
-                f"accuracy {perf.accuracy_current:.2%} vs {perf.accuracy_reference:.2%} at "
+                f"accuracy {perf.accuracy_current:.2%} vs {perf.accuracy_reference or 0:.2%} at "
                 f"save time ({perf.level})"
+            )
+        elif perf is not None:
+            found.append(
+                f"RMSE {perf.rmse_current or 0:.4g} vs {perf.rmse_reference or 0:.4g} at save "
+                f"time ({perf.level})"
             )
         detail = "; ".join(found) if found else "nothing moved"
         console.print(
@@ -97,8 +102,8 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
             _level(f.level),
             f"{f.psi:.3f}",
             f"{f.noise:.3f}",
-            f"{f.ks_statistic:.3f}",
-            f"{f.ks_pvalue:.2g}",
+            "-" if f.ks_statistic is None else f"{f.ks_statistic:.3f}",
+            "-" if f.ks_pvalue is None else f"{f.ks_pvalue:.2g}",
             *(
                 "-" if v is None else f"{v:.4g}"
                 for v in (f.reference_mean, f.current_mean, f.reference_std, f.current_std)
@@ -108,8 +113,33 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
     hidden = len(report.features) - len(shown)
     if hidden:
         console.print(f"  ... and {hidden} more features, all ok (--all, --json or --html: all)")
+    for f in shown:
+        if f.chi_square is None or f.level == "ok":
+            continue
+        moved = "; ".join(
+            f"{c.category} {c.reference_share:.1%} -> {c.current_share:.1%}" for c in f.top_changes
+        )
+        console.print(
+            plain(
+                f"  {f.name}: chi-square {f.chi_square.statistic:.3g} (dof {f.chi_square.dof}, "
+                f"p {f.chi_square.pvalue:.2g}), {f.n_unseen} unseen; moved most: {moved}"
+            )
+        )
 
     p = report.prediction
+    if p.values is not None:
+        v = p.values
+        console.print(
+            Text.assemble(
+                "Prediction drift: ",
+                _level(p.level),
+                plain(
+                    f" (predicted values: PSI {v.psi:.3f}, noise floor {v.noise:.3f}, KS "
+                    f"{v.ks_statistic or 0:.3f}, mean {v.reference_mean or 0:.4g} -> "
+                    f"{v.current_mean or 0:.4g})"
+                ),
+            )
+        )
     table = Table(
         "class",
         "PSI of P(class)",
@@ -118,18 +148,24 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
         "change",
         title=Text.assemble("Prediction drift: ", _level(p.level), f" (noise floor {p.noise:.3f})"),
     )
-    for name in p.psi:
+    for name in p.reference_balance:
         table.add_row(
             plain(name),
-            f"{p.psi[name]:.3f}",
+            f"{p.psi[name]:.3f}" if name in p.psi else "-",
             f"{p.reference_balance[name]:.1%}",
             f"{p.current_balance[name]:.1%}",
             f"{p.balance_change[name]:+.1%}",
         )
-    console.print(table)
+    if p.reference_balance:
+        console.print(table)
 
     perf = report.performance
     if perf is not None:
+        rule = (
+            f"RMSE grows more than {perf.max_rmse_growth or 0:.0%}"
+            if perf.task == "regression"
+            else f"accuracy drops more than {perf.max_accuracy_drop:.2%}"
+        )
         table = Table(
             "metric",
             "test split",
@@ -138,8 +174,7 @@ def render_drift(report: DriftReport, *, show_all: bool = False) -> None:
             title=Text.assemble(
                 "Performance drift: ",
                 _level(perf.level),
-                f" ({perf.n_labelled} labelled rows, alert when accuracy drops more than "
-                f"{perf.max_accuracy_drop:.2%})",
+                f" ({perf.n_labelled} labelled rows, alert when {rule})",
             ),
         )
         for key, row in perf.metrics.items():
@@ -177,7 +212,9 @@ def drift(
     ] = None,
     labels: Annotated[
         str | None,
-        typer.Option("--labels", help="Column of NEW_DATA with the true classes."),
+        typer.Option(
+            "--labels", help="Column of NEW_DATA with the true classes (a regressor: targets)."
+        ),
     ] = None,
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
@@ -208,6 +245,13 @@ def drift(
         float,
         typer.Option("--max-accuracy-drop", help="Accuracy drop below the test split that alerts."),
     ] = 0.05,
+    max_rmse_growth: Annotated[
+        float,
+        typer.Option(
+            "--max-rmse-growth",
+            help="A regressor's relative RMSE growth above the test split that alerts.",
+        ),
+    ] = 0.2,
     runtime: RuntimeOpt = "auto",
     trust_pickle: TrustOpt = False,
     trust_type: TrustTypesOpt = None,
@@ -248,7 +292,12 @@ def drift(
             raise MonitoringError("--since", "it only applies with --from-log")
         if labels is not None and from_log is not None:
             raise MonitoringError("--labels", "a prediction log holds no labels")
-        thresholds = Thresholds(warn=warn, alert=alert, max_accuracy_drop=max_accuracy_drop)
+        thresholds = Thresholds(
+            warn=warn,
+            alert=alert,
+            max_accuracy_drop=max_accuracy_drop,
+            max_rmse_growth=max_rmse_growth,
+        )
         source = batch.open_source(new_data) if new_data is not None else None
         # A log holds the served probabilities: no model to load, no pickle to trust.
         bundle: Any = (

@@ -1,24 +1,31 @@
 """Accumulating drift: validated chunks in, histogram counts and running sums kept.
 
-Memory stays constant whatever the input size, except labels and predicted probabilities
-when labels are given (ROC AUC and log loss need every row).
+Memory stays constant whatever the input size, except labels and the runtime output when
+labels are given (ROC AUC, log loss and R² need every row).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from skbundle.core.metrics import classification_metrics
+from skbundle.core.manifest import FeatureSpec
+from skbundle.core.metrics import classification_metrics, regression_metrics
 from skbundle.errors import InputProblem, MonitoringError
 from skbundle.monitor.report import (
     COMPARED_METRICS,
+    COMPARED_REGRESSION_METRICS,
     LEVELS,
     MAX_REPORTED_PROBLEMS,
+    MIN_EXPECTED,
     PVALUE_NOTE,
+    TOP_CATEGORIES,
+    CategoryShift,
+    ChiSquare,
     DriftReport,
     FeatureDrift,
     PerformanceDrift,
@@ -26,13 +33,51 @@ from skbundle.monitor.report import (
     Thresholds,
     worst,
 )
-from skbundle.monitor.stats import FeatureCounter, ks_from_grid, noise_floor, psi
+from skbundle.monitor.stats import (
+    CategoryCounter,
+    FeatureCounter,
+    chi_square,
+    ks_from_grid,
+    noise_floor,
+    psi,
+)
+
+Counter = FeatureCounter | CategoryCounter
 
 
 @dataclass
 class _Labels:
     y: list[np.ndarray] = field(default_factory=list)
-    proba: list[np.ndarray] = field(default_factory=list)
+    out: list[np.ndarray] = field(default_factory=list)
+
+
+def _check_reference(
+    reference: dict[str, Any], features: Sequence[FeatureSpec], output: str
+) -> None:
+    """The reference describes this schema and output, else drift would compare nonsense."""
+    hint = "The reference does not match the bundle's schema; rebuild the bundle."
+    stored = reference["features"]
+    missing = [f.name for f in features if f.name not in stored]
+    if missing:
+        raise MonitoringError("reference.json", f"no statistics for features {missing[:5]}", hint)
+    if reference.get("output") != output:
+        raise MonitoringError(
+            "reference.json",
+            f"it describes output {reference.get('output')!r}, the bundle's is {output!r}",
+            hint,
+        )
+    other = sorted(
+        f.name
+        for f in features
+        if stored[f.name].get("kind") != f.kind
+        or (f.kind != "numeric" and stored[f.name].get("categories") != list(f.categories or []))
+    )
+    if other:
+        raise MonitoringError(
+            "reference.json",
+            f"the statistics of features {other[:5]} are for another kind or other categories",
+            hint,
+        )
 
 
 class DriftAccumulator:
@@ -41,37 +86,49 @@ class DriftAccumulator:
     Parameters
     ----------
     reference
-        The content of the bundle's ``reference.json``.
-    feature_names, classes
-        The bundle's features (schema order) and class names.
+        The content of the bundle's ``reference.json`` (as :func:`read_reference` gives it).
+    features, classes, output
+        The bundle's feature schema (schema order), class names and runtime output.
+
+    Raises
+    ------
+    MonitoringError
+        The reference does not describe these features (names, kinds, categories) or output.
     """
 
     def __init__(
-        self, reference: dict[str, Any], feature_names: Sequence[str], classes: Sequence[str]
+        self,
+        reference: dict[str, Any],
+        features: Sequence[FeatureSpec],
+        classes: Sequence[str],
+        output: str = "probabilities",
     ) -> None:
-        missing = [name for name in feature_names if name not in reference["features"]]
-        if missing:
-            raise MonitoringError(
-                "reference.json",
-                f"no statistics for features {missing[:5]}",
-                "The reference does not match the bundle's schema; rebuild the bundle.",
-            )
+        _check_reference(reference, features, output)
         self.reference = reference
-        self.names = list(feature_names)
+        self.output = output
+        self.names = [f.name for f in features]
         self.classes = list(classes)
-        self.counters = [FeatureCounter(reference["features"][n]) for n in self.names]
-        self.proba_edges = np.asarray(reference["predictions"]["edges"], dtype=np.float64)
+        self.counters: list[Counter] = [
+            FeatureCounter(reference["features"][f.name])
+            if f.kind == "numeric"
+            else CategoryCounter(len(f.categories or []))
+            for f in features
+        ]
+        predictions = reference["predictions"]
+        self.proba_edges = np.asarray(predictions.get("edges", []), dtype=np.float64)
         self.proba_counts = np.zeros((len(self.classes), self.proba_edges.size + 1), np.int64)
         self.predicted = np.zeros(len(self.classes), dtype=np.int64)
+        self.values = FeatureCounter(predictions) if output == "values" else None
+        self.n_predicted = 0
         self.n_rows = 0
         self.n_invalid = 0
         self.problems: list[InputProblem] = []
         self.labels = _Labels()
 
-    def add(self, X: np.ndarray, proba: np.ndarray, y_index: np.ndarray | None = None) -> None:
-        """Count one chunk of validated rows, their probabilities and (optionally) labels."""
+    def add(self, X: np.ndarray, out: np.ndarray, y: np.ndarray | None = None) -> None:
+        """Count one chunk of validated rows, their runtime output and (optionally) labels."""
         self.add_features(X)
-        self.add_predictions(proba, y_index)
+        self.add_predictions(out, y)
 
     def add_features(self, X: np.ndarray) -> None:
         """Count the feature values of one chunk of validated rows."""
@@ -82,17 +139,27 @@ class DriftAccumulator:
         for counter, column in zip(self.counters, columns, strict=True):
             counter.add(column)
 
-    def add_predictions(self, proba: np.ndarray, y_index: np.ndarray | None = None) -> None:
-        """Count the probabilities (and keep the labels) of the rows given to add_features."""
-        if proba.shape[0] == 0:
+    def add_predictions(self, out: np.ndarray, y: np.ndarray | None = None) -> None:
+        """Count the runtime output (and keep the labels) of the rows given to add_features.
+
+        ``y`` holds class indices for a classifier, target values for a regressor.
+        """
+        if out.shape[0] == 0:
             return
-        bins = np.searchsorted(self.proba_edges, proba, side="left")
-        for i in range(len(self.classes)):
-            self.proba_counts[i] += np.bincount(bins[:, i], minlength=self.proba_edges.size + 1)
-        self.predicted += np.bincount(proba.argmax(axis=1), minlength=len(self.classes))
-        if y_index is not None:
-            self.labels.y.append(y_index)
-            self.labels.proba.append(proba)
+        self.n_predicted += out.shape[0]
+        if self.values is not None:
+            self.values.add(np.ascontiguousarray(out[:, 0]))
+        elif self.output == "labels":
+            index = out[:, 0].astype(np.int64)
+            self.predicted += np.bincount(index, minlength=len(self.classes))
+        else:
+            bins = np.searchsorted(self.proba_edges, out, side="left")
+            for i in range(len(self.classes)):
+                self.proba_counts[i] += np.bincount(bins[:, i], minlength=self.proba_edges.size + 1)
+            self.predicted += np.bincount(out.argmax(axis=1), minlength=len(self.classes))
+        if y is not None:
+            self.labels.y.append(y)
+            self.labels.out.append(out)
 
     def reject(self, problems: Sequence[InputProblem], n_rows: int) -> None:
         """Record rows set aside because they failed validation."""
@@ -101,18 +168,31 @@ class DriftAccumulator:
         self.problems.extend(problems[: max(room, 0)])
 
     # -- turning counts into findings -----------------------------------------------------
-    def _feature(self, name: str, counter: FeatureCounter, t: Thresholds) -> FeatureDrift:
+    def _feature(self, name: str, counter: Counter, t: Thresholds) -> FeatureDrift:
         ref = self.reference["features"][name]
+        quantile = 1.0 - t.alpha / max(len(self.names), 1)
+        if isinstance(counter, CategoryCounter):
+            return self._categorical(name, ref, counter, t, quantile)
+        return self._numeric(name, ref, counter, self.n_rows, t, quantile)
+
+    def _numeric(
+        self,
+        name: str,
+        ref: dict[str, Any],
+        counter: FeatureCounter,
+        n_rows: int,
+        t: Thresholds,
+        quantile: float,
+    ) -> FeatureDrift:
         ref_counts = np.asarray(ref["counts"], dtype=np.int64)
         cur_counts = counter.bins()
         if ref_counts[-1] == 0 and cur_counts[-1] == 0:
             ref_counts, cur_counts = ref_counts[:-1], cur_counts[:-1]
         n_ref = int(ref_counts.sum())
         value = psi(ref_counts, cur_counts)
-        quantile = 1.0 - t.alpha / max(len(self.names), 1)
-        floor = noise_floor(self.n_rows, n_ref, ref_counts.size, quantile)
+        floor = noise_floor(n_rows, n_ref, ref_counts.size, quantile)
         excess = max(value - floor, 0.0)
-        n_finite = self.n_rows - counter.n_missing
+        n_finite = n_rows - counter.n_missing
         ref_cdf = np.asarray(ref["ks_cdf"], dtype=np.float64)
         cur_le = np.cumsum(counter.fine)[: ref_cdf.size]
         summary = ref["summary"]
@@ -141,7 +221,77 @@ class DriftAccumulator:
             current_share=(full_cur / max(full_cur.sum(), 1)).tolist(),
         )
 
+    def _categorical(
+        self,
+        name: str,
+        ref: dict[str, Any],
+        counter: CategoryCounter,
+        t: Thresholds,
+        quantile: float,
+    ) -> FeatureDrift:
+        labels = [*(str(c) for c in ref["categories"]), "unseen", "missing"]
+        ref_counts = np.array([*ref["counts"], ref["unseen"], ref["missing"]], dtype=np.int64)
+        cur_counts = counter.counts
+        keep = (ref_counts > 0) | (cur_counts > 0)  # a slot empty on both sides says nothing
+        value = psi(ref_counts[keep], cur_counts[keep])
+        n_ref = int(ref_counts.sum())
+        floor = noise_floor(self.n_rows, n_ref, int(keep.sum()), quantile)
+        excess = max(value - floor, 0.0)
+        kept = np.flatnonzero(keep)
+        statistic, dof, pvalue, merged = chi_square(
+            ref_counts[keep], cur_counts[keep], [labels[i] for i in kept.tolist()], MIN_EXPECTED
+        )
+        ref_share = ref_counts / max(n_ref, 1)
+        cur_share = cur_counts / max(int(cur_counts.sum()), 1)
+        change = cur_share - ref_share
+        moved = sorted(kept.tolist(), key=lambda i: (-abs(float(change[i])), labels[i]))
+        return FeatureDrift(
+            name=name,
+            level=t.level(excess),
+            psi=value,
+            noise=floor,
+            excess=excess,
+            ks_statistic=None,
+            ks_pvalue=None,
+            ks_bound=None,
+            n=self.n_rows - counter.n_missing,
+            n_missing=counter.n_missing,
+            reference_mean=None,
+            current_mean=None,
+            reference_std=None,
+            current_std=None,
+            edges=[],
+            reference_share=ref_share.tolist(),
+            current_share=cur_share.tolist(),
+            kind=str(ref["kind"]),
+            labels=labels[:-1],
+            n_unseen=counter.n_unseen,
+            chi_square=ChiSquare(statistic, dof, pvalue, merged),
+            top_changes=[
+                CategoryShift(labels[i], float(ref_share[i]), float(cur_share[i]), float(change[i]))
+                for i in moved[:TOP_CATEGORIES]
+                if change[i] != 0
+            ],
+        )
+
+    def _balance(self, t: Thresholds) -> tuple[float, float, dict[str, list[float]], ChiSquare]:
+        """PSI and noise floor of the predicted class balance, the shares, the chi-square."""
+        pred_ref = self.reference["predictions"]
+        ref_pred = np.array([pred_ref["predicted_counts"][c] for c in self.classes], np.float64)
+        balance = psi(ref_pred, self.predicted)
+        floor = noise_floor(self.n_rows, int(pred_ref["n"]), len(self.classes), 1.0 - t.alpha)
+        shares = {
+            "reference": (ref_pred / max(ref_pred.sum(), 1)).tolist(),
+            "current": (self.predicted / max(self.n_rows, 1)).tolist(),
+        }
+        chi = ChiSquare(*chi_square(ref_pred, self.predicted, self.classes, MIN_EXPECTED))
+        return balance, floor, shares, chi
+
     def _prediction(self, t: Thresholds) -> PredictionDrift:
+        if self.values is not None:
+            return self._value_prediction(t, self.values)
+        if self.output == "labels":
+            return self._label_prediction(t)
         pred_ref = self.reference["predictions"]
         n_ref = int(pred_ref["n"])
         n_bins = self.proba_edges.size + 1
@@ -152,11 +302,8 @@ class DriftAccumulator:
             values[name] = psi(ref_counts, self.proba_counts[i])
             ref_share[name] = (ref_counts / max(ref_counts.sum(), 1)).tolist()
             cur_share[name] = (self.proba_counts[i] / max(self.n_rows, 1)).tolist()
-        ref_pred = np.array([pred_ref["predicted_counts"][c] for c in self.classes], np.float64)
-        balance = psi(ref_pred, self.predicted)
-        balance_floor = noise_floor(self.n_rows, n_ref, len(self.classes), 1.0 - t.alpha)
-        ref_balance = ref_pred / max(ref_pred.sum(), 1)
-        cur_balance = self.predicted / max(self.n_rows, 1)
+        balance, balance_floor, shares, chi = self._balance(t)
+        ref_balance, cur_balance = np.array(shares["reference"]), np.array(shares["current"])
         excess = max(max(values.values()) - floor, balance - balance_floor, 0.0)
         return PredictionDrift(
             level=t.level(excess),
@@ -172,6 +319,54 @@ class DriftAccumulator:
             edges=self.proba_edges.tolist(),
             reference_share=ref_share,
             current_share=cur_share,
+            output=self.output,
+            balance_chi_square=chi,
+        )
+
+    def _label_prediction(self, t: Thresholds) -> PredictionDrift:
+        balance, balance_floor, shares, chi = self._balance(t)
+        ref_balance, cur_balance = np.array(shares["reference"]), np.array(shares["current"])
+        return PredictionDrift(
+            level=t.level(max(balance - balance_floor, 0.0)),
+            psi={},
+            noise=0.0,
+            balance_psi=balance,
+            balance_noise=balance_floor,
+            reference_balance=dict(zip(self.classes, ref_balance.tolist(), strict=True)),
+            current_balance=dict(zip(self.classes, cur_balance.tolist(), strict=True)),
+            balance_change=dict(
+                zip(self.classes, (cur_balance - ref_balance).tolist(), strict=True)
+            ),
+            edges=[],
+            reference_share={},
+            current_share={},
+            output=self.output,
+            balance_chi_square=chi,
+        )
+
+    def _value_prediction(self, t: Thresholds, counter: FeatureCounter) -> PredictionDrift:
+        values = self._numeric(
+            "prediction",
+            self.reference["predictions"],
+            counter,
+            self.n_predicted,
+            t,
+            1.0 - t.alpha,
+        )
+        return PredictionDrift(
+            level=values.level,
+            psi={},
+            noise=values.noise,
+            balance_psi=0.0,
+            balance_noise=0.0,
+            reference_balance={},
+            current_balance={},
+            balance_change={},
+            edges=values.edges,
+            reference_share={},
+            current_share={},
+            output=self.output,
+            values=values,
         )
 
     def _performance(
@@ -183,16 +378,13 @@ class DriftAccumulator:
         if not self.labels.y:
             return None
         y = np.concatenate(self.labels.y)
-        proba = np.concatenate(self.labels.proba)
+        out = np.concatenate(self.labels.out)
+        if self.output == "values":
+            return self._regression_performance(t, test_metrics, y, out)
         values = list(class_values)
-        now = classification_metrics([values[i] for i in y.tolist()], proba, values, self.classes)
-        compared: dict[str, dict[str, float | None]] = {}
-        for key in COMPARED_METRICS:
-            before, after = test_metrics.get(key), now.get(key)
-            if before is None and after is None:
-                continue
-            change = after - before if before is not None and after is not None else None
-            compared[key] = {"reference": before, "current": after, "change": change}
+        now = classification_metrics(
+            [values[i] for i in y.tolist()], out, values, self.classes, self.output
+        )
         drop = float(test_metrics["accuracy"]) - float(now["accuracy"])
         return PerformanceDrift(
             level="alert" if drop > t.max_accuracy_drop else "ok",
@@ -201,7 +393,28 @@ class DriftAccumulator:
             accuracy_current=float(now["accuracy"]),
             accuracy_drop=drop,
             max_accuracy_drop=t.max_accuracy_drop,
-            metrics=compared,
+            metrics=_compare(test_metrics, now, COMPARED_METRICS),
+        )
+
+    def _regression_performance(
+        self, t: Thresholds, test_metrics: dict[str, Any], y: np.ndarray, out: np.ndarray
+    ) -> PerformanceDrift:
+        now = regression_metrics(y, out)
+        before, after = float(test_metrics["rmse"]), float(now["rmse"])
+        growth = (after - before) / before if before > 0 else (0.0 if after == 0 else math.inf)
+        return PerformanceDrift(
+            level="alert" if growth > t.max_rmse_growth else "ok",
+            n_labelled=len(y),
+            accuracy_reference=None,
+            accuracy_current=None,
+            accuracy_drop=None,
+            max_accuracy_drop=t.max_accuracy_drop,
+            metrics=_compare(test_metrics, now, COMPARED_REGRESSION_METRICS),
+            task="regression",
+            rmse_reference=before,
+            rmse_current=after,
+            rmse_growth=growth,
+            max_rmse_growth=t.max_rmse_growth,
         )
 
     def report(
@@ -247,6 +460,17 @@ class DriftAccumulator:
             "KS is computed on the reference's quantile grid: it can be below the exact "
             "statistic by at most ks_bound.",
         ]
+        if any(isinstance(c, CategoryCounter) for c in self.counters) or self.output == "labels":
+            notes.append(
+                f"Chi-square tests pool the categories expecting fewer than {MIN_EXPECTED:g} "
+                "rows (new rows x training share) into one; a pool still below that joins the "
+                "smallest remaining category."
+            )
+        if performance is not None and performance.task == "regression":
+            notes.append(
+                f"Performance alerts when RMSE grows more than {thresholds.max_rmse_growth:.0%} "
+                "above the bundle's test RMSE."
+            )
         if self.n_invalid:
             notes.append(f"{self.n_invalid} rows failed validation and were left out.")
         return DriftReport(
@@ -263,3 +487,17 @@ class DriftAccumulator:
             verdict=worst(levels),
             notes=notes,
         )
+
+
+def _compare(
+    before: dict[str, Any], after: dict[str, Any], keys: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """Each metric at save time (the test split) and now, with the change."""
+    compared: dict[str, dict[str, float | None]] = {}
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if old is None and new is None:
+            continue
+        change = new - old if old is not None and new is not None else None
+        compared[key] = {"reference": old, "current": new, "change": change}
+    return compared

@@ -26,7 +26,7 @@ from skbundle.monitor.inputs import (
     length,
     prefetch,
     take,
-    validate_rows,
+    validate_codes,
 )
 from skbundle.monitor.predlog import LogReader, parse_since
 from skbundle.monitor.reference import read_reference
@@ -34,8 +34,9 @@ from skbundle.monitor.report import DriftReport, Thresholds
 
 
 def _accumulator(bundle: Any) -> DriftAccumulator:
-    reference = read_reference(bundle.path, bundle.manifest)
-    return DriftAccumulator(reference, bundle.feature_names, bundle.classes)
+    manifest = bundle.manifest
+    reference = read_reference(bundle.path, manifest)
+    return DriftAccumulator(reference, manifest.features, manifest.classes, manifest.output)
 
 
 def _finish(
@@ -71,9 +72,11 @@ def drift(
     X_new
         New records in any shape :meth:`~skbundle.Bundle.predict` accepts.
     y_new
-        Their true classes (class values or names), for performance drift.
+        Their true classes (class values or names), or a regressor's true targets, for
+        performance drift.
     thresholds
-        PSI warn/alert levels, the accuracy drop that alerts, the noise-floor alpha.
+        PSI warn/alert levels, the accuracy drop (the RMSE growth for a regressor) that
+        alerts, the noise-floor alpha.
     chunk_size
         Rows validated and counted at a time.
 
@@ -122,7 +125,7 @@ def drift_source(
     """Drift of a file (CSV, Parquet, JSON lines, JSON) read in chunks.
 
     ``source`` comes from :func:`skbundle.batch.open_source`; ``labels`` names the column
-    holding the true classes, for performance drift.
+    holding the true classes (a regressor's targets), for performance drift.
     """
     acc = _accumulator(bundle)
     bad_lines: list[InputProblem] = []
@@ -144,7 +147,7 @@ def drift_source(
 class BundleInfo:
     """What drift over a log needs of a bundle: its verified manifest, no model.
 
-    The probabilities are in the log, so nothing is deserialized: drift over logged traffic
+    The runtime output is in the log, so nothing is deserialized: drift over logged traffic
     needs no ``trust_pickle``, whatever formats the bundle holds.
     """
 
@@ -194,24 +197,27 @@ def drift_log(
     """Drift of the traffic in a prediction log written by ``skbundle serve --log-predictions``.
 
     ``bundle`` is a loaded :class:`~skbundle.Bundle` or a :class:`BundleInfo` (no model
-    needed). The logged probabilities (what the server answered) are used as they are; the
-    inputs go through the validator again, so a damaged log cannot poison the counts.
+    needed). The logged output (what the server answered: probabilities, labels or values)
+    is used as it is; the inputs (codes for categorical features) go through the validator's
+    checks again, so a damaged log cannot poison the counts.
     """
+    manifest = bundle.manifest
     reader = LogReader(
         Path(path),
         bundle.feature_names,
         bundle.classes,
         since=parse_since(since) if since else None,
         chunk_size=chunk_size,
+        output=manifest.output,
     )
     acc = _accumulator(bundle)
-    validator = QuietValidator(bundle.manifest.features, bundle=bundle.name)
+    validator = QuietValidator(manifest.features, bundle=bundle.name)
     done = 0
-    for X_log, proba in prefetch(reader):
-        X, kept, problems = validate_rows(validator, X_log, done)
+    for X_log, out in prefetch(reader):
+        X, kept, problems = validate_codes(validator, X_log, done)
         if problems:
             acc.reject(problems, X_log.shape[0] - kept.size)
-        acc.add(X, proba[kept])
+        acc.add(X, out[kept])
         done += X_log.shape[0]
         if on_progress is not None:
             on_progress(done)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from skbundle.core.codes import UNSEEN
 from skbundle.core.schema import Validated, Validator
 from skbundle.errors import InputProblem, InputValidationError, MonitoringError
 from skbundle.monitor.accumulate import DriftAccumulator
@@ -109,6 +110,19 @@ def label_index(
     return out, unknown
 
 
+def target_values(labels: Sequence[Any]) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """A regressor's true targets as floats; also the unusable ones (not a finite number)."""
+    out = np.full(len(labels), np.nan, dtype=np.float64)
+    unknown: list[tuple[int, str]] = []
+    for i, raw in enumerate(labels):
+        value = raw.item() if isinstance(raw, np.generic) else raw
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[i] = float(value)
+        else:
+            unknown.append((i, repr(value)))
+    return out, unknown
+
+
 def take(records: Any, keep: np.ndarray) -> Any:
     import pandas as pd
 
@@ -182,6 +196,58 @@ def validate_rows(
     return np.empty((0, len(validator.names))), positions, problems
 
 
+MAX_CODE_PROBLEMS = 100
+"""Problems described per chunk of logged codes (every bad row is counted)."""
+
+
+def validate_codes(
+    validator: Validator, X: np.ndarray, offset: int
+) -> tuple[np.ndarray, np.ndarray, list[InputProblem]]:
+    """Check rows that are already codes (a prediction log): ``(X, kept positions, problems)``.
+
+    A numeric column holds a finite number (NaN where the feature allows missing values); a
+    categorical or boolean one a code: an index into its categories, NaN where missing values
+    are allowed, ``UNSEEN`` (-1) where the pipeline accepts unknown categories. On a schema of
+    numeric features only this is exactly the validator's own check of an array.
+    """
+    if validator.codec.plain:
+        return validate_rows(validator, X, offset)
+    bad = np.zeros(X.shape[0], dtype=bool)
+    problems: list[InputProblem] = []
+    for j, spec in enumerate(validator.features):
+        column = X[:, j]
+        missing = np.isnan(column)
+        with np.errstate(invalid="ignore"):
+            if spec.kind == "numeric":
+                wrong = np.isinf(column)
+                what, expected = "got {}", "a finite number"
+            else:
+                k = len(spec.categories or [])
+                wrong = ~missing & ~(
+                    ((column >= 0) & (column < k) & (column == np.floor(column)))
+                    | ((column == UNSEEN) & (spec.unknown == "accept"))
+                )
+                what = "got code {}, not a category code"
+                expected = f"an index into the {k} categories of the feature" + (
+                    ", or -1 (unseen)" if spec.unknown == "accept" else ""
+                )
+        if not spec.missing_allowed:
+            wrong |= missing
+        for i in np.flatnonzero(wrong).tolist():
+            if len(problems) >= MAX_CODE_PROBLEMS:
+                break
+            value = float(column[i])
+            if math.isnan(value):
+                problem = "got a missing value (null or NaN)"
+                wanted = f"{expected} (no missing values in training, so none are accepted)"
+            else:
+                problem, wanted = what.format(f"{value:g}"), expected
+            problems.append(InputProblem(i + offset, spec.name, problem, wanted))
+        bad |= wrong
+    kept = np.flatnonzero(~bad)
+    return (X if not bad.any() else X[kept]), kept, problems
+
+
 def split_labels(records: Any, column: str) -> tuple[Any, list[Any]]:
     """Take the labels column out of a chunk before validation."""
     import pandas as pd
@@ -240,23 +306,24 @@ def consume(
             )
             y_index = None
             if y_raw is not None:
-                y_index, unknown = label_index(
-                    [y_raw[i] for i in kept.tolist()],
-                    manifest.class_values,
-                    manifest.classes,
-                    labels or "y",
-                )
+                y_kept = [y_raw[i] for i in kept.tolist()]
+                if manifest.output == "values":
+                    y_index, unknown = target_values(y_kept)
+                    problem, expected = "target {} is not a number", "a finite number"
+                else:
+                    y_index, unknown = label_index(
+                        y_kept, manifest.class_values, manifest.classes, labels or "y"
+                    )
+                    problem, expected = "unknown label {}", f"one of the classes {manifest.classes}"
                 if unknown:
                     problems.extend(
                         InputProblem(
-                            int(kept[i]) + offset,
-                            labels or "y",
-                            f"unknown label {value}",
-                            f"one of the classes {manifest.classes}",
+                            int(kept[i]) + offset, labels or "y", problem.format(value), expected
                         )
                         for i, value in unknown
                     )
-                    good = y_index >= 0
+                    good = np.ones(len(y_kept), dtype=bool)
+                    good[[i for i, _ in unknown]] = False
                     X, kept, y_index = X[good], kept[good], y_index[good]
             if problems:
                 accumulator.reject(problems, n - len(kept))

@@ -12,16 +12,21 @@ timestamps in a fixed-width ISO format, which compare correctly as strings.
 
 The hot path
 ------------
-``PredictionLogger.log(X, proba)`` only puts a reference to the two arrays on a bounded
+``PredictionLogger.log(X, out)`` only puts a reference to the two arrays on a bounded
 in-memory queue (no copy, no serialization, no I/O); a background thread serializes and
 appends them. If the writer ever falls behind by ``queue_size`` batches, new batches are
 dropped and counted (``dropped``) rather than slowing requests down or growing memory.
 Callers must not modify arrays after logging them (the server creates new arrays per request).
 
 Format: one header line per file (``{"skbundle_prediction_log": 1, "bundle": ..., "features":
-[...], "classes": [...]}``) then one line per logged request: ``{"t": "<UTC ISO time>", "x":
-[[inputs in schema order, null = missing], ...], "p": [[probabilities in class order], ...]}``
-(one inner list per row). A line per request, not per row, lets orjson write the arrays
+[...], "classes": [...], "output": ...}``) then one line per logged request: ``{"t": "<UTC ISO
+time>", "x": [[inputs in schema order, null = missing], ...], "p": [[runtime output], ...]}``
+(one inner list per row). The inputs are the validated row: a categorical feature's value is
+its code (see :mod:`skbundle.core.codes`). The output is the runtime's layout for the
+bundle's ``output`` (see :mod:`skbundle.core.runtime`): probabilities in class order; a
+class index then the decision scores (labels); one predicted value (values). ``output`` in
+the header (absent in logs of skbundle 0.1.0, which held probabilities) lets a reader refuse
+a log of another kind of model. A line per request, not per row, lets orjson write the arrays
 directly: serializing is the logger's main cost, and it runs in the server's process.
 
 Size bound: when the file would exceed ``max_bytes`` it is renamed to ``FILE.1`` (older
@@ -67,7 +72,7 @@ def timestamp(seconds: float) -> str:
 
 
 class PredictionLogger:
-    """Append served inputs and probabilities to a size-bounded JSON-lines log, off the hot path.
+    """Append served inputs and runtime output to a size-bounded JSON-lines log, off the hot path.
 
     Parameters
     ----------
@@ -77,7 +82,7 @@ class PredictionLogger:
         Rotate when the file would grow past this size.
     backups
         Rotated files kept (``FILE.1`` newest ... ``FILE.<backups>`` oldest); 0 keeps none.
-    features, classes, bundle
+    features, classes, bundle, output
         Written in each file's header, so a reader can check the log matches its bundle.
     queue_size
         Batches that may wait for the writer before new ones are dropped.
@@ -99,6 +104,7 @@ class PredictionLogger:
         features: Sequence[str] = (),
         classes: Sequence[str] = (),
         bundle: str = "",
+        output: str = "",
         queue_size: int = 10_000,
     ) -> None:
         if max_bytes < 1024:
@@ -117,6 +123,7 @@ class PredictionLogger:
                     "bundle": bundle,
                     "features": list(features),
                     "classes": list(classes),
+                    "output": output,
                 }
             )
             + b"\n"
@@ -137,7 +144,7 @@ class PredictionLogger:
     def for_bundle(
         cls, path: str | os.PathLike[str], bundle: Any, **options: Any
     ) -> PredictionLogger:
-        """A logger whose header names ``bundle``'s features, classes, name and version.
+        """A logger whose header names ``bundle``'s features, classes, output, name and version.
 
         Examples
         --------
@@ -149,12 +156,13 @@ class PredictionLogger:
             features=bundle.feature_names,
             classes=bundle.classes,
             bundle=f"{bundle.name} {bundle.version}",
+            output=bundle.manifest.output,
             **options,
         )
 
     # -- the hot path ---------------------------------------------------------------------
     def log(self, X: np.ndarray, proba: np.ndarray) -> None:
-        """Queue one batch of validated inputs and their probabilities; never blocks."""
+        """Queue one batch of validated inputs and their runtime output; never blocks."""
         if self._closed:
             return
         try:
@@ -314,16 +322,19 @@ _LIST = {list}
 
 @dataclass
 class LogReader:
-    """Streams a prediction log (with its backups) as ``(X, proba)`` chunks.
+    """Streams a prediction log (with its backups) as ``(X, output)`` chunks.
 
     Nothing in a log is taken on trust: a line that is not valid JSON (a write cut short by a
     crash), not an object of the logger's shape, or too long is skipped; a row whose inputs
-    are not numbers or null, whose width is not the bundle's, or whose probabilities are not
-    numbers in [0, 1] is set aside. ``rows`` counts the rows yielded, ``skipped`` the lines
+    are not numbers or null, whose width is not the bundle's, or whose output does not fit
+    ``output`` is set aside: probabilities are one number in [0, 1] per class; labels are a
+    class index (an integer below the number of classes) then the decision scores (none, one
+    for two classes, or one per class: the first row read fixes the width); values are one
+    number. ``rows`` counts the rows yielded, ``skipped`` the lines
     skipped, ``invalid`` the rows set aside (a skipped line counts its rows when it shows
     them, else one), and ``problems`` says why (the first ``MAX_LOG_PROBLEMS``). A header
-    that names other features or classes than the bundle's, or is malformed, stops the run:
-    the log belongs to another model.
+    that names other features, classes or output than the bundle's, or is malformed, stops
+    the run: the log belongs to another model.
     """
 
     path: Path
@@ -332,10 +343,32 @@ class LogReader:
     since: str | None = None
     chunk_size: int = 10_000
     max_line_bytes: int = MAX_LOG_LINE_BYTES
+    output: str = "probabilities"
     rows: int = 0
     skipped: int = 0
     invalid: int = 0
     problems: list[InputProblem] = field(default_factory=list)
+    _width: int | None = field(default=None, repr=False)
+
+    def widths(self) -> frozenset[int]:
+        """The output widths a row may have."""
+        n = len(self.classes)
+        if self.output == "values":
+            return frozenset({1})
+        if self.output == "labels":
+            if self._width is not None:
+                return frozenset({self._width})
+            return frozenset({1, 2} if n == 2 else {1, 1 + n})
+        return frozenset({n})
+
+    def _output_ok(self, p: list[list[Any]]) -> bool:
+        """The values of well-shaped output rows are in range (probabilities, class index)."""
+        if self.output == "probabilities":
+            return bool(min(map(min, p)) >= 0.0 and max(map(max, p)) <= 1.0)
+        if self.output == "labels":
+            n = len(self.classes)
+            return all(0 <= r[0] < n and float(r[0]).is_integer() for r in p)
+        return True
 
     def files(self) -> list[Path]:
         files = log_files(self.path)
@@ -348,6 +381,14 @@ class LogReader:
         return files
 
     def _check_header(self, header: dict[str, Any], source: Path) -> None:
+        logged_output = header.get("output") or ""
+        if not isinstance(logged_output, str) or (logged_output and logged_output != self.output):
+            raise MonitoringError(
+                f"Prediction log {source}",
+                f"it was written for a model whose output is {logged_output!r}, this bundle's "
+                f"is {self.output!r}",
+                "Compute drift with the bundle that served these predictions.",
+            )
         for key, expected in (("features", self.features), ("classes", self.classes)):
             logged = header.get(key) or []
             if not isinstance(logged, list) or not all(isinstance(v, str) for v in logged):
@@ -394,21 +435,29 @@ class LogReader:
             and x
             and len(x) == len(p)
             and _all_rows(x, len(self.features), _NUMBER_OR_NULL)
-            and _all_rows(p, len(self.classes), _NUMBER)
-            and min(map(min, p)) >= 0.0
-            and max(map(max, p)) <= 1.0
+            and type(p[0]) is list
+            and len(p[0]) in self.widths()
+            and _all_rows(p, len(p[0]), _NUMBER)
+            and self._output_ok(p)
         ):
-            return None if self.since is not None and t < self.since else (x, p)
-        return self._checked(x, p, t, (source, number, None))
+            kept: tuple[list[list[Any]], list[list[Any]]] | None = (
+                None if self.since is not None and t < self.since else (x, p)
+            )
+        else:
+            kept = self._checked(x, p, t, (source, number, None))
+        if kept and kept[1] and self._width is None:
+            self._width = len(kept[1][0])
+        return kept
 
     def _checked(
         self, x: object, p: object, t: object, where: tuple[Path, int, int | None]
     ) -> tuple[list[list[Any]], list[list[Any]]] | None:
         """A line off the fast path: find what is wrong, keep the good rows, count the rest."""
-        n_features, n_classes = len(self.features), len(self.classes)
+        n_features = len(self.features)
+        what = "probabilities" if self.output == "probabilities" else "outputs"
         shown = len(x) if isinstance(x, list) and x else 1
         expected = (
-            '{"t": "<UTC time>", "x": [[inputs]...], "p": [[probabilities]...]}, '
+            f'{{"t": "<UTC time>", "x": [[inputs]...], "p": [[{what}]...]}}, '
             "as many rows in x as in p"
         )
         if not isinstance(t, str):
@@ -423,29 +472,40 @@ class LogReader:
             self._skip(where, f"'p' is {_kind(p)}, not a list of rows", expected, shown)
             return None
         if len(x) != len(p):
-            self._skip(
-                where, f"{len(x)} rows of inputs but {len(p)} of probabilities", expected, shown
-            )
+            self._skip(where, f"{len(x)} rows of inputs but {len(p)} of {what}", expected, shown)
             return None
         xs: list[list[Any]] = []
         ps: list[list[Any]] = []
-        for i, (row, proba) in enumerate(zip(x, p, strict=True)):
+        for i, (row, out) in enumerate(zip(x, p, strict=True)):
+            widths = self.widths()
+            width = len(out) if isinstance(out, list) and len(out) in widths else min(widths)
             problem = _row_problem(row, n_features, _NUMBER_OR_NULL, "inputs") or _row_problem(
-                proba, n_classes, _NUMBER, "probabilities"
+                out, width, _NUMBER, what
             )
-            if problem is None and (min(proba) < 0.0 or max(proba) > 1.0):
-                problem = f"a probability outside [0, 1]: {_short(proba)}"
+            if problem is None and not self._output_ok([out]):
+                problem = self._range_problem(out)
             if problem is None:
                 xs.append(row)
-                ps.append(proba)
+                ps.append(out)
+                if self._width is None:
+                    self._width = width
             else:
-                self._reject(
-                    (where[0], where[1], i),
-                    problem,
-                    f"{n_features} inputs (numbers or null) and {n_classes} probabilities "
-                    "in [0, 1]",
-                )
+                self._reject((where[0], where[1], i), problem, self._expected_row())
         return xs, ps
+
+    def _range_problem(self, out: list[Any]) -> str:
+        if self.output == "labels":
+            return f"a class index that is not one of 0..{len(self.classes) - 1}: {_short(out)}"
+        return f"a probability outside [0, 1]: {_short(out)}"
+
+    def _expected_row(self) -> str:
+        inputs = f"{len(self.features)} inputs (numbers or null)"
+        if self.output == "values":
+            return f"{inputs} and 1 predicted value"
+        if self.output == "labels":
+            widths = " or ".join(map(str, sorted(self.widths())))
+            return f"{inputs} and {widths} outputs (a class index, then decision scores)"
+        return f"{inputs} and {len(self.classes)} probabilities in [0, 1]"
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         xs: list[list[float | None]] = []

@@ -3,22 +3,35 @@
 Everything drift needs later is computed here, at save time, from the training data, so that
 monitoring needs numpy and scipy and never the training data itself:
 
-* per feature: quantile bin edges (10 bins by default) with the training count in each bin
-  and the count of missing values (for PSI); a grid of up to ``KS_GRID`` quantiles with the
-  training ECDF at each (for the KS statistic); summary statistics;
-* the class balance of the training labels;
-* the distribution of each class's predicted probability (10 equal-width bins on [0, 1]) and
-  the predicted class balance, on the **held-out test split**. On the training rows an
-  overfit model (a random forest) is far more confident than on any unseen data, so a
-  training-set reference would report prediction drift on the model's own test split; the
-  training-set distribution is kept as well, for information.
+* per numeric feature (``"kind": "numeric"``): quantile bin edges (10 bins by default) with
+  the training count in each bin and the count of missing values (for PSI); a grid of up to
+  ``KS_GRID`` quantiles with the training ECDF at each (for the KS statistic); summary
+  statistics;
+* per categorical or boolean feature (``"kind": "categorical"`` / ``"boolean"``): its
+  ``categories`` (as in the manifest) and the training count of each, plus the count of
+  unseen categories (always 0 in training, kept for symmetry) and of missing values. Codes
+  are counted (see :mod:`skbundle.core.codes`): code k is ``categories[k]``;
+* a classifier's class balance of the training labels (``class_counts``); a regressor's
+  target distribution (``target``: bins, KS grid and summary, as a numeric feature);
+* the predictions on the **held-out test split**, by the bundle's output: ``probabilities``:
+  each class's predicted probability in 10 equal-width bins on [0, 1], and the predicted
+  class balance; ``labels``: the predicted class balance; ``values``: the predicted values'
+  bins, KS grid and summary (quantile bins of the test-split predictions). On the training
+  rows an overfit model (a random forest) is far more confident than on any unseen data, so
+  a training-set reference would report prediction drift on the model's own test split; the
+  training-set distribution is kept as well (``predictions_train``), for information.
 
 Bins are half-open ``(e[i-1], e[i]]`` with open-ended outer bins, so any new value falls in a
 bin: ``bin_index = searchsorted(edges, x, side="left")``. Counts rather than proportions
 are stored because drift needs the reference sample size for its noise floor.
 
-``REFERENCE_VERSION`` is bumped when a field changes meaning; drift refuses versions it does
-not know.
+Versions
+--------
+``REFERENCE_VERSION`` is bumped when a field changes meaning or is added; drift refuses
+versions it does not know. Version 1 (skbundle 0.1.0: numeric features, probabilities) is
+read by :func:`skbundle.monitor.reference_compat.upgrade_v1`; version 2 adds feature kinds,
+``task``, ``output``, ``target`` and the ``kind`` of the predictions. When you bump it, add
+the reader of the old version to ``reference_compat`` and keep an old bundle's test.
 """
 
 from __future__ import annotations
@@ -29,12 +42,15 @@ from typing import Any
 import numpy as np
 import orjson
 
+from skbundle.core.codes import UNSEEN
 from skbundle.core.integrity import read_verified
 from skbundle.core.layout import REFERENCE_NAME
-from skbundle.core.manifest import Manifest
+from skbundle.core.manifest import FeatureSpec, Manifest, Output
 from skbundle.errors import MonitoringError
+from skbundle.monitor.reference_compat import upgrade_v1
 
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 DEFAULT_BINS = 10
 KS_GRID = 100
 PROBA_EDGES = [round(0.1 * i, 1) for i in range(1, 10)]
@@ -122,37 +138,95 @@ def proba_reference(proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
     }
 
 
+def category_counts(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """Counts of each code ``0..n_categories-1``, then unseen (``UNSEEN``), then missing (NaN).
+
+    ``codes`` are validated codes (see :mod:`skbundle.core.codes`); anything else is a bug.
+    """
+    missing = np.isnan(codes)
+    n_missing = int(missing.sum())
+    present = codes[~missing] if n_missing else codes
+    slots = np.where(present == UNSEEN, n_categories, present).astype(np.intp)
+    counts = np.bincount(slots, minlength=n_categories + 1)
+    return np.append(counts, n_missing).astype(np.int64)
+
+
+def categorical_reference(codes: np.ndarray, spec: FeatureSpec) -> dict[str, Any]:
+    """Training counts per category of one categorical or boolean feature (NaN = missing)."""
+    categories = list(spec.categories or [])
+    counts = category_counts(codes, len(categories))
+    return {
+        "kind": spec.kind,
+        "categories": categories,
+        "counts": counts[:-2].tolist(),
+        "unseen": int(counts[-2]),
+        "missing": int(counts[-1]),
+        "summary": {"n": int(codes.size - counts[-1]), "n_missing": int(counts[-1])},
+    }
+
+
+def predictions_reference(
+    output: Output, out: np.ndarray, classes: list[str], bins: int
+) -> dict[str, Any]:
+    """The distribution of the runtime output ``out`` (see :mod:`skbundle.core.runtime`)."""
+    if output == "probabilities":
+        return {"kind": output, **proba_reference(out, classes)}
+    if output == "labels":
+        index = out[:, 0].astype(np.int64)
+        return {
+            "kind": output,
+            "n": int(out.shape[0]),
+            "predicted_counts": dict(
+                zip(classes, np.bincount(index, minlength=len(classes)).tolist(), strict=True)
+            ),
+        }
+    return {"kind": output, "n": int(out.shape[0]), **feature_reference(out[:, 0], bins)}
+
+
 def build_reference(
     X_train: np.ndarray,
-    feature_names: list[str],
-    y_train_index: np.ndarray,
-    classes: list[str],
-    proba_test: np.ndarray,
-    proba_train: np.ndarray,
+    features: list[FeatureSpec],
+    y_train: np.ndarray,
     *,
+    output: Output,
+    classes: list[str],
+    class_values: list[Any],
+    out_test: np.ndarray,
+    out_train: np.ndarray,
     bins: int = DEFAULT_BINS,
 ) -> dict[str, Any]:
     """The content of ``reference.json``; see the module docstring.
 
-    ``y_train_index`` holds each training label as its index in ``classes``.
+    ``X_train`` holds the training rows as codes in schema order, ``y_train`` the training
+    labels (class values) or targets, ``out_test`` / ``out_train`` the fitted pipeline's
+    runtime output on the test and training splits.
     """
-    return {
+    regression = output == "values"
+    data: dict[str, Any] = {
         "version": REFERENCE_VERSION,
+        "task": "regression" if regression else "classification",
+        "output": output,
         "bins": bins,
         "n_rows": int(X_train.shape[0]),
         "features": {
-            name: feature_reference(X_train[:, j], bins) for j, name in enumerate(feature_names)
+            spec.name: {"kind": "numeric", **feature_reference(X_train[:, j], bins)}
+            if spec.kind == "numeric"
+            else categorical_reference(X_train[:, j], spec)
+            for j, spec in enumerate(features)
         },
-        "class_counts": dict(
-            zip(
-                classes,
-                np.bincount(y_train_index, minlength=len(classes)).tolist(),
-                strict=True,
-            )
-        ),
-        "predictions": proba_reference(proba_test, classes),
-        "predictions_train": proba_reference(proba_train, classes),
     }
+    if regression:
+        data["class_counts"] = {}
+        data["target"] = feature_reference(np.asarray(y_train, dtype=np.float64), bins)
+    else:
+        index = {v: i for i, v in enumerate(class_values)}
+        y_index = np.array([index[v] for v in np.asarray(y_train).tolist()], dtype=np.int64)
+        data["class_counts"] = dict(
+            zip(classes, np.bincount(y_index, minlength=len(classes)).tolist(), strict=True)
+        )
+    data["predictions"] = predictions_reference(output, out_test, classes, bins)
+    data["predictions_train"] = predictions_reference(output, out_train, classes, bins)
+    return data
 
 
 def read_reference(bundle_dir: str | Path, manifest: Manifest) -> dict[str, Any]:
@@ -162,7 +236,7 @@ def read_reference(bundle_dir: str | Path, manifest: Manifest) -> dict[str, Any]
     ------
     MonitoringError
         The bundle has no ``reference.json`` (built before monitoring existed), or a version
-        this skbundle does not read.
+        this skbundle does not read. A version 1 file is returned as version 2 data.
     BundleIntegrityError
         The file does not match its hash in the manifest.
     """
@@ -174,10 +248,12 @@ def read_reference(bundle_dir: str | Path, manifest: Manifest) -> dict[str, Any]
             "Rebuild it with skbundle.save() from this version to enable drift monitoring.",
         )
     data: dict[str, Any] = orjson.loads(read_verified(bundle_dir, artifact))
-    if data.get("version") != REFERENCE_VERSION:
+    version = data.get("version")
+    if version not in READABLE_VERSIONS or type(version) is not int:
         raise MonitoringError(
             f"{REFERENCE_NAME} of bundle {manifest.name!r}",
-            f"expected reference version {REFERENCE_VERSION}, got {data.get('version')!r}",
+            f"expected reference version {' or '.join(map(str, READABLE_VERSIONS))}, "
+            f"got {version!r}",
             "Use the skbundle version that built the bundle, or rebuild it.",
         )
-    return data
+    return upgrade_v1(data) if version == 1 else data

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from skbundle.monitor.reference import category_counts
+
 
 def psi(reference: np.ndarray, current: np.ndarray) -> float:
     """Population stability index of two count vectors, with half a count added to each bin."""
@@ -124,3 +126,57 @@ class FeatureCounter:
     def bins(self) -> np.ndarray:
         coarse = np.bincount(self.fine_to_bin, weights=self.fine, minlength=self.edges.size + 1)
         return np.append(coarse, self.n_missing).astype(np.int64)
+
+
+def chi_square(
+    reference: np.ndarray, current: np.ndarray, labels: list[str], min_expected: float = 5.0
+) -> tuple[float, int, float, list[str]]:
+    """Chi-square goodness of fit of ``current`` counts against ``reference`` proportions.
+
+    Returns ``(statistic, degrees of freedom, p-value, labels of pooled slots)``. Small-count
+    rule: slots expecting fewer than ``min_expected`` rows are pooled into one; a pool still
+    below it is merged into the remaining slot that expects least; with fewer than two slots
+    left there is no test: ``(0.0, 0, 1.0, pooled)``.
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(current, dtype=np.float64)
+    n, n_ref = float(cur.sum()), float(ref.sum())
+    if n == 0 or n_ref == 0:
+        return 0.0, 0, 1.0, []
+    expected = n * ref / n_ref
+    small = expected < min_expected
+    pooled = [labels[i] for i in np.flatnonzero(small).tolist()]
+    exp_cells, obs_cells = list(expected[~small]), list(cur[~small])
+    if small.any():
+        pool_exp, pool_obs = float(expected[small].sum()), float(cur[small].sum())
+        if pool_exp < min_expected and exp_cells:
+            k = int(np.argmin(exp_cells))
+            exp_cells[k] += pool_exp
+            obs_cells[k] += pool_obs
+            pooled.append(labels[int(np.flatnonzero(~small)[k])])
+        else:
+            exp_cells.append(pool_exp)
+            obs_cells.append(pool_obs)
+    if len(exp_cells) < 2:
+        return 0.0, 0, 1.0, pooled
+    result = stats.chisquare(np.array(obs_cells), np.array(exp_cells))
+    return float(result.statistic), len(exp_cells) - 1, float(result.pvalue), pooled
+
+
+class CategoryCounter:
+    """Counts of one categorical feature's codes: per category, unseen, missing."""
+
+    def __init__(self, n_categories: int) -> None:
+        self.n_categories = n_categories
+        self.counts = np.zeros(n_categories + 2, dtype=np.int64)
+
+    def add(self, column: np.ndarray) -> None:
+        self.counts += category_counts(column, self.n_categories)
+
+    @property
+    def n_missing(self) -> int:
+        return int(self.counts[-1])
+
+    @property
+    def n_unseen(self) -> int:
+        return int(self.counts[-2])

@@ -31,9 +31,11 @@ def _feature_plot(f: FeatureDrift) -> bytes:
     with_missing = f.reference_share[-1] > 0 or f.current_share[-1] > 0
     n = len(f.reference_share) - (0 if with_missing else 1)
     title = f"{f.name}: PSI {f.psi:.3f} (noise floor {f.noise:.3f}), {f.level}"
+    # A categorical feature's bins are its categories (then unseen), not value ranges.
+    labels = _bin_labels(f.edges, with_missing) if f.labels is None else [*f.labels, "missing"]
     return plots.shares_png(
         title,
-        _bin_labels(f.edges, with_missing),
+        labels[:n],
         f.reference_share[:n],
         f.current_share[:n],
     )
@@ -55,6 +57,8 @@ def render(report: DriftReport) -> str:
         )
         for name in p.psi
     ]
+    if p.values is not None:  # a regressor: the predicted values' histogram
+        class_plots.append(("predicted value", _feature_plot(p.values)))
     return templates.render(
         "drift.html.j2",
         r=report,
