@@ -131,6 +131,8 @@ def test_check_json_is_machine_readable(benched: Path) -> None:
     assert data["strict"] is False
     assert data["settings"] == {
         "min_accuracy": None,
+        "min_r2": None,
+        "max_rmse": None,
         "max_p99_ms": 1e9,
         "requests": 20,
         "concurrency": 32,

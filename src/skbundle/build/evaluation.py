@@ -14,6 +14,7 @@ import pandas as pd
 
 from skbundle.build.parity import model_input
 from skbundle.core.codes import Codec
+from skbundle.core.runtime import estimator_type
 
 READINESS_VERSION = 1
 MAX_CURVE_POINTS = 200
@@ -64,7 +65,7 @@ def feature_importance(
             n_jobs=1,
         )
         values = np.asarray(result.importances_mean, dtype=np.float64)
-        score = "R²" if getattr(pipeline, "_estimator_type", "") == "regressor" else "accuracy"
+        score = "R²" if estimator_type(pipeline) == "regressor" else "accuracy"
         method = f"permutation ({score} drop, {n_repeats} repeats on the test split)"
     order = sorted(range(len(names)), key=lambda i: (-values[i], names[i]))
     return {"method": method, "features": [[names[i], float(values[i])] for i in order]}

@@ -153,9 +153,19 @@ class SklearnPredictor:
         return predict_output(self.estimator, self.model_input(X), self.output, self._classes)
 
 
+def estimator_type(estimator: Any) -> str | None:
+    """``"classifier"``, ``"regressor"``... from scikit-learn's tags (1.6+), where 1.9 keeps it
+    (``_estimator_type`` is gone there), else from the old attribute."""
+    tags = getattr(estimator, "__sklearn_tags__", None)
+    kind = getattr(tags(), "estimator_type", None) if callable(tags) else None
+    if kind is None:
+        kind = getattr(estimator, "_estimator_type", None)
+    return None if kind is None else str(kind)
+
+
 def own_output(estimator: Any) -> Output:
     """The output an estimator offers: values (a regressor), probabilities, or labels."""
-    if getattr(estimator, "_estimator_type", None) == "regressor":
+    if estimator_type(estimator) == "regressor":
         return "values"
     return "probabilities" if hasattr(estimator, "predict_proba") else "labels"
 
