@@ -67,9 +67,9 @@ def kind_counts(manifest: Manifest) -> str:
 def output_text(manifest: Manifest) -> str:
     """What the model gives per record."""
     if manifest.output == "values":
-        return "a number (regression)"
+        return "a number"
     if manifest.output == "labels":
-        return "a class label only (no probabilities)"
+        return "a class label, no probabilities"
     return "a class label with its probabilities"
 
 
