@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +20,15 @@ import skbundle
 from skbundle import bench
 from skbundle.cli import app
 from skbundle.core.integrity import verify
-from skbundle.core.manifest import Parity, read_manifest
-from skbundle.readiness import items, probes
+from skbundle.core.manifest import Manifest, Parity, read_manifest
+from skbundle.readiness import asgi, items, probes
 from skbundle.readiness.check import CheckOutcome, check, server_items
 from skbundle.report import checklist as cl
 from skbundle.trust import signing
 
 from .conftest import Case
 from .readiness_helpers import EchoApp, copy_bundle, edit_features
+from .zoo_bundles import CATEGORICAL, LABELS, REGRESSOR, zoo_bundle
 
 GENEROUS_MS = 1e9  # a latency budget no machine misses: these tests never assert on timing
 
@@ -716,3 +718,292 @@ def test_cli_check_takes_the_key(
         "pass",
         f"signature.json verified with key {SIGNER_FP}...: it covers bundle.json",
     )
+
+
+# -- regressors, label-only classifiers, categorical features (zoo bundles) ------------------
+@pytest.fixture(scope="session")
+def regressor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo_bundle(tmp_path_factory, REGRESSOR)
+
+
+@pytest.fixture(scope="session")
+def labels_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo_bundle(tmp_path_factory, LABELS)
+
+
+@pytest.fixture(scope="session")
+def categorical(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo_bundle(tmp_path_factory, CATEGORICAL)
+
+
+@pytest.fixture(scope="module")
+def regressor_outcome(regressor: Path) -> CheckOutcome:
+    # runtime="joblib": no runtime of a regressor is bit-exact, so "auto" would choose none.
+    return check(
+        regressor, runtime="joblib", trust_pickle=True, requests=20, write=False,
+        max_p99_ms=GENEROUS_MS,
+    )  # fmt: skip
+
+
+def test_a_regressors_checklist_needs_no_probabilities(regressor_outcome: CheckOutcome) -> None:
+    got = statuses(regressor_outcome)
+    # The load probe is the server's business (serve/): not asserted here.
+    keys = ("metrics", "parity", "interval", "schema", "validation", "boundary", "model_card")
+    assert {k: got[k] for k in keys} == {**dict.fromkeys(keys, "pass"), "parity": "warn"}
+    monitoring = regressor_outcome.checklist.item("monitoring")
+    assert (monitoring.status, monitoring.required, monitoring.blocking) == (
+        "not measured",
+        False,
+        False,
+    )
+    assert monitoring.evidence == (
+        "not available for this kind of model yet (a regressor): skbundle writes no drift "
+        "reference statistics for it, so drift cannot be monitored"
+    )
+    boundary = regressor_outcome.checklist.item("boundary")
+    assert boundary.title == (
+        "Boundary probes: finite values and range warnings at and beyond the edges"
+    )
+    assert boundary.evidence == (
+        "5/5 as expected: training means, training min, training max, far above (x10), "
+        "far below (negative)"
+    )
+
+
+def test_a_regressors_metrics_item_without_thresholds(regressor: Path) -> None:
+    manifest = read_manifest(regressor)
+    test = manifest.metrics["test"]
+    item = items.metrics_item(manifest, None)
+    assert (item.title, item.status, item.evidence) == (
+        "Metrics recorded and within the thresholds",
+        "pass",
+        f"test split (n=89): r2 {test['r2']:.4g}, rmse {test['rmse']:.4g}, mae "
+        f"{test['mae']:.4g}; no --min-r2 or --max-rmse set",
+    )
+
+
+@pytest.mark.parametrize(
+    ("min_r2", "max_rmse", "status", "start"),
+    [
+        (0.4, None, "pass", "r2 {r2:.4f} >= the threshold 0.4000; test split (n=89)"),
+        (0.9, None, "fail", "r2 {r2:.4f} is below the threshold 0.9000; test split"),
+        (None, 60.0, "pass", "rmse {rmse:.4g} <= the threshold 60; test split"),
+        (None, 50.0, "fail", "rmse {rmse:.4g} is above the threshold 50; test split"),
+        (
+            0.9,
+            50.0,
+            "fail",
+            "r2 {r2:.4f} is below the threshold 0.9000; rmse {rmse:.4g} is above the threshold 50",
+        ),
+        (0.4, 50.0, "fail", "rmse {rmse:.4g} is above the threshold 50; r2 {r2:.4f} >= the"),
+    ],
+    ids=["r2-met", "r2-missed", "rmse-met", "rmse-missed", "both-missed", "one-missed"],
+)
+def test_regressor_thresholds(
+    regressor: Path, min_r2: float | None, max_rmse: float | None, status: str, start: str
+) -> None:
+    manifest = read_manifest(regressor)
+    test = manifest.metrics["test"]
+    assert 0.4 < test["r2"] < 0.9 and 50 < test["rmse"] < 60  # the table's premise
+    item = items.metrics_item(manifest, None, min_r2=min_r2, max_rmse=max_rmse)
+    expected = start.format(r2=test["r2"], rmse=test["rmse"])
+    assert (item.status, item.evidence[: len(expected)]) == (status, expected)
+
+
+def _with_interval(manifest: Manifest, **changes: Any) -> Manifest:
+    assert manifest.interval is not None
+    return manifest.model_copy(update={"interval": manifest.interval.model_copy(update=changes)})
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "evidence"),
+    [
+        (
+            {"half_width": 12.5, "coverage": 0.87, "n_calibration": 40},
+            "pass",
+            "split-conformal +/- 12.5 at level 0.90: measured coverage 0.870 on held-out rows, "
+            "calibrated on 40 rows (within 0.05 of the level)",
+        ),
+        (
+            {"half_width": 12.5, "coverage": 0.8, "n_calibration": 40},
+            "warn",
+            "split-conformal +/- 12.5 at level 0.90: measured coverage 0.800 on held-out rows, "
+            "calibrated on 40 rows; the coverage is 0.100 away from the level (more than 0.05): "
+            "the interval may not hold for new data",
+        ),
+        (
+            None,
+            "fail",
+            "no prediction interval in bundle.json: rebuild the bundle with this skbundle "
+            "(save() calibrates one on the test split)",
+        ),
+    ],
+    ids=["near-the-level", "off-the-level", "absent"],
+)
+def test_interval_item(
+    regressor: Path, changes: dict[str, Any] | None, status: str, evidence: str
+) -> None:
+    manifest = read_manifest(regressor)
+    if changes is None:
+        manifest = manifest.model_copy(update={"interval": None})
+    else:
+        manifest = _with_interval(manifest, **changes)
+    item = items.interval_item(manifest)
+    assert (item.key, item.status, item.evidence) == ("interval", status, evidence)
+
+
+def test_the_interval_item_is_only_for_regressors(ready_outcome: CheckOutcome) -> None:
+    assert "interval" not in statuses(ready_outcome)
+
+
+@pytest.mark.parametrize(
+    ("diff", "status"),
+    [(0.0, "pass"), (1e-5, "warn"), (1.0, "fail"), (float("nan"), "fail")],
+    ids=["exact", "float32", "a-thousandth-of-rmse-or-more", "nan"],
+)
+def test_a_regressors_parity_is_judged_against_its_error(
+    regressor: Path, diff: float, status: str
+) -> None:
+    manifest = read_manifest(regressor)
+    parity = {"onnx": Parity(n_rows=89, max_abs_diff=diff, label_agreement=0.0, exact=False)}
+    item = items.parity_item(manifest.model_copy(update={"parity": parity}))
+    rmse = manifest.metrics["test"]["rmse"]
+    assert (item.status, item.evidence) == (
+        status,
+        f"onnx: max |diff| {diff:.3g} ({diff / rmse:.2g} of the test RMSE), identical values "
+        "0.00% on 89 rows",
+    )
+
+
+def test_a_regressors_metadata_needs_no_classes(regressor: Path) -> None:
+    manifest = read_manifest(regressor).model_copy(update={"description": "Diabetes."})
+    item = items.metadata_item(manifest)
+    assert item.status == "pass"
+    assert item.evidence.startswith("name diabetes-ridge, a regressor, 10 features, created ")
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ({"prediction": 1.5, "interval": [1.0, 2.0]}, ""),
+        ({"prediction": 1.5}, ""),
+        ({"prediction": float("nan")}, "the prediction is not a finite number: nan"),
+        ({"prediction": "x"}, "the prediction is not a finite number: 'x'"),
+        (
+            {"prediction": 1.5, "interval": [2.0, 3.0]},
+            "the interval [2.0, 3.0] is not finite around the prediction 1.5",
+        ),
+        (
+            {"prediction": 1.5, "interval": [float("-inf"), 3.0]},
+            "the interval [-inf, 3.0] is not finite around the prediction 1.5",
+        ),
+    ],
+    ids=["valid", "no-interval", "nan", "not-a-number", "outside", "infinite"],
+)
+def test_value_check_table(result: dict[str, Any], problem: str) -> None:
+    assert probes._check_value(result) == problem
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ({"prediction": "benign", "decision": 0.7}, ""),
+        ({"prediction": "benign"}, ""),
+        ({"prediction": "a", "decision": {"a": 1.0, "b": -1.0}}, ""),
+        (
+            {"prediction": "other"},
+            "predicted 'other', not one of the classes ['benign', 'malignant', 'a', 'b']",
+        ),
+        ({"prediction": "benign", "decision": float("inf")}, "decision scores are not finite: inf"),
+        (
+            {"prediction": "a", "decision": {"a": float("nan"), "b": 0.0}},
+            "decision scores are not finite: {'a': nan, 'b': 0.0}",
+        ),
+    ],
+    ids=["binary", "no-decision", "multiclass", "unknown-label", "inf-score", "nan-score"],
+)
+def test_label_check_table(result: dict[str, Any], problem: str) -> None:
+    assert probes._check_label(result, ["benign", "malignant", "a", "b"]) == problem
+
+
+def test_a_label_only_classifiers_probes_and_items(labels_only: Path) -> None:
+    outcome = check(
+        labels_only, trust_pickle=True, requests=20, write=False, max_p99_ms=GENEROUS_MS
+    )
+    got = statuses(outcome)
+    assert [got[k] for k in ("metrics", "parity", "validation", "boundary", "load")] == ["pass"] * 5
+    boundary = outcome.checklist.item("boundary")
+    assert (
+        boundary.title == "Boundary probes: known labels and range warnings at and beyond the edges"
+    )
+    assert boundary.evidence.startswith("4/4 as expected: training min, training max")
+    test = read_manifest(labels_only).metrics["test"]
+    assert outcome.checklist.item("metrics").evidence == (
+        f"test split (n=114): accuracy {test['accuracy']:.4f}, f1_macro {test['f1_macro']:.4f}; "
+        "no --min-accuracy set"
+    )
+    monitoring = outcome.checklist.item("monitoring")
+    assert (monitoring.status, monitoring.required) == ("not measured", False)
+    assert monitoring.evidence.startswith(
+        "not available for this kind of model yet (a classifier without probabilities)"
+    )
+    assert "interval" not in got
+
+
+def test_categorical_probes_send_an_unseen_category(categorical: Path, tmp_path: Path) -> None:
+    bundle = skbundle.load(categorical, trust_pickle=True)
+    results = {r.name: r for r in probes.validation_probes(bundle)}
+    assert list(results) == [
+        "missing field",
+        "NaN",
+        "string",
+        "inf",
+        "unseen category",
+        "extra field",
+        "empty",
+    ]
+    assert all(r.passed for r in results.values()), results
+    assert results["unseen category"].detail == (
+        "accepted with a warning: 'island' = '__skbundle_unseen__' is a category never seen in "
+        "training; the pipeline handles it as unknown"
+    )
+    assert results["string"].detail.startswith("rejected: record 0, field 'bill_length_mm'")
+    # The same pipeline declared as refusing unknown categories: the schema refuses first.
+    path = copy_bundle(categorical, tmp_path / "strict")
+    edit_features(path, unknown="error")
+    strict = {r.name: r for r in probes.validation_probes(skbundle.load(path, trust_pickle=True))}
+    assert strict["unseen category"].passed
+    assert strict["unseen category"].detail.startswith(
+        "rejected: record 0, field 'island': got '__skbundle_unseen__', a category never seen "
+        "in training (the pipeline refuses unknown categories)"
+    )
+
+
+def test_an_unseen_category_accepted_without_a_warning_fails_the_probe(categorical: Path) -> None:
+    bundle = skbundle.load(categorical, trust_pickle=True)
+    record = {**bundle.validator.example(), "island": "Biscoe"}  # a known one: no warning
+    result = probes._expect_unseen_accepted(bundle, "unseen category", record)
+    assert (result.passed, result.detail) == (
+        False,
+        "accepted without the warning that it was never seen",
+    )
+
+
+def test_schema_item_counts_categorical_features(categorical: Path) -> None:
+    item = items.schema_item(read_manifest(categorical))
+    assert (item.status, item.evidence) == (
+        "pass",
+        "7 features: 5 numeric with dtype and training range, 2 categorical or boolean with "
+        "their categories (an unseen category is refused by 0, accepted by 2); missing values "
+        "accepted for 5",
+    )
+
+
+def test_the_load_probe_runs_beside_a_running_event_loop() -> None:
+    """save() from a notebook (or beside a browser driver) calls the probe with a loop running."""
+
+    async def inside() -> Any:
+        return asgi.exercise(EchoApp(), body=b"{}", requests=10, concurrency=2)
+
+    result, spec = asyncio.run(inside())
+    assert (result.requests, result.errors, spec.status) == (10, 0, 200)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import skbundle
 from skbundle.cli import app
 from tests.conftest import Case
+from tests.zoo_bundles import CATEGORICAL, LABELS, REGRESSOR, zoo_bundle
 
 runner = CliRunner()
 
@@ -262,3 +263,53 @@ def test_an_overlong_json_line_is_refused_without_being_held(tmp_path: Path) -> 
     chunks = list(batch.jsonl_chunks(path, 10, "in.jsonl", bad_lines=bad, max_line_bytes=1000))
     assert chunks == [([{"a": 1}], 0)]
     assert [p.problem for p in bad] == ["line 2 is not valid JSON (longer than 1000 bytes)"]
+
+
+# -- inspect: task, output, interval, feature kinds (zoo bundles) ----------------------------
+def test_inspect_shows_a_regressors_task_metrics_and_interval(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    path = zoo_bundle(tmp_path_factory, REGRESSOR)
+    manifest = skbundle.read_manifest(path)
+    iv = manifest.interval
+    assert iv is not None
+    code, out, _ = run("inspect", str(path))
+    assert code == 0
+    text = flat(out)
+    assert "diabetes-ridge 1.0.0 (regression, format v2)" in text
+    assert "task: regression, output: values (a number)" in text
+    assert "classes:" not in text
+    test = manifest.metrics["test"]
+    assert (
+        f"test metrics: r2={test['r2']:.4f}, mae={test['mae']:.4f}, rmse={test['rmse']:.4f}" in text
+    )
+    assert f"train r2: {manifest.metrics['train']['r2']:.4f}" in text
+    assert (
+        f"interval: split-conformal, prediction +/- {iv.half_width:.4g} at level 0.90; measured "
+        f"coverage {iv.coverage:.3f} on held-out rows ({iv.n_calibration} calibration rows; "
+        "marginal, not per record)"
+    ) in text
+
+
+def test_inspect_shows_labels_only_and_feature_kinds(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    code, out, _ = run("inspect", str(zoo_bundle(tmp_path_factory, LABELS)))
+    assert code == 0
+    text = flat(out)
+    assert "task: classification, output: labels (a class label, no probabilities)" in text
+    assert "no probabilities: labels only (no predict_proba, no confidence)" in text
+    assert "kind" not in text.split("schema")[1].split("artifacts")[0]  # all numeric: no column
+    # A wide terminal, so that each schema row stays on one line.
+    result = runner.invoke(
+        app, ["inspect", str(zoo_bundle(tmp_path_factory, CATEGORICAL))], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0
+    text = flat(result.stdout)
+    assert "task: classification, output: probabilities (a class label with its probabilities)" in (
+        text
+    )
+    rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "0 island - - - - refused categorical Biscoe, Dream, Torgersen accepted" in rows
+    assert "5 sex - - - - allowed categorical female, male accepted" in rows
+    assert any(row.startswith("1 bill_length_mm ") and row.endswith(" numeric - -") for row in rows)

@@ -11,9 +11,12 @@ from typer.testing import CliRunner
 from skbundle.cli import app
 from skbundle.core.integrity import verify
 from skbundle.core.manifest import read_manifest
+from skbundle.errors import ThresholdError
+from skbundle.readiness import check
 
 from .conftest import Case
 from .readiness_helpers import copy_bundle
+from .zoo_bundles import LABELS, REGRESSOR, zoo_bundle
 
 runner = CliRunner()
 
@@ -131,6 +134,8 @@ def test_check_json_is_machine_readable(benched: Path) -> None:
     assert data["strict"] is False
     assert data["settings"] == {
         "min_accuracy": None,
+        "min_r2": None,
+        "max_rmse": None,
         "max_p99_ms": 1e9,
         "requests": 20,
         "concurrency": 32,
@@ -200,3 +205,103 @@ def test_check_with_an_unknown_runtime_measures_no_probe(benched: Path) -> None:
         "the bundle could not be loaded: Runtime 'tflite' is not available for this bundle: "
         "expected one of ['auto', 'joblib', 'onnx', 'skops']."
     )
+
+
+# -- thresholds by task (zoo bundles) -------------------------------------------------------
+@pytest.fixture(scope="session")
+def regressor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo_bundle(tmp_path_factory, REGRESSOR)
+
+
+@pytest.fixture(scope="session")
+def labels_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return zoo_bundle(tmp_path_factory, LABELS)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "args", "message"),
+    [
+        (
+            "labels_only",
+            ["--min-r2", "0.5"],
+            "error: Threshold min_r2 (--min-r2) does not apply to the bundle 'cancer-svc': it is "
+            "a classifier; expected a classifier's threshold min_accuracy (--min-accuracy). Leave "
+            "min_r2 out, or check a regressor.",
+        ),
+        (
+            "labels_only",
+            ["--min-r2", "0.5", "--max-rmse", "3"],
+            "error: Thresholds min_r2 (--min-r2), max_rmse (--max-rmse) do not apply to the "
+            "bundle 'cancer-svc': it is a classifier; expected a classifier's threshold "
+            "min_accuracy (--min-accuracy). Leave min_r2, max_rmse out, or check a regressor.",
+        ),
+        (
+            "regressor",
+            ["--min-accuracy", "0.9"],
+            "error: Threshold min_accuracy (--min-accuracy) does not apply to the bundle "
+            "'diabetes-ridge': it is a regressor; expected a regressor's thresholds min_r2 "
+            "(--min-r2) or max_rmse (--max-rmse). Leave min_accuracy out, or check a classifier.",
+        ),
+    ],
+    ids=["r2-on-a-classifier", "both-on-a-classifier", "accuracy-on-a-regressor"],
+)
+def test_check_refuses_a_threshold_of_the_other_task(
+    request: pytest.FixtureRequest, fixture: str, args: list[str], message: str
+) -> None:
+    path: Path = request.getfixturevalue(fixture)
+    before = (path / "checklist.md").read_bytes()
+    result = runner.invoke(app, ["check", str(path), "--trust-pickle", *args])
+    assert result.exit_code == 1
+    assert flat(result.stderr) == message
+    assert result.stdout == ""  # refused before anything was loaded or measured
+    assert (path / "checklist.md").read_bytes() == before
+
+
+def test_the_library_check_refuses_it_too(regressor: Path) -> None:
+    with pytest.raises(ThresholdError) as caught:
+        check(regressor, min_accuracy=0.9, write=False)
+    assert (caught.value.given, caught.value.expected) == (["min_accuracy"], ["min_r2", "max_rmse"])
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (["--min-r2", "0.4", "--max-rmse", "60"], "pass"),
+        (["--min-r2", "0.99"], "fail"),
+        (["--max-rmse", "1"], "fail"),
+    ],
+    ids=["met", "r2-missed", "rmse-missed"],
+)
+def test_check_holds_a_regressor_to_r2_and_rmse(
+    regressor: Path, args: list[str], status: str
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "check", str(regressor), "--runtime", "joblib", "--trust-pickle", "--json",
+            "--no-write", "--requests", "5", *BUDGET, *args,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 1  # never ready: no benchmark was stored
+    data = json.loads(result.stdout)
+    metrics = next(i for i in data["items"] if i["key"] == "metrics")
+    assert (metrics["title"], metrics["status"]) == (
+        "Metrics recorded and within the thresholds",
+        status,
+    )
+    given = dict(zip(args[::2], map(float, args[1::2]), strict=True))
+    assert data["settings"]["min_r2"] == given.get("--min-r2")
+    assert data["settings"]["max_rmse"] == given.get("--max-rmse")
+
+
+def test_a_missed_r2_blocks_the_verdict(regressor: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "check", str(regressor), "--runtime", "joblib", "--trust-pickle", "--no-write",
+            "--requests", "5", *BUDGET, "--min-r2", "0.99",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    verdict = flat(result.output).split("NOT READY")[1]
+    assert "blocking: Metrics recorded and within the thresholds" in verdict

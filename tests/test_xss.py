@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,6 +33,7 @@ from skbundle.serve import create_app
 from . import chromium
 from .conftest import Case
 from .tampering import rehash
+from .zoo_bundles import CATEGORICAL, zoo_bundle
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -324,3 +326,57 @@ def test_checklist_markdown_renders_forged_text_as_text() -> None:
     assert [t for t, _ in _Tags(html).tags if t in ("a", "img")] == []
     assert [t for t, _ in _Tags(html).tags if t in ("h1", "h2")] == ["h1", "h2", "h2"]
     assert "evidence &lt;img src=x onerror=alert(1)&gt; [x](javascript:alert(1)) a | col" in html
+
+
+# -- category values -------------------------------------------------------------------------
+CATEGORIES = [SCRIPT, IMG, LINK, CELL, CLOSE]
+
+
+@pytest.fixture
+def forged_categories(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """A categorical bundle whose first categorical feature lists attacker-written categories
+    (bundle.json is not hashed: whoever can write the bundle can write these)."""
+    path = tmp_path / "categories"
+    shutil.copytree(zoo_bundle(tmp_path_factory, CATEGORICAL), path)
+    m = read_manifest(path)
+    features = [
+        f.model_copy(update={"categories": CATEGORIES}) if f.name == "island" else f
+        for f in m.features
+    ]
+    write_manifest(path, m.model_copy(update={"features": features}))
+    refresh(path)
+    return path
+
+
+def test_category_values_reach_the_report_as_text(forged_categories: Path) -> None:
+    page = (forged_categories / "report.html").read_text(encoding="utf-8")
+    assert_inert(page)
+    shown = ", ".join(_html_text(c) for c in CATEGORIES)
+    assert f"<tr><td>island</td><td>categorical (5)</td><td>{shown}</td>" in page
+
+
+def test_category_values_reach_the_model_card_as_text(forged_categories: Path) -> None:
+    card = (forged_categories / "model_card.md").read_text(encoding="utf-8")
+    assert (
+        r"| island | categorical (5) | \<script\>alert\(1\)\</script\>, \<img src=x "
+        r"onerror=alert\(1\)\>, x\]\(javascript:alert\(1\)\), a \| col, "
+        r"\</script\>\<script\>alert\(2\)\</script\> | accepted, with a warning | refused |"
+    ) in card
+    html = COMMONMARK.render(card)
+    assert_inert(html)
+    table = html[html.index("<th>unseen category</th>") :]
+    row = re.search(r"<tr>\n<td>island</td>\n(.*?)</tr>", table, flags=re.S)
+    assert row is not None
+    assert row.group(1).count("<td>") == 4  # the "|" inside a category did not split a cell
+
+
+def test_forged_categories_fire_no_dialog_in_chromium(
+    forged_categories: Path, browser: Any
+) -> None:
+    dialogs, page = _open(browser, lambda p: p.goto((forged_categories / "report.html").as_uri()))
+    try:
+        text = page.inner_text("body")
+    finally:
+        page.close()
+    assert dialogs == []
+    assert ", ".join(CATEGORIES) in text

@@ -28,8 +28,11 @@ render it (or its fields) without parsing strings::
      │                                         reported as UntrustedArtifactError)
      ├── ApiKeyError(ValueError)               the server's API key is empty, unreadable, or
      │                                         given in more than one way
-     └── NoProbabilitiesError(ValueError)      probabilities were asked of a regressor, or of a
-                                               classifier without predict_proba
+     ├── NoProbabilitiesError(ValueError)      probabilities were asked of a regressor, or of a
+     │                                         classifier without predict_proba
+     └── ThresholdError(ValueError)            a check threshold was given for the other task
+                                               (--min-r2 on a classifier, --min-accuracy on a
+                                               regressor)
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -413,4 +416,31 @@ class NoProbabilitiesError(SkbundleError, ValueError):
         super().__init__(
             f"The bundle {bundle} has no probabilities: it is {what} (output {output!r}). Use "
             "bundle.predict(...), whose results hold what the model gives."
+        )
+
+
+class ThresholdError(SkbundleError, ValueError):
+    """A readiness threshold was given that does not apply to the bundle's task."""
+
+    def __init__(
+        self, bundle: str, task: str, given: Sequence[str], expected: Sequence[str]
+    ) -> None:
+        self.bundle = bundle
+        self.task = task
+        self.given = list(given)
+        self.expected = list(expected)
+
+        def option(name: str) -> str:
+            return f"{name} (--{name.replace('_', '-')})"
+
+        what = "a regressor" if task == "regression" else "a classifier"
+        other = "a classifier" if task == "regression" else "a regressor"
+        names = ", ".join(option(n) for n in self.given)
+        verb = "does" if len(self.given) == 1 else "do"
+        plural = "" if len(self.given) == 1 else "s"
+        super().__init__(
+            f"Threshold{plural} {names} {verb} not apply to the bundle {bundle!r}: it is {what}; "
+            f"expected {what}'s threshold{'s' if len(self.expected) > 1 else ''} "
+            f"{' or '.join(option(n) for n in self.expected)}. Leave "
+            f"{', '.join(self.given)} out, or check {other}."
         )

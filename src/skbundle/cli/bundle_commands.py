@@ -186,19 +186,38 @@ def _summary(manifest: Manifest) -> None:
     )
     if m.description:
         console.print(plain(f"  {m.description}"))
-    console.print(plain(f"  created: {m.created_at}   classes: {m.classes}"))
+    from skbundle.core.metrics import REGRESSION_METRICS, SCALAR_METRICS
+    from skbundle.report.model_card import output_text
+
+    regression = m.task == "regression"
+    classes = "" if regression else f"   classes: {m.classes}"
+    console.print(plain(f"  created: {m.created_at}{classes}"))
+    console.print(plain(f"  task: {m.task}, output: {m.output} ({output_text(m)})"))
     console.print(plain("  pipeline: " + "  ->  ".join(m.pipeline)))
     test = m.metrics.get("test", {})
     train = m.metrics.get("train", {})
-    from skbundle.core.metrics import SCALAR_METRICS as keys
-
+    keys = REGRESSION_METRICS if regression else SCALAR_METRICS
     metrics = Text("  test metrics: ")
     for i, k in enumerate(k for k in keys if k in test):
         metrics.append_text(Text.assemble(", " if i else "", f"{k}=", number(test[k], ".4f")))
     metrics.append_text(plain(f" (n={test.get('n_rows')})"))
     console.print(metrics)
-    accuracy = train.get("accuracy", float("nan")) if isinstance(train, dict) else None
-    console.print(Text.assemble("  train accuracy: ", number(accuracy, ".4f")))
+    headline = "r2" if regression else "accuracy"
+    value = train.get(headline, float("nan")) if isinstance(train, dict) else None
+    console.print(Text.assemble(f"  train {headline}: ", number(value, ".4f")))
+    if m.output == "labels":
+        console.print(plain("  no probabilities: labels only (no predict_proba, no confidence)"))
+    if regression:
+        iv = m.interval
+        console.print(
+            plain(
+                "  interval: none calibrated"
+                if iv is None
+                else f"  interval: {iv.method}, prediction +/- {iv.half_width:.4g} at level "
+                f"{iv.level:.2f}; measured coverage {iv.coverage:.3f} on held-out rows "
+                f"({iv.n_calibration} calibration rows; marginal, not per record)"
+            )
+        )
     console.print(
         plain(
             f"  training data: {m.dataset.n_rows} rows x {m.dataset.n_features} features, "
@@ -213,6 +232,7 @@ def inspect(path: BundlePath) -> None:
     Reads bundle.json only: nothing is deserialized, so it is safe on any bundle.
     """
     from skbundle.core.manifest import read_manifest
+    from skbundle.report.model_card import category_preview
 
     with errors_to_exit():
         m = read_manifest(path)
@@ -223,13 +243,26 @@ def inspect(path: BundlePath) -> None:
     for heading in ("min", "max", "mean", "std"):
         table.add_column(heading, justify="right")
     table.add_column("missing")
+    kinds = any(f.kind != "numeric" for f in m.features)
+    if kinds:
+        table.add_column("kind")
+        table.add_column("categories", overflow="fold")
+        table.add_column("unseen")
     for i, f in enumerate(m.features):
-        table.add_row(
+        row = [
             str(i),
             plain(f.name),
             *(f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean, f.std)),
             "allowed" if f.missing_allowed else "refused",
-        )
+        ]
+        if kinds:
+            numeric = f.kind == "numeric"
+            row += [
+                f.kind,
+                "-" if numeric else plain(category_preview(f)),
+                "-" if numeric else "accepted" if f.unknown == "accept" else "refused",
+            ]
+        table.add_row(*row)
     console.print(table)
     table = Table("file", "role", "format", "bytes", "sha256", title="artifacts")
     for a in m.artifacts:

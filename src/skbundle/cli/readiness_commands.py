@@ -156,7 +156,21 @@ def check(
     path: BundlePath,
     min_accuracy: Annotated[
         float | None,
-        typer.Option("--min-accuracy", min=0.0, max=1.0, help="Required test accuracy."),
+        typer.Option(
+            "--min-accuracy", min=0.0, max=1.0, help="Required test accuracy (classifiers)."
+        ),
+    ] = None,
+    min_r2: Annotated[
+        float | None,
+        typer.Option("--min-r2", max=1.0, help="Required test R² (regressors)."),
+    ] = None,
+    max_rmse: Annotated[
+        float | None,
+        typer.Option(
+            "--max-rmse",
+            min=0.0,
+            help="Largest test RMSE allowed, in the target's unit (regressors).",
+        ),
     ] = None,
     max_p99_ms: Annotated[
         float,
@@ -196,7 +210,8 @@ def check(
 
     Every item is measured (metrics, hashes, parity, probes of bad and boundary inputs,
     requirements, benchmark, load probe, docs) and shown with its evidence. Use the exit code
-    to gate a deployment in CI.
+    to gate a deployment in CI. A classifier takes --min-accuracy, a regressor --min-r2 and
+    --max-rmse; a threshold of the other task is refused (exit 1).
     """
     import orjson
 
@@ -206,6 +221,8 @@ def check(
         outcome = check_lib(
             path,
             min_accuracy=min_accuracy,
+            min_r2=min_r2,
+            max_rmse=max_rmse,
             max_p99_ms=max_p99_ms,
             requests=requests,
             concurrency=concurrency,

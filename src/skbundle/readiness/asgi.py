@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,4 +186,11 @@ def exercise(
                 spec = Response(0, f"the app raised {type(exc).__name__}: {exc}".encode())
         return result, spec
 
-    return asyncio.run(main())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    # An event loop already runs in this thread (a notebook, an async caller, a browser
+    # driver): asyncio.run() refuses to nest, so the probe gets a loop of its own in a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()

@@ -17,7 +17,7 @@ from skbundle.core.layout import MODEL_CARD_NAME
 from skbundle.core.manifest import Manifest, read_manifest
 from skbundle.core.runtime import Predictor, RuntimeInfo
 from skbundle.core.update import UpdateResult
-from skbundle.errors import SkbundleError
+from skbundle.errors import SkbundleError, ThresholdError
 from skbundle.readiness import asgi, probes
 from skbundle.readiness.items import (
     DEFAULT_CONCURRENCY,
@@ -25,6 +25,7 @@ from skbundle.readiness.items import (
     DEFAULT_REQUESTS,
     file_item,
     integrity_item,
+    interval_item,
     latency_item,
     memory_item,
     metadata_item,
@@ -131,6 +132,28 @@ def server_items(
     return load, spec_item
 
 
+THRESHOLDS = {
+    "classification": ("min_accuracy",),
+    "regression": ("min_r2", "max_rmse"),
+}
+"""The metric thresholds ``check`` takes for each task."""
+
+
+def check_thresholds(manifest: Manifest, **given: float | None) -> None:
+    """Refuse a threshold of the other task (``min_r2`` on a classifier, ``min_accuracy`` on
+    a regressor): it would be silently ignored, and a CI gate would pass for the wrong reason.
+
+    Raises
+    ------
+    ThresholdError
+        Naming the thresholds given that do not apply, and the ones that do.
+    """
+    allowed = THRESHOLDS[manifest.task]
+    wrong = [name for name, value in given.items() if value is not None and name not in allowed]
+    if wrong:
+        raise ThresholdError(manifest.name, manifest.task, wrong, allowed)
+
+
 def compute(
     root: Path,
     manifest: Manifest,
@@ -139,6 +162,8 @@ def compute(
     why_not: str = "",
     *,
     min_accuracy: float | None = None,
+    min_r2: float | None = None,
+    max_rmse: float | None = None,
     max_p99_ms: float = DEFAULT_MAX_P99_MS,
     requests: int = DEFAULT_REQUESTS,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -146,16 +171,25 @@ def compute(
 ) -> Checklist:
     """Every checklist item for a bundle; ``bundle`` is the loaded bundle, or None (then the
     probes that need it are not measured, for the reason ``why_not``). ``public_key`` checks
-    the signature (default: ``SKBUNDLE_PUBLIC_KEY``, else it is only said to be present)."""
+    the signature (default: ``SKBUNDLE_PUBLIC_KEY``, else it is only said to be present).
+    A classifier is held to ``min_accuracy``, a regressor to ``min_r2`` and ``max_rmse``;
+    a threshold of the other task raises ``ThresholdError``."""
+    check_thresholds(manifest, min_accuracy=min_accuracy, min_r2=min_r2, max_rmse=max_rmse)
     validation = probes.validation_probes(bundle) if bundle is not None else None
     boundary = probes.boundary_probes(bundle) if bundle is not None else None
     load, spec = server_items(bundle, why_not, requests=requests, concurrency=concurrency)
+    answers = {
+        "probabilities": "valid probabilities",
+        "labels": "known labels",
+        "values": "finite values",
+    }[manifest.output]
     items = [
-        metrics_item(manifest, min_accuracy),
+        metrics_item(manifest, min_accuracy, min_r2=min_r2, max_rmse=max_rmse),
         integrity_item(verification),
         version_item(manifest),
         metadata_item(manifest),
         parity_item(manifest),
+        *([interval_item(manifest)] if manifest.task == "regression" else []),
         schema_item(manifest),
         probes_item(
             "validation",
@@ -165,7 +199,7 @@ def compute(
         ),
         probes_item(
             "boundary",
-            "Boundary probes: valid probabilities and range warnings at and beyond the edges",
+            f"Boundary probes: {answers} and range warnings at and beyond the edges",
             boundary,
             why_not,
         ),
@@ -189,6 +223,8 @@ def compute(
     ]
     settings = {
         "min_accuracy": min_accuracy,
+        "min_r2": min_r2,
+        "max_rmse": max_rmse,
         "max_p99_ms": max_p99_ms,
         "requests": requests,
         "concurrency": concurrency,
@@ -221,6 +257,8 @@ def check(
     path: str | os.PathLike[str],
     *,
     min_accuracy: float | None = None,
+    min_r2: float | None = None,
+    max_rmse: float | None = None,
     max_p99_ms: float = DEFAULT_MAX_P99_MS,
     requests: int = DEFAULT_REQUESTS,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -237,7 +275,9 @@ def check(
     path
         The bundle directory.
     min_accuracy
-        The test accuracy the model must reach; None only checks that metrics are recorded.
+        The test accuracy a classifier must reach; None only checks that metrics are recorded.
+    min_r2, max_rmse
+        The test R² a regressor must reach, and the RMSE it must not exceed.
     max_p99_ms
         The single-row p99 latency budget, checked against the stored benchmark.
     requests, concurrency
@@ -260,9 +300,12 @@ def check(
     ------
     ManifestError
         ``bundle.json`` cannot be read (nothing else can be checked then).
+    ThresholdError
+        A threshold of the other task was given (checked before the bundle is loaded).
     """
     root = Path(path)
     manifest = read_manifest(root)
+    check_thresholds(manifest, min_accuracy=min_accuracy, min_r2=min_r2, max_rmse=max_rmse)
     verification = verify(root, manifest)
     bundle, why_not = None, ""
     try:
@@ -280,6 +323,8 @@ def check(
         bundle,
         why_not,
         min_accuracy=min_accuracy,
+        min_r2=min_r2,
+        max_rmse=max_rmse,
         max_p99_ms=max_p99_ms,
         requests=requests,
         concurrency=concurrency,

@@ -32,7 +32,24 @@ DEFAULT_CONCURRENCY = 32
 
 
 # -- model ----------------------------------------------------------------------------------
-def metrics_item(manifest: Manifest, min_accuracy: float | None) -> Item:
+INTERVAL_COVERAGE_TOLERANCE = 0.05
+"""How far a regressor's measured interval coverage may be from its level before it warns."""
+
+
+def metrics_item(
+    manifest: Manifest,
+    min_accuracy: float | None,
+    *,
+    min_r2: float | None = None,
+    max_rmse: float | None = None,
+) -> Item:
+    """The test metrics are recorded and meet the thresholds given for the bundle's task.
+
+    A classifier is held to ``min_accuracy``, a regressor to ``min_r2`` and ``max_rmse``
+    (:func:`skbundle.readiness.check.check_thresholds` refuses the others before this runs).
+    """
+    if manifest.task == "regression":
+        return _regression_metrics_item(manifest, min_r2, max_rmse)
     title = "Metrics recorded and above the threshold"
     test = manifest.metrics.get("test", {})
     accuracy = test.get("accuracy")
@@ -58,6 +75,69 @@ def metrics_item(manifest: Manifest, min_accuracy: float | None) -> Item:
         title,
         PASS,
         f"accuracy {accuracy:.4f} >= the threshold {min_accuracy:.4f}; {evidence}",
+    )
+
+
+def _regression_metrics_item(
+    manifest: Manifest, min_r2: float | None, max_rmse: float | None
+) -> Item:
+    title = "Metrics recorded and within the thresholds"
+    test = manifest.metrics.get("test", {})
+    r2, rmse = test.get("r2"), test.get("rmse")
+    if not isinstance(r2, (int, float)) or not isinstance(rmse, (int, float)):
+        return Item("model", "metrics", title, FAIL, "no test r2 and rmse in bundle.json")
+    shown = ", ".join(f"{k} {test[k]:.4g}" for k in ("r2", "rmse", "mae") if k in test)
+    evidence = f"test split (n={test.get('n_rows')}): {shown}"
+    if min_r2 is None and max_rmse is None:
+        return Item("model", "metrics", title, PASS, f"{evidence}; no --min-r2 or --max-rmse set")
+    failed, met = [], []
+    if min_r2 is not None:
+        if r2 < min_r2:
+            failed.append(f"r2 {r2:.4f} is below the threshold {min_r2:.4f}")
+        else:
+            met.append(f"r2 {r2:.4f} >= the threshold {min_r2:.4f}")
+    if max_rmse is not None:
+        if rmse > max_rmse:
+            failed.append(f"rmse {rmse:.4g} is above the threshold {max_rmse:.4g}")
+        else:
+            met.append(f"rmse {rmse:.4g} <= the threshold {max_rmse:.4g}")
+    status = FAIL if failed else PASS
+    return Item("model", "metrics", title, status, "; ".join([*failed, *met, evidence]))
+
+
+def interval_item(manifest: Manifest) -> Item:
+    """A regressor's prediction interval: present, and its measured coverage near its level."""
+    title = "Prediction interval calibrated and its coverage measured"
+    iv = manifest.interval
+    if iv is None:
+        return Item(
+            "model",
+            "interval",
+            title,
+            FAIL,
+            "no prediction interval in bundle.json: rebuild the bundle with this skbundle "
+            "(save() calibrates one on the test split)",
+        )
+    gap = abs(iv.coverage - iv.level)
+    evidence = (
+        f"{iv.method} +/- {iv.half_width:.4g} at level {iv.level:.2f}: measured coverage "
+        f"{iv.coverage:.3f} on held-out rows, calibrated on {iv.n_calibration} rows"
+    )
+    if gap > INTERVAL_COVERAGE_TOLERANCE:
+        return Item(
+            "model",
+            "interval",
+            title,
+            WARN,
+            f"{evidence}; the coverage is {gap:.3f} away from the level (more than "
+            f"{INTERVAL_COVERAGE_TOLERANCE}): the interval may not hold for new data",
+        )
+    return Item(
+        "model",
+        "interval",
+        title,
+        PASS,
+        f"{evidence} (within {INTERVAL_COVERAGE_TOLERANCE} of the level)",
     )
 
 
@@ -99,10 +179,11 @@ def version_item(manifest: Manifest) -> Item:
 
 def metadata_item(manifest: Manifest) -> Item:
     title = "Metadata complete"
+    classifier = manifest.task == "classification"
     missing = [
         name
         for name, present in (
-            ("classes", bool(manifest.classes)),
+            ("classes", bool(manifest.classes) or not classifier),
             ("features", bool(manifest.features)),
             ("test metrics", bool(manifest.metrics.get("test"))),
             ("environment packages", bool(manifest.environment.packages)),
@@ -113,8 +194,9 @@ def metadata_item(manifest: Manifest) -> Item:
     ]
     if missing:
         return Item("model", "metadata", title, FAIL, f"missing: {', '.join(missing)}")
+    what = f"{len(manifest.classes)} classes" if classifier else "a regressor"
     evidence = (
-        f"name {manifest.name}, {len(manifest.classes)} classes, {len(manifest.features)} "
+        f"name {manifest.name}, {what}, {len(manifest.features)} "
         f"features, created {manifest.created_at}, Python {manifest.environment.python}"
     )
     if not manifest.description.strip():
@@ -128,10 +210,17 @@ def metadata_item(manifest: Manifest) -> Item:
     return Item("model", "metadata", title, PASS, evidence)
 
 
+VALUE_PARITY_SHARE = 1e-3
+"""A regressor's runtime fails parity when it differs from the fitted pipeline by more than
+this share of the model's own test RMSE: a difference that large changes what it predicts."""
+
+
 def parity_item(manifest: Manifest, tolerance: float = 1e-6) -> Item:
     title = "Parity of each runtime"
     if not manifest.parity:
         return Item("model", "parity", title, FAIL, "no parity recorded for any runtime")
+    if manifest.output == "values":
+        return _value_parity_item(manifest, tolerance)
     parts, status = [], PASS
     for name, p in sorted(manifest.parity.items()):
         parts.append(
@@ -145,13 +234,34 @@ def parity_item(manifest: Manifest, tolerance: float = 1e-6) -> Item:
     return Item("model", "parity", title, status, "; ".join(parts))
 
 
+def _value_parity_item(manifest: Manifest, tolerance: float) -> Item:
+    """A regressor has no label to agree on: its runtimes are judged by how far their values
+    are from the fitted pipeline's, against the model's own error (the test RMSE)."""
+    title = "Parity of each runtime"
+    rmse = manifest.metrics.get("test", {}).get("rmse")
+    scale = float(rmse) if isinstance(rmse, (int, float)) and rmse > 0 else 1.0
+    parts, status = [], PASS
+    for name, p in sorted(manifest.parity.items()):
+        parts.append(
+            f"{name}: max |diff| {p.max_abs_diff:.3g} ({p.max_abs_diff / scale:.2g} of the test "
+            f"RMSE), identical values {p.label_agreement:.2%} on {p.n_rows} rows"
+        )
+        if not p.max_abs_diff <= VALUE_PARITY_SHARE * scale:  # NaN and inf fail too
+            status = FAIL
+        elif p.max_abs_diff > tolerance and status == PASS:
+            status = WARN
+    return Item("model", "parity", title, status, "; ".join(parts))
+
+
 # -- data -----------------------------------------------------------------------------------
 def schema_item(manifest: Manifest) -> Item:
     title = "Input schema defined"
     features = manifest.features
-    unranged = [f.name for f in features if f.min is None or f.max is None]
     if not features:
         return Item("data", "schema", title, FAIL, "bundle.json lists no features")
+    numeric = [f for f in features if f.kind == "numeric"]
+    other = [f for f in features if f.kind != "numeric"]
+    unranged = [f.name for f in numeric if f.min is None or f.max is None]
     if unranged:
         return Item(
             "data",
@@ -160,14 +270,35 @@ def schema_item(manifest: Manifest) -> Item:
             WARN,
             f"{len(features)} features; no training range for {unranged[:5]}",
         )
+    uncategorized = [f.name for f in other if not f.categories]
+    if uncategorized:
+        return Item(
+            "data",
+            "schema",
+            title,
+            WARN,
+            f"{len(features)} features; no known categories for {uncategorized[:5]}",
+        )
     allowed = sum(f.missing_allowed for f in features)
+    if not other:
+        return Item(
+            "data",
+            "schema",
+            title,
+            PASS,
+            f"{len(features)} features with dtype and training range; missing values accepted "
+            f"for {allowed}",
+        )
+    refused = sum(f.kind == "categorical" and f.unknown != "accept" for f in other)
+    accepted = sum(f.kind == "categorical" and f.unknown == "accept" for f in other)
     return Item(
         "data",
         "schema",
         title,
         PASS,
-        f"{len(features)} features with dtype and training range; missing values accepted "
-        f"for {allowed}",
+        f"{len(features)} features: {len(numeric)} numeric with dtype and training range, "
+        f"{len(other)} categorical or boolean with their categories (an unseen category is "
+        f"refused by {refused}, accepted by {accepted}); missing values accepted for {allowed}",
     )
 
 
@@ -333,6 +464,18 @@ def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
     reference = manifest.artifact("reference")
     if reference is not None:
         return file_item("docs", "monitoring", title, manifest, verification, reference.path)
+    if manifest.output != "probabilities":
+        regressor = manifest.task == "regression"
+        kind = "a regressor" if regressor else "a classifier without probabilities"
+        return Item(
+            "docs",
+            "monitoring",
+            title,
+            NOT_MEASURED,
+            f"not available for this kind of model yet ({kind}): skbundle writes no drift "
+            "reference statistics for it, so drift cannot be monitored",
+            required=False,
+        )
     return Item(
         "docs",
         "monitoring",

@@ -9,11 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from skbundle.core.manifest import Manifest
-from skbundle.core.metrics import SCALAR_METRICS
+from skbundle.core.metrics import REGRESSION_METRICS, SCALAR_METRICS
 from skbundle.report import plots, templates
 from skbundle.report.checklist import Checklist
-
-_METRICS = SCALAR_METRICS
+from skbundle.report.model_card import (
+    NO_PROBABILITIES,
+    category_preview,
+    interval_lines,
+    output_text,
+    unseen_text,
+)
 
 SINGLE_ROW_COLUMNS = (
     "runtime",
@@ -79,15 +84,81 @@ def _persistence(rows: list[dict[str, Any]] | None) -> list[list[str]]:
 
 def _overview(m: Manifest, dataset: dict[str, Any], test: dict[str, Any]) -> tuple[Any, ...]:
     """Header, rows and numeric columns of the train/test table, for the ``table`` macro."""
+    n_train = str(dataset.get("n_train", m.dataset.n_rows))
+    n_test = str(dataset.get("n_test", test.get("n_rows", "-")))
+    if m.task == "regression":
+        keys = ("mean", "std", "min", "max")
+
+        def target(split: str) -> list[str]:
+            summary = dataset.get(f"target_{split}")
+            if not isinstance(summary, dict):
+                return ["-"] * len(keys)
+            return [templates.fmt(summary.get(k), ".4g") for k in keys]
+
+        rows = [["train", n_train, *target("train")], ["test", n_test, *target("test")]]
+        return ["", "rows", *(f"target {k}" for k in keys)], rows, [1, 2, 3, 4, 5]
 
     def counts(split: str) -> list[str]:
         return [str(dataset.get(f"class_counts_{split}", {}).get(c, "-")) for c in m.classes]
 
-    rows = [
-        ["train", str(dataset.get("n_train", m.dataset.n_rows)), *counts("train")],
-        ["test", str(dataset.get("n_test", test.get("n_rows", "-"))), *counts("test")],
-    ]
+    rows = [["train", n_train, *counts("train")], ["test", n_test, *counts("test")]]
     return ["", "rows", *m.classes], rows, [1, *range(2, 2 + len(m.classes))]
+
+
+def _metrics(m: Manifest) -> tuple[Any, ...]:
+    """Header, rows and numeric columns of the metrics table."""
+    test = m.metrics.get("test", {})
+    if m.task != "regression":
+        return (
+            ["metric", "value"],
+            [[k, f"{test[k]:.4f}"] for k in SCALAR_METRICS if k in test],
+            [1],
+        )
+    train = m.metrics.get("train", {})
+
+    def cell(split: dict[str, Any], key: str) -> str:
+        value = split.get(key)
+        return templates.fmt(value, ".4f") if isinstance(value, (int, float)) else "-"
+
+    rows = [[k, cell(test, k), cell(train, k)] for k in REGRESSION_METRICS if k in test]
+    return ["metric", "test", "train"], rows, [1, 2]
+
+
+def _schema(m: Manifest) -> list[list[str]]:
+    """One row per feature: name, kind, what it takes, missing values, unseen categories."""
+
+    def takes(f: Any) -> str:
+        if f.kind != "numeric":
+            return category_preview(f)
+        if f.min is None or f.max is None:
+            return "numbers"
+        return f"{f.min:.4g} .. {f.max:.4g} (mean {templates.fmt(f.mean, '.4g')})"
+
+    return [
+        [
+            f.name,
+            f.kind if f.kind == "numeric" else f"{f.kind} ({len(f.categories or [])})",
+            takes(f),
+            "accepted" if f.missing_allowed else "refused",
+            "-" if f.kind == "numeric" else unseen_text(f),
+        ]
+        for f in m.features
+    ]
+
+
+def _figures(m: Manifest, data: dict[str, Any], test: dict[str, Any]) -> list[tuple[bytes, str]]:
+    figures = []
+    residuals = data.get("residuals")
+    if m.task == "regression" and isinstance(residuals, dict) and residuals.get("actual"):
+        figures.append((plots.predicted_vs_actual_png(residuals), "predicted vs actual"))
+        figures.append((plots.residuals_png(residuals), "residuals vs predicted"))
+    if "confusion_matrix" in test:
+        figures.append((plots.confusion_png(test["confusion_matrix"], m.classes), "confusion"))
+    if data.get("roc"):
+        figures.append((plots.roc_png(data["roc"]), "ROC curve"))
+    if data.get("calibration"):
+        figures.append((plots.calibration_png(data["calibration"]), "calibration curve"))
+    return figures
 
 
 def render(
@@ -97,7 +168,8 @@ def render(
     *,
     importance_png: bytes | None = None,
 ) -> str:
-    """The report page for a bundle, from its manifest and ``readiness.json``."""
+    """The report page for a bundle (a classifier, with or without probabilities, or a
+    regressor), from its manifest and ``readiness.json``."""
     m = manifest
     test = m.metrics.get("test", {})
     per_class = [
@@ -111,13 +183,6 @@ def render(
         for name, v in ((c, test.get("per_class", {}).get(c)) for c in m.classes)
         if v is not None
     ]
-    figures = []
-    if "confusion_matrix" in test:
-        figures.append((plots.confusion_png(test["confusion_matrix"], m.classes), "confusion"))
-    if data.get("roc"):
-        figures.append((plots.roc_png(data["roc"]), "ROC curve"))
-    if data.get("calibration"):
-        figures.append((plots.calibration_png(data["calibration"]), "calibration curve"))
     importance = data.get("importance")
     if importance:
         importance = {
@@ -127,10 +192,14 @@ def render(
     return templates.render(
         "report.html.j2",
         m=m,
+        gives=output_text(m),
         overview=_overview(m, data.get("dataset", {}), test),
-        metric_rows=[[k, f"{test[k]:.4f}"] for k in _METRICS if k in test],
+        metrics=_metrics(m),
+        notes=[NO_PROBABILITIES] if m.output == "labels" else [],
+        interval=interval_lines(m) if m.task == "regression" else None,
         per_class=per_class,
-        figures=figures,
+        schema=_schema(m),
+        figures=_figures(m, data, test),
         importance=importance,
         persistence=_persistence(data.get("persistence")),
         bench=_benchmark(m.benchmarks),

@@ -9,20 +9,82 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 
-from skbundle.core.manifest import Manifest
-from skbundle.core.metrics import SCALAR_METRICS
+from skbundle.core.manifest import Category, FeatureSpec, Manifest
+from skbundle.core.metrics import REGRESSION_METRICS, SCALAR_METRICS
 from skbundle.report.checklist import Checklist
 from skbundle.report.markdown import md_code, md_escape
 
 _CARD_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "skbundle")
 _METRICS = SCALAR_METRICS
+CATEGORY_PREVIEW = 10
+"""How many categories a schema table shows before it says '... (N more)'."""
+NO_PROBABILITIES = (
+    "This classifier has no predict_proba: it gives labels only, so there are no "
+    "probabilities, no confidence per prediction, no ROC AUC or log loss, and no ROC or "
+    "calibration curve."
+)
+"""What every rendered file says about a classifier served by label."""
 
 
-def _example(manifest: Manifest, limit: int | None = None) -> dict[str, float]:
+def category_text(value: Category) -> str:
+    """A category as a caller sends it: ``true``/``false`` for a boolean (JSON), else as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def category_preview(
+    spec: FeatureSpec, *, limit: int = CATEGORY_PREVIEW, escape: Callable[[str], str] = str
+) -> str:
+    """The first ``limit`` known categories of ``spec``, then ``... (N more)``.
+
+    ``escape`` is applied to each category (``md_escape`` for Markdown); the rest is ours.
+    """
+    known = spec.categories or []
+    shown = ", ".join(escape(category_text(v)) for v in known[:limit])
+    more = f", ... ({len(known) - limit} more)" if len(known) > limit else ""
+    return f"{shown}{more}" if known else "-"
+
+
+def unseen_text(spec: FeatureSpec) -> str:
+    """What happens to a category never seen in training."""
+    if spec.kind == "boolean":
+        return "refused (true or false only)"
+    if spec.unknown == "accept":
+        return "accepted, with a warning"
+    return "refused"
+
+
+def kind_counts(manifest: Manifest) -> str:
+    """``30 numeric`` or ``4 numeric, 2 categorical, 1 boolean``."""
+    counts = {k: sum(f.kind == k for f in manifest.features) for k in _KINDS}
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no"
+
+
+def output_text(manifest: Manifest) -> str:
+    """What the model gives per record."""
+    if manifest.output == "values":
+        return "a number"
+    if manifest.output == "labels":
+        return "a class label, no probabilities"
+    return "a class label with its probabilities"
+
+
+_KINDS = ("numeric", "categorical", "boolean")
+
+
+def _example(manifest: Manifest, limit: int | None = None) -> dict[str, Any]:
     features = manifest.features if limit is None else manifest.features[:limit]
-    return {f.name: round(f.mean, 4) if f.mean is not None else 0.0 for f in features}
+    return {f.name: _typical(f) for f in features}
+
+
+def _typical(f: FeatureSpec) -> Any:
+    if f.kind != "numeric":
+        return (f.categories or [""])[0]
+    return round(f.mean, 4) if f.mean is not None else 0.0
 
 
 def _names(names: list[str]) -> str:
@@ -31,6 +93,10 @@ def _names(names: list[str]) -> str:
 
 def _counts(counts: dict[str, Any]) -> str:
     return ", ".join(f"{md_escape(name)} {md_escape(n)}" for name, n in counts.items())
+
+
+def _num(value: Any, spec: str = ".4f") -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "-"
 
 
 def checklist_summary(checklist: Checklist | None, *, strict: bool = False) -> list[str]:
@@ -51,12 +117,169 @@ def checklist_summary(checklist: Checklist | None, *, strict: bool = False) -> l
     return lines
 
 
-def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None) -> str:
-    """The model card as Markdown."""
-    m = manifest
+def _model_lines(m: Manifest) -> list[str]:
+    if m.task == "regression":
+        task = "- Task: regression: predicts a number"
+    else:
+        task = f"- Task: {md_escape(m.task)}, classes {_names(m.classes)}; gives {output_text(m)}"
+    lines = [
+        task,
+        "- Pipeline: " + " -> ".join(md_code(step) for step in m.pipeline),
+        f"- Built: {md_escape(m.created_at)}; bundle format v{m.format_version}",
+        f"- Runtimes: {_names(sorted(m.parity)) or 'none'}",
+    ]
+    if m.output == "labels":
+        lines.append(f"- {NO_PROBABILITIES}")
+    return lines
+
+
+def _use_lines(m: Manifest) -> list[str]:
+    n = len(m.features)
+    numeric = all(f.kind == "numeric" for f in m.features)
+    described = f"the {n} numeric features" if numeric else f"the {n} features ({kind_counts(m)})"
+    if m.task == "regression":
+        use = f"- Intended use: predict a number for records described by {described} below."
+    else:
+        use = (
+            f"- Intended use: classify records described by {described} below into one of "
+            f"{_names(m.classes)}."
+        )
+    lines = [
+        use,
+        "- Inputs are validated against the schema: a missing feature, a string, NaN (where "
+        "training had none), infinity or an unknown field is refused with an error naming it.",
+    ]
+    if not numeric:
+        lines.append(
+            "- A categorical feature takes one of the categories seen in training; what happens "
+            "to a category never seen is given per feature below (refused with an error, or "
+            "accepted with a warning attached to that prediction)."
+        )
+    lines += [
+        "- Predictions are reliable only within the ranges seen in training; a value outside "
+        "its training range is accepted with a warning attached to that prediction.",
+        f"- It learned from {m.dataset.n_rows} rows; data drawn from another population, or "
+        "drifting away from the training data, can make it wrong without any error.",
+        "- It is a statistical model: not a substitute for expert judgement where an error "
+        "has serious consequences.",
+    ]
+    return lines
+
+
+def _dataset_lines(m: Manifest, dataset: dict[str, Any]) -> list[str]:
+    lines = [
+        f"- {m.dataset.n_rows} training rows x {m.dataset.n_features} features "
+        f"(SHA-256 {md_escape(m.dataset.sha256[:16])}...)",
+    ]
+    if not dataset:
+        return lines
+    n_train, n_test = md_escape(dataset.get("n_train")), md_escape(dataset.get("n_test"))
+    split = f"- Split: {n_train} train / {n_test} test"
+    if "class_counts_train" in dataset:
+        return [
+            *lines,
+            f"{split}; class balance train {_counts(dataset['class_counts_train'])}, "
+            f"test {_counts(dataset.get('class_counts_test', {}))}",
+        ]
+    lines += [
+        f"{split}.",
+        "",
+        "| target | mean | std | min | max |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in ("train", "test"):
+        summary = dataset.get(f"target_{name}")
+        if isinstance(summary, dict):
+            cells = " | ".join(_num(summary.get(k), ".4g") for k in ("mean", "std", "min", "max"))
+            lines.append(f"| {name} | {cells} |")
+    return lines
+
+
+def _metric_lines(m: Manifest) -> list[str]:
     test = m.metrics.get("test", {})
-    dataset = data.get("dataset", {})
-    classes = _names(m.classes)
+    if m.task != "regression":
+        lines = ["| metric | value |", "| --- | --- |"]
+        lines += [f"| {k} | {test[k]:.4f} |" for k in _METRICS if k in test]
+        lines.append(f"| rows | {md_escape(test.get('n_rows'))} |")
+        if m.output == "labels":
+            lines += ["", NO_PROBABILITIES]
+        return lines
+    train = m.metrics.get("train", {})
+    lines = ["| metric | test | train |", "| --- | --- | --- |"]
+    lines += [
+        f"| {k} | {_num(test.get(k))} | {_num(train.get(k))} |"
+        for k in REGRESSION_METRICS
+        if k in test
+    ]
+    lines.append(
+        f"| rows | {md_escape(test.get('n_rows'))} | {md_escape(train.get('n_rows', '-'))} |"
+    )
+    lines += [
+        "",
+        "r2: share of the target's variance explained (1 is perfect, 0 is no better than the "
+        "mean); mae, rmse, median_ae, max_error: absolute errors, in the target's unit.",
+    ]
+    return lines
+
+
+def interval_lines(m: Manifest) -> list[str]:
+    """The prediction interval of a regressor, in plain words (also used by the report)."""
+    iv = m.interval
+    if iv is None:
+        return ["No prediction interval was calibrated: predictions come without one."]
+    return [
+        f"Every prediction comes with an interval: the predicted value +/- {iv.half_width:.4g}, "
+        f"at a {iv.level:.0%} level.",
+        f"Method: {iv.method}, the width calibrated on {iv.n_calibration} held-out rows.",
+        f"Measured coverage: {iv.coverage:.1%} of held-out rows fell inside their interval "
+        f"(target {iv.level:.0%}), each half of the test split checked with the width "
+        "calibrated on the other half.",
+        "The coverage is marginal: it holds on average over records like the test data, not "
+        "for each record. The width is the same everywhere, so the interval is too wide where "
+        "the model is sure and too narrow where it is not, and it assumes new data resemble the "
+        "test data (no drift).",
+    ]
+
+
+def _feature_lines(m: Manifest) -> list[str]:
+    numeric = [f for f in m.features if f.kind == "numeric"]
+    other = [f for f in m.features if f.kind != "numeric"]
+    lines: list[str] = []
+    if numeric:
+        if other:
+            lines += ["### Numeric features", ""]
+        lines += ["| feature | min | max | mean | missing |", "| --- | --- | --- | --- | --- |"]
+        for f in numeric:
+            cells = (f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean))
+            lines.append(
+                f"| {md_escape(f.name)} | {' | '.join(cells)} | "
+                f"{'accepted' if f.missing_allowed else 'refused'} |"
+            )
+    if other:
+        if numeric:
+            lines.append("")
+        lines += [
+            "### Categorical and boolean features",
+            "",
+            f"Categories as a caller sends them (the first {CATEGORY_PREVIEW} of each).",
+            "",
+            "| feature | kind | categories | unseen category | missing |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for f in other:
+            n = len(f.categories or [])
+            lines.append(
+                f"| {md_escape(f.name)} | {f.kind} ({n}) | "
+                f"{category_preview(f, escape=md_escape)} | {unseen_text(f)} | "
+                f"{'accepted' if f.missing_allowed else 'refused'} |"
+            )
+    return lines
+
+
+def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None) -> str:
+    """The model card as Markdown, for a classifier (with or without probabilities) or a
+    regressor."""
+    m = manifest
     out = [
         f"# Model card: {md_escape(m.name)} {md_escape(m.version)}",
         "",
@@ -64,38 +287,23 @@ def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None
         "",
         "## The model",
         "",
-        f"- Task: {md_escape(m.task)}, classes {classes}",
-        "- Pipeline: " + " -> ".join(md_code(step) for step in m.pipeline),
-        f"- Built: {md_escape(m.created_at)}; bundle format v{m.format_version}",
-        f"- Runtimes: {_names(sorted(m.parity)) or 'none'}",
+        *_model_lines(m),
         "",
         "## Intended use and limits",
         "",
-        f"- Intended use: classify records described by the {len(m.features)} numeric features "
-        f"below into one of {classes}.",
-        "- Inputs are validated against the schema: a missing feature, a string, NaN (where "
-        "training had none), infinity or an unknown field is refused with an error naming it.",
-        "- Predictions are reliable only within the ranges seen in training; a value outside "
-        "its training range is accepted with a warning attached to that prediction.",
-        f"- It learned from {m.dataset.n_rows} rows; data drawn from another population, or "
-        "drifting away from the training data, can make it wrong without any error.",
-        "- It is a statistical model: not a substitute for expert judgement where an error "
-        "has serious consequences.",
+        *_use_lines(m),
         "",
         "## Training data",
         "",
-        f"- {m.dataset.n_rows} training rows x {m.dataset.n_features} features "
-        f"(SHA-256 {md_escape(m.dataset.sha256[:16])}...)",
+        *_dataset_lines(m, data.get("dataset", {})),
+        "",
+        "## Metrics (held-out test split)",
+        "",
+        *_metric_lines(m),
+        "",
     ]
-    if dataset:
-        out.append(
-            f"- Split: {md_escape(dataset['n_train'])} train / {md_escape(dataset['n_test'])} "
-            f"test; class balance train {_counts(dataset['class_counts_train'])}, "
-            f"test {_counts(dataset['class_counts_test'])}"
-        )
-    out += ["", "## Metrics (held-out test split)", "", "| metric | value |", "| --- | --- |"]
-    out += [f"| {k} | {test[k]:.4f} |" for k in _METRICS if k in test]
-    out += [f"| rows | {md_escape(test.get('n_rows'))} |", ""]
+    if m.task == "regression":
+        out += ["## Prediction interval", "", *(f"- {line}" for line in interval_lines(m)), ""]
     importance = data.get("importance")
     out += ["## Features", ""]
     if importance:
@@ -106,13 +314,7 @@ def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None
             for i, (name, value) in enumerate(importance["features"][:10], start=1)
         ]
         out.append("")
-    out += ["| feature | min | max | mean | missing |", "| --- | --- | --- | --- | --- |"]
-    for f in m.features:
-        cells = (f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean))
-        out.append(
-            f"| {md_escape(f.name)} | {' | '.join(cells)} | "
-            f"{'accepted' if f.missing_allowed else 'refused'} |"
-        )
+    out += _feature_lines(m)
     # A fence ends only at a line that starts with backticks; every line below starts with our
     # own text, and json.dumps escapes line breaks, so no feature name can close one.
     example = shlex.quote(json.dumps(_example(m)))

@@ -110,6 +110,40 @@ def calibration_png(calibration: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
+def predicted_vs_actual_png(residuals: dict[str, Any]) -> bytes:
+    """A regressor's prediction against the true value on the test split, with the line
+    y = x where every point of a perfect model would lie."""
+    actual, predicted = residuals["actual"], residuals["predicted"]
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.scatter(actual, predicted, s=14, alpha=0.7, color="#4c72b0", label="test rows")
+    values = [*actual, *predicted]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    ax.plot([lo, hi], [lo, hi], linestyle="--", color="grey", label="predicted = actual")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"Predicted vs actual (test split, {len(actual)} rows)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def residuals_png(residuals: dict[str, Any]) -> bytes:
+    """Residuals (actual - predicted) against the prediction on the test split: a trend or a
+    funnel shape shows where the model is biased or its errors grow."""
+    actual, predicted = residuals["actual"], residuals["predicted"]
+    errors = [a - p for a, p in zip(actual, predicted, strict=True)]
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.scatter(predicted, errors, s=14, alpha=0.7, color="#4c72b0")
+    ax.axhline(0.0, linestyle="--", color="grey")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("residual (actual - predicted)")
+    ax.set_title(f"Residuals vs predicted (test split, {len(actual)} rows)")
+    fig.tight_layout()
+    return _png(fig)
+
+
 def shares_png(
     title: str, labels: Sequence[str], reference: Sequence[float], current: Sequence[float]
 ) -> bytes:
