@@ -27,10 +27,20 @@ tree order and divides by the number of trees. This module emits exactly those o
   ``GradientBoostingRegressor`` (any loss: all four have the identity link, and ``predict``
   returns the raw score) and ``HistGradientBoostingRegressor`` (identity-link losses only)
   are summed as their classifiers are, with no link;
-- ``LogisticRegression``: ``MatMul`` + ``Add`` and scikit-learn's softmax (``ReduceMax``,
-  ``Sub``, ``Exp``, ``ReduceSum``, ``Div``), or ``Sigmoid`` for two classes. ``Exp`` in
-  onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, so linear models are
-  usually label-exact but not bit-exact; parity is measured, never assumed.
+- ``LogisticRegression``: ``MatMul`` + ``Add`` (the decision function), then the link as for
+  gradient boosting: the graph's own ``Sigmoid`` / softmax for any ONNX consumer, and the raw
+  scores for skbundle's runtime, which applies scikit-learn's link itself. The dot product
+  can still sum in another order than numpy's BLAS (it does on the 31 cancer features, not on
+  the 10 penguin columns), so parity is measured, never assumed;
+- a ``ColumnTransformer`` first (``_column_transformer``): numeric columns go through the
+  steps above on their own columns (``Gather``); categorical and boolean features arrive as
+  codes (:mod:`skbundle.core.codes`), and an encoder of one column (``SimpleImputer``, then
+  ``OneHotEncoder`` or ``OrdinalEncoder``) is a function of that code, of at most
+  ``len(categories) + 2`` values: the fitted ColumnTransformer is asked for each at build
+  time and the graph looks the answers up (a one-hot block as the index of its hot column and
+  ``Equal``), so ``drop``, ``handle_unknown``, infrequent categories and the imputer's fill are
+  scikit-learn's own answers. With a sparse output, only trees are converted (they cast to
+  float32 and compare alike; a linear model's sparse dot product sums in another order).
 
 Anything else raises :class:`~skbundle.errors.ExactConversionUnsupported`, and the ONNX format
 falls back to skl2onnx.
@@ -412,20 +422,21 @@ def _with_link(g: _Graph, raw: str, k_trees: int) -> str:
 
 
 def _logistic(g: _Graph, estimator: Any, x: str) -> str:
+    """``decision_function`` (``MatMul`` + ``Add``), then the link left to the runtime as for
+    gradient boosting (``_with_link``): ``predict_proba`` is ``expit`` of the one score
+    (two classes) or the softmax of one score per class, which skbundle's runtime computes
+    as scikit-learn does. The dot product may still sum in another order than numpy's BLAS:
+    parity measures it."""
     coef = np.asarray(estimator.coef_, dtype=np.float64)
     intercept = np.asarray(estimator.intercept_, dtype=np.float64)
     n_classes = len(estimator.classes_)
-    scores = g.op("MatMul", [x, g.const("coef_t", np.ascontiguousarray(coef.T))], "dot")
-    scores = g.op("Add", [scores, g.const("intercept", intercept)], "decision")
-    if n_classes == 2 and coef.shape[0] == 1:
-        positive = g.op("Sigmoid", [scores], "positive")
-        negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
-        return g.op("Concat", [negative, positive], "binary", axis=1)
-    if coef.shape[0] != n_classes:
+    if not (n_classes == 2 and coef.shape[0] == 1) and coef.shape[0] != n_classes:
         raise ExactConversionUnsupported(
             "LogisticRegression whose coefficients are not one row per class"
         )
-    return _softmax(g, scores)
+    scores = g.op("MatMul", [x, g.const("coef_t", np.ascontiguousarray(coef.T))], "dot")
+    scores = g.op("Add", [scores, g.const("intercept", intercept)], "decision")
+    return _with_link(g, scores, coef.shape[0])
 
 
 def _softmax(g: _Graph, scores: str) -> str:
@@ -467,7 +478,6 @@ _REGRESSORS = {
     ),
 }
 """Final steps whose graph ends in ``VALUES_OUTPUT``: ``predict``, shape ``(n, 1)``."""
-
 
 
 # -- ColumnTransformer: numeric columns as graph steps, categorical codes by lookup tables ----
@@ -525,8 +535,7 @@ def _widths(name: str, transformer: Any, n_columns: int) -> list[int]:
             "OneHotEncoder or OrdinalEncoder)"
         )
     raise ExactConversionUnsupported(
-        f"ColumnTransformer transformer {name!r} hands categorical columns on without encoding "
-        "them"
+        f"ColumnTransformer transformer {name!r} hands categorical columns on without encoding them"
     )
 
 
@@ -575,8 +584,9 @@ class _Lookups:
         """(n, m + h) tensor: the m looked-up values, then h one-hot columns; and where each
         CT output position is in it."""
         m = len(self.columns)
-        codes = g.op("Gather", [x, g.const("code_columns", np.array(self.columns))], "codes",
-                     axis=1)  # fmt: skip
+        codes = g.op(
+            "Gather", [x, g.const("code_columns", np.array(self.columns))], "codes", axis=1
+        )
         missing = g.op("IsNaN", [codes], "code_missing")
         slot = g.op(
             "Where", [missing, g.const("missing_slot", np.array(self.missing_slot)), codes], "slot"
@@ -603,8 +613,12 @@ def _probe_rows(features: Sequence[FeatureSpec]) -> np.ndarray:
     """One row of codes every transformer accepts: each numeric feature at its training mean
     (0 without one), each categorical feature at its first category."""
     return np.array(
-        [[(f.mean if f.mean is not None else 0.0) if f.kind == "numeric" else 0.0
-          for f in features]],  # fmt: skip
+        [
+            [
+                (f.mean if f.mean is not None else 0.0) if f.kind == "numeric" else 0.0
+                for f in features
+            ]
+        ],
         dtype=np.float64,
     )
 
@@ -616,8 +630,10 @@ def _transform(ct: Any, codes: np.ndarray, features: Sequence[FeatureSpec]) -> n
     from scipy import sparse
 
     frame = Codec(features).decode(codes)
-    given: Any = frame if getattr(ct, "feature_names_in_", None) is not None else (
-        frame.to_numpy(dtype=object)
+    given: Any = (
+        frame
+        if getattr(ct, "feature_names_in_", None) is not None
+        else (frame.to_numpy(dtype=object))
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "unknown categories will be encoded as all zeros"
@@ -632,9 +648,7 @@ def _transform(ct: Any, codes: np.ndarray, features: Sequence[FeatureSpec]) -> n
     return out
 
 
-def _code_table(
-    ct: Any, features: Sequence[FeatureSpec], column: int, width: int
-) -> np.ndarray:
+def _code_table(ct: Any, features: Sequence[FeatureSpec], column: int, width: int) -> np.ndarray:
     """The ColumnTransformer's whole output for ``column`` at UNSEEN, each code, missing.
 
     A value the pipeline refuses (an unseen category with ``handle_unknown="error"``, a
@@ -671,9 +685,7 @@ def _numeric_steps(g: _Graph, name: str, transformer: Any, x: str) -> str:
     return x
 
 
-def _column_transformer(
-    g: _Graph, ct: Any, x: str, features: Sequence[FeatureSpec]
-) -> str:
+def _column_transformer(g: _Graph, ct: Any, x: str, features: Sequence[FeatureSpec]) -> str:
     """The fitted ColumnTransformer's output, column for column (``output_indices_``).
 
     Transformers over numeric features are converted step by step on their columns
@@ -698,8 +710,7 @@ def _column_transformer(
                 raise ExactConversionUnsupported(
                     f"ColumnTransformer transformer {name!r} changes the number of columns"
                 )
-            picked = g.op("Gather", [x, g.const("columns", np.array(columns))], "selected",
-                          axis=1)  # fmt: skip
+            picked = g.op("Gather", [x, g.const("columns", np.array(columns))], "selected", axis=1)
             pieces.append(_numeric_steps(g, name, transformer, picked))
             for i in range(len(columns)):
                 order[out.start + i] = placed + i
@@ -722,14 +733,18 @@ def _column_transformer(
             positions = list(range(start, start + w))
             start += w
             if features[column].kind == "numeric":  # passthrough of a numeric column
-                picked = g.op("Gather", [x, g.const("column", np.array([column]))], "selected",
-                              axis=1)  # fmt: skip
+                picked = g.op(
+                    "Gather", [x, g.const("column", np.array([column]))], "selected", axis=1
+                )
                 pieces.append(picked)
                 order[positions[0]] = placed
                 placed += 1
                 continue
             table = _code_table(ct, features, column, width)
-            others = np.delete(table, positions, axis=1)
+            # the transformer's other columns must not move (other transformers may read
+            # the same column: they are checked on their own)
+            siblings = [p for p in range(out.start, out.stop) if p not in positions]
+            others = table[:, siblings]
             if not (np.isnan(others) | (others == others[1:2])).all():
                 raise ExactConversionUnsupported(
                     f"ColumnTransformer transformer {name!r}: feature {features[column].name!r} "
@@ -750,28 +765,30 @@ def _column_transformer(
     permutation = [order[p] for p in range(width)]
     if permutation == list(range(total)):
         return joined
-    return g.op("Gather", [joined, g.const("ct_order", np.array(permutation))], "ct_output",
-                axis=1)  # fmt: skip
+    return g.op("Gather", [joined, g.const("ct_order", np.array(permutation))], "ct_output", axis=1)
 
 
-_SPARSE_EXACT = frozenset(
-    kind for kind in (*_CLASSIFIERS, *_REGRESSORS) if "_logistic" not in kind
-)
+_SPARSE_EXACT = frozenset(kind for kind in (*_CLASSIFIERS, *_REGRESSORS) if "_logistic" not in kind)
 """Final steps whose result on a sparse matrix equals the dense one bit for bit (trees cast
 to float32 and compare either way; a linear model's sparse dot product sums in another order)."""
 
 
 def _numeric_schema(n_features: int) -> tuple[FeatureSpec, ...]:
     return tuple(
-        FeatureSpec(name=f"x{j}", dtype="float64", min=None, max=None, mean=None, std=None,
-                    missing_allowed=True)  # fmt: skip
+        FeatureSpec(
+            name=f"x{j}",
+            dtype="float64",
+            min=None,
+            max=None,
+            mean=None,
+            std=None,
+            missing_allowed=True,
+        )
         for j in range(n_features)
     )
 
 
-def convert(
-    pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | None = None
-) -> Any:
+def convert(pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | None = None) -> Any:
     """An ``onnx.ModelProto`` that maps float64 ``X`` (schema order) to float64 probabilities
     (``OUTPUT``, a classifier) or predictions (``VALUES_OUTPUT``, shape ``(n, 1)``, a regressor).
 
