@@ -27,11 +27,11 @@ tree order and divides by the number of trees. This module emits exactly those o
   ``GradientBoostingRegressor`` (any loss: all four have the identity link, and ``predict``
   returns the raw score) and ``HistGradientBoostingRegressor`` (identity-link losses only)
   are summed as their classifiers are, with no link;
-- ``LogisticRegression``: ``MatMul`` + ``Add`` (the decision function), then the link as for
-  gradient boosting: the graph's own ``Sigmoid`` / softmax for any ONNX consumer, and the raw
-  scores for skbundle's runtime, which applies scikit-learn's link itself. The dot product
-  can still sum in another order than numpy's BLAS (it does on the 31 cancer features, not on
-  the 10 penguin columns), so parity is measured, never assumed;
+- ``LogisticRegression``: ``MatMul`` + ``Add`` and scikit-learn's softmax (``ReduceMax``,
+  ``Sub``, ``Exp``, ``ReduceSum``, ``Div``), or ``Sigmoid`` for two classes. ``Exp`` in
+  onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, and a one-row
+  ``MatMul`` may take another kernel than numpy's one-row dot product, so linear models are
+  usually label-exact but not bit-exact; parity is measured, never assumed;
 - a ``ColumnTransformer`` first (``_column_transformer``): numeric columns go through the
   steps above on their own columns (``Gather``); categorical and boolean features arrive as
   codes (:mod:`skbundle.core.codes`), and an encoder of one column (``SimpleImputer``, then
@@ -422,21 +422,20 @@ def _with_link(g: _Graph, raw: str, k_trees: int) -> str:
 
 
 def _logistic(g: _Graph, estimator: Any, x: str) -> str:
-    """``decision_function`` (``MatMul`` + ``Add``), then the link left to the runtime as for
-    gradient boosting (``_with_link``): ``predict_proba`` is ``expit`` of the one score
-    (two classes) or the softmax of one score per class, which skbundle's runtime computes
-    as scikit-learn does. The dot product may still sum in another order than numpy's BLAS:
-    parity measures it."""
     coef = np.asarray(estimator.coef_, dtype=np.float64)
     intercept = np.asarray(estimator.intercept_, dtype=np.float64)
     n_classes = len(estimator.classes_)
-    if not (n_classes == 2 and coef.shape[0] == 1) and coef.shape[0] != n_classes:
+    scores = g.op("MatMul", [x, g.const("coef_t", np.ascontiguousarray(coef.T))], "dot")
+    scores = g.op("Add", [scores, g.const("intercept", intercept)], "decision")
+    if n_classes == 2 and coef.shape[0] == 1:
+        positive = g.op("Sigmoid", [scores], "positive")
+        negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
+        return g.op("Concat", [negative, positive], "binary", axis=1)
+    if coef.shape[0] != n_classes:
         raise ExactConversionUnsupported(
             "LogisticRegression whose coefficients are not one row per class"
         )
-    scores = g.op("MatMul", [x, g.const("coef_t", np.ascontiguousarray(coef.T))], "dot")
-    scores = g.op("Add", [scores, g.const("intercept", intercept)], "decision")
-    return _with_link(g, scores, coef.shape[0])
+    return _softmax(g, scores)
 
 
 def _softmax(g: _Graph, scores: str) -> str:
