@@ -580,8 +580,8 @@ class _Lookups:
             self.hot.append((lookup, local, position))
 
     def emit(self, g: _Graph, x: str) -> tuple[str, dict[int, int]]:
-        """(n, m + h) tensor: the m looked-up values, then h one-hot columns; and where each
-        CT output position is in it."""
+        """The looked-up values (m columns) then the h one-hot columns (without the m when
+        every block is one-hot), and where each CT output position is in it."""
         m = len(self.columns)
         codes = g.op(
             "Gather", [x, g.const("code_columns", np.array(self.columns))], "codes", axis=1
@@ -602,10 +602,19 @@ class _Lookups:
         spread = g.op("Gather", [looked, g.const("hot_sources", sources)], "hot_index", axis=1)
         equal = g.op("Equal", [spread, g.const("hot_local", wanted)], "is_hot")
         hot = g.op("Cast", [equal], "one_hot", to=11)  # DOUBLE
+        if not self.values:  # only one-hot blocks: the looked-up indices are not output
+            return hot, {position: i for i, (_, _, position) in enumerate(self.hot)}
         block = g.op("Concat", [looked, hot], "encoded", axis=1)
         for i, (_, _, position) in enumerate(self.hot):
             where[position] = m + i
         return block, where
+
+    @property
+    def width(self) -> int:
+        """Columns of what :meth:`emit` returns."""
+        if not self.columns:
+            return 0
+        return len(self.hot) if not self.values else len(self.columns) + len(self.hot)
 
 
 def _probe_rows(features: Sequence[FeatureSpec]) -> np.ndarray:
@@ -760,7 +769,7 @@ def _column_transformer(g: _Graph, ct: Any, x: str, features: Sequence[FeatureSp
             "a ColumnTransformer whose output columns are not all accounted for"
         )
     joined = pieces[0] if len(pieces) == 1 else g.op("Concat", pieces, "joined", axis=1)
-    total = placed + (len(lookups.columns) + len(lookups.hot) if lookups.columns else 0)
+    total = placed + lookups.width
     permutation = [order[p] for p in range(width)]
     if permutation == list(range(total)):
         return joined
