@@ -43,7 +43,8 @@ tree order and divides by the number of trees. This module emits exactly those o
   float32 and compare alike; a linear model's sparse dot product sums in another order).
 
 Anything else raises :class:`~skbundle.errors.ExactConversionUnsupported`, and the ONNX format
-falls back to skl2onnx.
+falls back to skl2onnx when every feature is numeric (skl2onnx reads values, not codes: a
+bundle with categorical features then has no ONNX file).
 """
 
 from __future__ import annotations
