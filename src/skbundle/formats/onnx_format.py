@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from skbundle.core.manifest import FeatureSpec
 from skbundle.core.runtime import Signature
 from skbundle.errors import ExactConversionUnsupported, FormatUnavailable, UntrustedArtifactError
 from skbundle.formats import onnx_graph
@@ -42,15 +44,7 @@ def _skl2onnx(pipeline: Any, n_features: int) -> Any:
 
 def _refusal(signature: Signature | None) -> str | None:
     """Why this skbundle writes no ONNX file for such a bundle, or None."""
-    if signature is None:
-        return None
-    kinds = sorted({f.kind for f in signature.features if f.kind != "numeric"})
-    if kinds:
-        return (
-            f"the pipeline has {' and '.join(kinds)} features: the ONNX writer does not read "
-            "their codes yet, so skops serves this bundle"
-        )
-    if signature.output == "labels":
+    if signature is not None and signature.output == "labels":
         return (
             "the classifier has no predict_proba: the ONNX writer serves probabilities and "
             "values only, so skops serves this bundle"
@@ -58,18 +52,30 @@ def _refusal(signature: Signature | None) -> str | None:
     return None
 
 
-def convert(pipeline: Any, n_features: int) -> tuple[Any, str]:
+def convert(
+    pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | None = None
+) -> tuple[Any, str]:
     """The ONNX model and the name of the converter that made it.
+
+    ``features`` is the schema. skl2onnx reads values, not codes: a pipeline with categorical
+    or boolean features is converted by the exact writer or not at all.
 
     Raises
     ------
     FormatUnavailable
-        Neither converter can represent the pipeline; the message holds both reasons.
+        Neither converter can represent the pipeline; the message holds the reasons.
     """
     try:
-        return onnx_graph.convert(pipeline, n_features), "skbundle-exact"
+        return onnx_graph.convert(pipeline, n_features, features), "skbundle-exact"
     except ExactConversionUnsupported as exc:
         exact_why = str(exc)
+    kinds = sorted({f.kind for f in features or () if f.kind != "numeric"})
+    if kinds:
+        raise FormatUnavailable(
+            f"the pipeline has {' and '.join(kinds)} features and the exact ONNX writer cannot "
+            f"convert it ({exact_why}); skl2onnx cannot read their codes, so skops serves this "
+            "bundle"
+        )
     with writing(f"exact converter: {exact_why}; skl2onnx"):
         model = _skl2onnx(pipeline, n_features)
     return model, "skl2onnx"
@@ -187,7 +193,8 @@ class OnnxFormat:
         why = _refusal(context.signature)
         if why is not None:
             raise FormatUnavailable(why)
-        model, converter = convert(pipeline, len(context.feature_names))
+        features = context.signature.features if context.signature is not None else None
+        model, converter = convert(pipeline, len(context.feature_names), features)
         entry = model.metadata_props.add()
         entry.key, entry.value = CONVERTER_KEY, converter
         path = directory / self.filename
