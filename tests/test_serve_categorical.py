@@ -28,7 +28,6 @@ from starlette.testclient import TestClient
 
 import skbundle
 from skbundle import Bundle
-from skbundle.build import writers
 from skbundle.errors import MISSING, InputProblem, InputValidationError
 from skbundle.serve import create_app
 from skbundle.serve.metrics import value_buckets
@@ -48,15 +47,9 @@ IMG = "<img src=x onerror=alert(1)>"
 
 
 def save_fitted(fitted: zoo.Fitted, path: Path, name: str) -> Path:
-    """``skbundle.save`` without the report writer: the server reads none of the reports, and
-    on main they do not yet render for regressors and label-only classifiers (the readiness
-    probes and the model card assume probabilities); every other file is written as usual."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            writers, "WRITERS", [w for w in writers.WRITERS if w is not writers.write_reports]
-        )
-        skbundle.save(fitted.pipeline, path, X_train=fitted.X_train, y_train=fitted.y_train,
-                      X_test=fitted.X_test, y_test=fitted.y_test, name=name)  # fmt: skip
+    """``skbundle.save`` of a fitted zoo case, as a user calls it."""
+    skbundle.save(fitted.pipeline, path, X_train=fitted.X_train, y_train=fitted.y_train,
+                  X_test=fitted.X_test, y_test=fitted.y_test, name=name)  # fmt: skip
     return path
 
 

@@ -174,7 +174,10 @@ def check_predictor(
 def check_hist_gradient_boosting(model: Any, width: int, *, where: str, source: str) -> None:
     """Refuse a histogram gradient boosting whose predictors split on a category its bin
     mapper does not know (the compiled predict reads a per-feature table at that index)."""
-    mask = np.asarray(model._bin_mapper.is_categorical_)
+    mapper = vars(model).get("_bin_mapper")
+    if mapper is None:
+        raise _fail(source, where, "has predictors but no bin mapper")
+    mask = np.asarray(mapper.is_categorical_)
     if mask.shape != (width,):
         raise _fail(
             source,
@@ -281,7 +284,9 @@ def validate_fitted(model: Any, *, source: str) -> None:
             check_tree(obj, width if width is not None else int(obj.n_features), where=where,
                        source=source)  # fmt: skip
             continue
-        if width is not None and name in _HIST_GRADIENT_BOOSTING:
+        if width is not None and name in _HIST_GRADIENT_BOOSTING and "_predictors" in vars(obj):
+            # only a fitted one: a meta-estimator keeps its unfitted template beside it
+            # (TransformedTargetRegressor.regressor next to regressor_)
             check_hist_gradient_boosting(obj, width, where=where, source=source)
         if width is not None and (name in _GRADIENT_BOOSTING or name.startswith(_FORESTS)):
             if hasattr(obj, "estimators_"):
