@@ -738,7 +738,7 @@ def categorical(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def regressor_outcome(regressor: Path) -> CheckOutcome:
-    # runtime="joblib": no runtime of a regressor is bit-exact, so "auto" would choose none.
+    # runtime="joblib": the fitted pipeline itself.
     return check(
         regressor, runtime="joblib", trust_pickle=True, requests=20, write=False,
         max_p99_ms=GENEROUS_MS,
@@ -751,15 +751,8 @@ def test_a_regressors_checklist_needs_no_probabilities(regressor_outcome: CheckO
     keys = ("metrics", "parity", "interval", "schema", "validation", "boundary", "model_card")
     assert {k: got[k] for k in keys} == {**dict.fromkeys(keys, "pass"), "parity": "warn"}
     monitoring = regressor_outcome.checklist.item("monitoring")
-    assert (monitoring.status, monitoring.required, monitoring.blocking) == (
-        "not measured",
-        False,
-        False,
-    )
-    assert monitoring.evidence == (
-        "not available for this kind of model yet (a regressor): skbundle writes no drift "
-        "reference statistics for it, so drift cannot be monitored"
-    )
+    assert (monitoring.status, monitoring.required, monitoring.blocking) == ("pass", True, False)
+    assert monitoring.evidence.startswith("reference.json")
     boundary = regressor_outcome.checklist.item("boundary")
     assert boundary.title == (
         "Boundary probes: finite values and range warnings at and beyond the edges"
@@ -943,10 +936,8 @@ def test_a_label_only_classifiers_probes_and_items(labels_only: Path) -> None:
         "no --min-accuracy set"
     )
     monitoring = outcome.checklist.item("monitoring")
-    assert (monitoring.status, monitoring.required) == ("not measured", False)
-    assert monitoring.evidence.startswith(
-        "not available for this kind of model yet (a classifier without probabilities)"
-    )
+    assert (monitoring.status, monitoring.required) == ("pass", True)
+    assert monitoring.evidence.startswith("reference.json")
     assert "interval" not in got
 
 

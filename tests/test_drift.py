@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 import pytest
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 import skbundle
 from skbundle.errors import MonitoringError
@@ -364,19 +365,15 @@ ZOO_IDS = ("penguins-onehot-forest", "diabetes-ridge", "cancer-svc", "penguins-m
 
 
 def zoo_bundle(case_id: str, root: Path) -> tuple[Any, skbundle.Bundle]:
-    """A zoo case saved once per session (on disk under ``root``), loaded on joblib.
-
-    Only the writers drift needs run: the reports of regressors are another part of issue 11.
-    joblib is the fitted pipeline itself, so the predictions are the pipeline's own.
-    """
-    from skbundle.build import writers
+    """A zoo case saved once per session under ``root`` (the session's shared zoo folder, see
+    tests/zoo_bundles.py), loaded on joblib: the fitted pipeline itself, so the predictions are
+    the pipeline's own."""
     from tests.zoo import case
 
     fitted = case(case_id).build()
     path = root / case_id
     if not (path / "bundle.json").exists():
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(writers, "WRITERS", [writers.write_requirements, writers.write_reference])
+        with threadpool_limits(1):
             skbundle.save(
                 fitted.pipeline,
                 path,
@@ -391,7 +388,7 @@ def zoo_bundle(case_id: str, root: Path) -> tuple[Any, skbundle.Bundle]:
 
 @pytest.fixture(scope="session")
 def zoo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "zoo-drift"
+    root = tmp_path_factory.getbasetemp() / "zoo-bundles"
     root.mkdir(exist_ok=True)
     return root
 

@@ -627,7 +627,7 @@ def test_an_unexpected_failure_exits_3_in_one_line(
 # -- regressors and categorical bundles (issue 11) -------------------------------------------
 @pytest.fixture(scope="module")
 def zoo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "zoo-drift"
+    root = tmp_path_factory.getbasetemp() / "zoo-bundles"
     root.mkdir(exist_ok=True)
     return root
 

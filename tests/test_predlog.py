@@ -271,7 +271,7 @@ def test_a_view_of_a_batch_is_logged_not_fatal_to_the_writer(tmp_path: Path) -> 
 # -- logs of regressors, label-only classifiers and categorical bundles (issue 11) ------------
 @pytest.fixture(scope="module")
 def zoo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "zoo-drift"
+    root = tmp_path_factory.getbasetemp() / "zoo-bundles"
     root.mkdir(exist_ok=True)
     return root
 

@@ -230,6 +230,6 @@ def test_unknown_reference_version_is_refused(bundle_copy: Path) -> None:
 
 
 def _zoo_root(factory: pytest.TempPathFactory) -> Path:
-    root = factory.getbasetemp() / "zoo-drift"
+    root = factory.getbasetemp() / "zoo-bundles"
     root.mkdir(exist_ok=True)
     return root

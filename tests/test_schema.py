@@ -239,7 +239,8 @@ def test_message_names_record_field_problem_and_expectation() -> None:
         "Input does not fit the bundle 'toy' (2 problems):\n"
         "  - record 1, field 'a': got a string '5.0'; expected a number, not a string\n"
         "  - record 1, field 'b': feature is missing; expected a number\n"
-        "Send every feature listed by 'skbundle inspect' (or GET /metadata) as a number."
+        "Send every feature listed by 'skbundle inspect' (or GET /metadata), each as the schema "
+        "says: a number, or one of its categories."
     )
     assert isinstance(info.value, ValueError)
     assert info.value.to_dict()["problems"][0] == {

@@ -445,7 +445,8 @@ def _v2_cases(names: list[str]) -> list[tuple[str, str, Any, int, str, str | Non
          {"inputs": [{**one[0], "data": ["big"]}, *one[1:]]}, 400,
          "Input does not fit the bundle 'breast-cancer' (1 problem):\n  - record 0, field "
          "'mean radius': got a string 'big'; expected a number, not a string\nSend every "
-         "feature listed by 'skbundle inspect' (or GET /metadata) as a number.", "mean radius"),
+         "feature listed by 'skbundle inspect' (or GET /metadata), each as the schema says: a "
+         "number, or one of its categories.", "mean radius"),
         ("unknown model", "other", {"inputs": one}, 404,
          "model 'other' is not served here; expected model 'breast-cancer' (version '1.0.0')",
          None),
@@ -489,7 +490,10 @@ _DEEPISH = b"[" * 1000 + b"]" * 1000  # under orjson's depth limit of 1024: pars
 _RANK = "at most 2: [N] or [N, 1] for a per-feature input, [N, n_features] for a matrix"
 _SHAPE = "a non-empty list of non-negative integers, e.g. [N] or [N, n_features]"
 _FIELDS = "at most 184 (4 per feature of the bundle's 30, plus 64); send only the features"
-_SEND = "\nSend every feature listed by 'skbundle inspect' (or GET /metadata) as a number."
+_SEND = (
+    "\nSend every feature listed by 'skbundle inspect' (or GET /metadata), each as the schema "
+    "says: a number, or one of its categories."
+)
 
 
 def _too_deep(char: int) -> tuple[str, str]:

@@ -103,6 +103,12 @@ def test_docs_render_offline_with_the_schema_example(browser_page: Page, server:
     assert outside == []
 
 
+def _precision6(x: float) -> str:
+    """JavaScript's ``Number(x).toPrecision(6)`` for values the page shows: six significant
+    digits, trailing zeros kept (4630.70), no trailing point."""
+    return f"{x:#.6g}".rstrip(".")
+
+
 def test_a_regressor_page_takes_categories_from_selects_and_shows_the_interval(
     browser_page: Page, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
@@ -127,8 +133,8 @@ def test_a_regressor_page_takes_categories_from_selects_and_shows_the_interval(
         page.select_option("select[name='sex']", label="(missing)")
         page.click("#predict")
         expect(page.locator("#status")).to_have_text("HTTP 200")
-        expect(page.locator("#label")).to_have_text(f"{expected['prediction']:.6g}")
-        low, high = expected["interval"]
-        expect(page.locator("#interval")).to_have_text(f"90% interval {low:.6g} to {high:.6g}")
+        expect(page.locator("#label")).to_have_text(_precision6(expected["prediction"]))
+        low, high = (_precision6(v) for v in expected["interval"])
+        expect(page.locator("#interval")).to_have_text(f"90% interval {low} to {high}")
         expect(page.locator("#bars .bar")).to_have_count(0)
         page.screenshot(path=str(tmp_path / "page-regressor.png"), full_page=True)

@@ -28,6 +28,7 @@ from skbundle.core.manifest import read_manifest
 from skbundle.errors import UntrustedArtifactError
 from skbundle.serve import create_app
 from tests.zoo import CASES, Case, Fitted
+from tests.zoo_bundles import zoo_bundle
 
 PLAIN = [c for c in CASES if not c.custom]
 CUSTOM = [c for c in CASES if c.custom]
@@ -43,24 +44,9 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Fitted, Path]]:
-    """Each case fitted and saved once: the saves are what the tests below inspect."""
-    root = tmp_path_factory.mktemp("zoo")
-    out: dict[str, tuple[Fitted, Path]] = {}
-    with threadpool_limits(limits=1):
-        for case in CASES:
-            fitted = case.build()
-            path = root / case.id
-            skbundle.save(
-                fitted.pipeline,
-                path,
-                X_train=fitted.X_train,
-                y_train=fitted.y_train,
-                X_test=fitted.X_test,
-                y_test=fitted.y_test,
-                name=case.id,
-            )
-            out[case.id] = (fitted, path)
-    return out
+    """Each case fitted and saved once per session (tests/zoo_bundles.py shares the bundles
+    with the other modules that use zoo cases)."""
+    return {c.id: (c.build(), zoo_bundle(tmp_path_factory, c.id)) for c in CASES}
 
 
 def _records(X: pd.DataFrame) -> list[dict[str, Any]]:

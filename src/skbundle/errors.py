@@ -255,7 +255,8 @@ class InputValidationError(SkbundleError, ValueError):
         super().__init__(
             f"Input does not fit the bundle {bundle!r} ({count} problem"
             f"{'s' if count != 1 else ''}):\n{lines}{tail}\n"
-            "Send every feature listed by 'skbundle inspect' (or GET /metadata) as a number."
+            "Send every feature listed by 'skbundle inspect' (or GET /metadata), each as the "
+            "schema says: a number, or one of its categories."
         )
 
     def to_dict(self) -> dict[str, Any]:

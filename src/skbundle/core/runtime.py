@@ -176,7 +176,11 @@ def own_output(estimator: Any) -> Output:
     """The output an estimator offers: values (a regressor), probabilities, or labels."""
     from sklearn.base import is_regressor  # not on the ONNX path: start-up time
 
-    if is_regressor(estimator):
+    try:
+        regressor = is_regressor(estimator)
+    except (AttributeError, TypeError):  # not a scikit-learn estimator at all (no tags)
+        regressor = False
+    if regressor:
         return "values"
     return "probabilities" if hasattr(estimator, "predict_proba") else "labels"
 

@@ -464,18 +464,6 @@ def monitoring_item(manifest: Manifest, verification: Verification) -> Item:
     reference = manifest.artifact("reference")
     if reference is not None:
         return file_item("docs", "monitoring", title, manifest, verification, reference.path)
-    if manifest.output != "probabilities":
-        regressor = manifest.task == "regression"
-        kind = "a regressor" if regressor else "a classifier without probabilities"
-        return Item(
-            "docs",
-            "monitoring",
-            title,
-            NOT_MEASURED,
-            f"not available for this kind of model yet ({kind}): skbundle writes no drift "
-            "reference statistics for it, so drift cannot be monitored",
-            required=False,
-        )
     return Item(
         "docs",
         "monitoring",
