@@ -115,7 +115,55 @@ def _softmax(raw: np.ndarray) -> np.ndarray:
     return X
 
 
-LINKS = {"expit": _expit, "softmax": _softmax}
+def _lightgbm_softmax(raw: np.ndarray) -> np.ndarray:
+    """LightGBM's ``Common::Softmax``: the row's max subtracted, the C library's ``exp``
+    (``math.exp``), a sum from 0.0 in class order, each divided by it, all in float64."""
+    X = np.array(raw, dtype=np.float64, order="C", copy=True)
+    X -= np.max(X, axis=1).reshape((-1, 1))
+    n, width = X.shape
+    E = np.fromiter((math.exp(v) for v in X.ravel().tolist()), np.float64, X.size)
+    E = E.reshape((n, width))
+    total = np.zeros(n, dtype=np.float64)
+    for k in range(width):  # in class order, as the C loop adds
+        total += E[:, k]
+    return E / total.reshape((-1, 1))
+
+
+def _expf(x: np.ndarray) -> np.ndarray:
+    expf = onnx_graph.libm_float32("expf")
+    return np.fromiter((expf(v) for v in x.ravel().tolist()), np.float32, x.size).reshape(x.shape)
+
+
+def _xgboost_expit(raw: np.ndarray) -> np.ndarray:
+    """XGBoost's ``common::Sigmoid`` in float32 (``1 / (expf(min(-x, 88.7)) + 1 + 1e-16)``,
+    the C library's ``expf``), then the sklearn wrapper's ``[1 - p, p]`` in float32."""
+    x = np.asarray(raw, dtype=np.float32).reshape(-1)
+    denom = (_expf(np.minimum(-x, np.float32(88.7))) + np.float32(1.0)) + np.float32(1e-16)
+    positive = np.float32(1.0) / denom
+    proba = np.empty((len(x), 2), dtype=np.float64)
+    proba[:, 1] = positive
+    proba[:, 0] = np.float32(1.0) - positive
+    return proba
+
+
+def _xgboost_softmax(raw: np.ndarray) -> np.ndarray:
+    """XGBoost's ``common::Softmax``: float32 ``expf(x - max)``, summed into a double in class
+    order, each divided (in float32) by that sum rounded to float32."""
+    x = np.asarray(raw, dtype=np.float32)
+    e = _expf(x - np.max(x, axis=1).reshape((-1, 1)))
+    total = np.zeros(len(x), dtype=np.float64)
+    for k in range(x.shape[1]):
+        total += e[:, k].astype(np.float64)
+    return np.asarray(e / total.astype(np.float32).reshape((-1, 1)), dtype=np.float64)
+
+
+LINKS = {
+    "expit": _expit,
+    "softmax": _softmax,
+    "lightgbm-softmax": _lightgbm_softmax,
+    "xgboost-expit": _xgboost_expit,
+    "xgboost-softmax": _xgboost_softmax,
+}
 """Links a graph may leave to the runtime (``onnx_graph.LINK_KEY``): raw scores -> probabilities."""
 
 
