@@ -498,28 +498,34 @@ def _lightgbm_missing_left(node: dict[str, Any]) -> bool:
     )
 
 
-def _lightgbm_arrays(structure: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One dumped tree (``dump_model()["tree_info"][i]["tree_structure"]``) as node arrays,
-    root at 0, for :meth:`_Ensemble.add_nodes` (no recursion: a tree may be deep)."""
+def _lightgbm_nodes(structure: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    """One dumped tree (``dump_model()["tree_info"][i]["tree_structure"]``) as a list of its
+    nodes, root first, and each node's left child's index (-1: a leaf; the right child
+    follows the left). No recursion: a tree may be deep."""
     nodes: list[dict[str, Any]] = [structure]
     left: list[int] = []
-    right: list[int] = []
     i = 0
     while i < len(nodes):
         node = nodes[i]
         if "split_index" not in node:
             left.append(-1)
-            right.append(-1)
         else:
-            if node["decision_type"] != "<=":
-                raise ExactConversionUnsupported(
-                    f"LightGBM categorical split (decision_type {node['decision_type']!r}): "
-                    "only numeric splits are converted"
-                )
             left.append(len(nodes))
-            right.append(len(nodes) + 1)
             nodes.extend((node["left_child"], node["right_child"]))
         i += 1
+    return nodes, left
+
+
+def _lightgbm_arrays(structure: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One dumped tree as node arrays, root at 0, for :meth:`_Ensemble.add_nodes`."""
+    nodes, left = _lightgbm_nodes(structure)
+    for node in nodes:
+        if "split_index" in node and node["decision_type"] != "<=":
+            raise ExactConversionUnsupported(
+                f"LightGBM categorical split (decision_type {node['decision_type']!r}): "
+                "only numeric splits are converted"
+            )
+    right = [-1 if n == -1 else n + 1 for n in left]
     split = ["split_index" in n for n in nodes]
     return {
         "left": np.array(left, dtype=np.int64),
@@ -556,30 +562,28 @@ def gbm_splits(estimator: Any) -> tuple[list[tuple[int, float]], type[np.floatin
     """The numeric splits ``(feature, threshold)`` of a LightGBM or XGBoost model and the
     precision it compares in, or None for any other estimator (for the boundary parity set)."""
     kind = qualified_name(estimator)
+    splits: list[tuple[int, float]] = []
     if kind in _LIGHTGBM:
-        splits: list[tuple[int, float]] = []
-        for info in _lightgbm_dump(estimator)["tree_info"]:
-            arrays = _lightgbm_arrays(info["tree_structure"])
-            keep = arrays["left"] != -1
+        for info in estimator.booster_.dump_model()["tree_info"]:
+            nodes, _ = _lightgbm_nodes(info["tree_structure"])
             splits.extend(
-                zip(
-                    arrays["feature"][keep].tolist(),
-                    arrays["threshold"][keep].tolist(),
-                    strict=True,
-                )
+                (int(n["split_feature"]), float(n["threshold"]))
+                for n in nodes
+                if "split_index" in n and n["decision_type"] == "<="
             )
         return splits, np.float64
     if kind in _XGBOOST:
-        splits = []
-        for tree in _xgboost_model(estimator).trees:
-            left = np.asarray(tree["left_children"])
-            keep = left != -1
+        for tree in _xgboost_trees(estimator):
             splits.extend(
-                zip(
-                    np.asarray(tree["split_indices"])[keep].tolist(),
-                    np.asarray(tree["split_conditions"], dtype=np.float32)[keep].tolist(),
+                (int(f), float(np.float32(t)))
+                for f, t, left, split in zip(
+                    tree["split_indices"],
+                    tree["split_conditions"],
+                    tree["left_children"],
+                    tree["split_type"],
                     strict=True,
                 )
+                if left != -1 and int(split) == 0
             )
         return splits, np.float32
     return None
@@ -752,6 +756,15 @@ class _XGBoostModel:
 
 def _xgboost_model(estimator: Any) -> _XGBoostModel:
     return _XGBoostModel(estimator)
+
+
+def _xgboost_trees(estimator: Any) -> list[dict[str, Any]]:
+    """The booster's trees as its JSON model holds them, whatever the model: for their splits."""
+    import json
+
+    learner = json.loads(estimator.get_booster().save_raw("json"))["learner"]
+    trees: list[dict[str, Any]] = learner["gradient_booster"].get("model", {}).get("trees", [])
+    return trees
 
 
 def _xgboost_raw(g: _Graph, estimator: Any, x: str) -> tuple[str, _XGBoostModel]:

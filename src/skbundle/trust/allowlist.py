@@ -417,9 +417,10 @@ def _served_by_onnx(refused: Iterable[str]) -> str:
     if not libraries:
         return ""
     return (
-        f" Without them, ONNX serves this bundle by default: skbundle.load() with no runtime "
-        f"picks model.onnx when its parity is exact ('skbundle inspect' shows it), and "
-        f"{' and '.join(libraries)}'s model parser never reads the bundle."
+        f" Without them, ONNX serves such a bundle by default: skbundle.load() with no runtime "
+        f"picks model.onnx when its parity is exact, and {' and '.join(libraries)}'s model "
+        "parser never reads the bundle ('skbundle inspect' shows whether this bundle has one, "
+        "and why not)."
     )
 
 
