@@ -27,6 +27,18 @@ tree order and divides by the number of trees. This module emits exactly those o
   ``GradientBoostingRegressor`` (any loss: all four have the identity link, and ``predict``
   returns the raw score) and ``HistGradientBoostingRegressor`` (identity-link losses only)
   are summed as their classifiers are, with no link;
+- LightGBM (``LGBMClassifier``, ``LGBMRegressor``): the trees of ``booster_.dump_model()``
+  (17 significant digits: every double round-trips), float64 ``x <= threshold`` with NaN sent
+  per node (``missing_type`` None reads NaN as 0.0, NaN takes ``default_left``; Zero only when
+  its zero range goes the default way anyway), leaf values (init score and shrinkage already
+  in them) summed per class in float64 from 0.0 in tree order; the link in the runtime is
+  LightGBM's own sigmoid or softmax. Categorical splits, linear trees and ``rf`` are refused;
+- XGBoost (``XGBClassifier``, ``XGBRegressor``, gbtree): the trees of the booster's JSON,
+  ``x`` cast to float32 and ``x < split_condition`` (``BRANCH_LT``) in float32, NaN to the
+  default child, and per group the base margin then every leaf added in float32 (a float32
+  ``TreeEnsemble``: onnxruntime adds in the type of its weights), checked against XGBoost's
+  own margin of two probe rows at save time; the link (float32, the C library's ``expf``)
+  in the runtime. Categorical splits, dart, a ``missing`` other than NaN are refused;
 - ``LogisticRegression``: ``MatMul`` + ``Add`` and scikit-learn's softmax (``ReduceMax``,
   ``Sub``, ``Exp``, ``ReduceSum``, ``Div``), or ``Sigmoid`` for two classes. ``Exp`` in
   onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, and a one-row
