@@ -140,8 +140,8 @@ def test_unknown_id_names_the_closest_ones() -> None:
     assert info.value.args[0] == (
         f"No zoo case 'penguins-onehot-forst': expected one of the {len(CASES)} ids in"
         " tests.zoo.CASES (closest: ['penguins-onehot-forest', 'penguins-onehot-error-svc',"
-        " 'penguins-mass-onehot-ridge', 'penguins-bool-logistic',"
-        " 'penguins-infrequent-logistic']). List them with [c.id for c in CASES]."
+        " 'penguins-onehot-lightgbm', 'penguins-mass-onehot-ridge',"
+        " 'penguins-bool-logistic']). List them with [c.id for c in CASES]."
     )
 
 

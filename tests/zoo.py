@@ -927,3 +927,59 @@ def _penguins_mass_knn() -> Fitted:
     )
     pipe = Pipeline([("prep", prep), ("model", KNeighborsRegressor(n_neighbors=7))])
     return _regress(pipe, _penguins_mass())
+
+
+# --- the gradient-boosting libraries users bring: LightGBM and XGBoost ------------------------
+# Imported in the builders: importing either costs a few tenths of a second, and most callers
+# of the zoo never build these cases.
+
+
+@_register("cancer-lightgbm", "classification", "boosting", "breast_cancer")
+def _cancer_lightgbm() -> Fitted:
+    """LightGBM's LGBMClassifier (50 trees, one thread) after a StandardScaler, string labels."""
+    from lightgbm import LGBMClassifier
+
+    model = LGBMClassifier(n_estimators=50, random_state=RANDOM_STATE, n_jobs=1, verbose=-1)
+    return _classify(make_pipeline(StandardScaler(), model), _named("breast_cancer"))
+
+
+@_register(
+    "penguins-onehot-lightgbm",
+    "classification",
+    "boosting",
+    "penguins",
+    categorical=True,
+    missing=True,
+)
+def _penguins_onehot_lightgbm() -> Fitted:
+    """A ColumnTransformer before LGBMClassifier: numbers scaled with their NaN kept (LightGBM
+    routes them itself), strings imputed (most frequent) and one-hot encoded."""
+    from lightgbm import LGBMClassifier
+
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), PENGUIN_SPECIES_NUMERIC),
+            ("cat", _impute_onehot(handle_unknown="ignore"), PENGUIN_SPECIES_STRINGS),
+        ]
+    )
+    model = LGBMClassifier(n_estimators=50, random_state=RANDOM_STATE, n_jobs=1, verbose=-1)
+    return _classify(Pipeline([("prep", prep), ("model", model)]), _penguins_species())
+
+
+@_register("diabetes-xgboost", "regression", "boosting", "diabetes")
+def _diabetes_xgboost() -> Fitted:
+    """XGBoost's XGBRegressor (50 trees, hist, one thread) after a StandardScaler."""
+    from xgboost import XGBRegressor
+
+    model = XGBRegressor(n_estimators=50, random_state=RANDOM_STATE, n_jobs=1)
+    return _regress(make_pipeline(StandardScaler(), model), _integers("diabetes"))
+
+
+@_register("iris-xgboost-int-labels", "classification", "boosting", "iris")
+def _iris_xgboost() -> Fitted:
+    """XGBClassifier (multi:softprob, 50 rounds) after a StandardScaler, labels 0/1/2 as
+    shipped: XGBoost itself wants the labels 0..K-1."""
+    from xgboost import XGBClassifier
+
+    model = XGBClassifier(n_estimators=50, random_state=RANDOM_STATE, n_jobs=1)
+    return _classify(make_pipeline(StandardScaler(), model), _integers("iris"))

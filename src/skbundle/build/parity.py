@@ -15,7 +15,8 @@ label, or for a regressor the value, identical):
   left, the float32 below it, the float32 above it) and mapped back through the preprocessing
   (``StandardScaler``, ``SimpleImputer``). Each row is then checked: run through the fitted
   preprocessing and cast to float32, its feature must equal the intended value; rows that do
-  not are dropped, and the count of both is recorded;
+  not are dropped, and the count of both is recorded. LightGBM (float64 ``<=``) and XGBoost
+  (float32 ``<``) get rows on and one ulp either side of each threshold in their own precision;
 - ``categories`` (when there are categorical features): held-out rows with each categorical
   feature set to each of its known categories in turn, and to an unseen one where the
   pipeline accepts unknown categories.
@@ -35,6 +36,7 @@ import pandas as pd
 from skbundle.core.codes import UNSEEN, Codec
 from skbundle.core.manifest import Output, Parity, ParitySet
 from skbundle.core.runtime import Predictor, predict_output, qualified_name
+from skbundle.formats.onnx_graph import gbm_splits
 
 MAX_BOUNDARY_NODES = 4000
 """Split nodes probed at most (3 rows each); larger forests are sampled deterministically."""
@@ -146,6 +148,9 @@ def boundary_set(pipeline: Any, base: np.ndarray, codec: Codec) -> EvaluationSet
     final, pre = _final_and_preprocessing(pipeline)
     if hasattr(final, "_predictors"):
         return _histogram_boundary_set(pipeline, final, pre, base, codec)
+    library = gbm_splits(final)
+    if library is not None:
+        return _library_boundary_set(pipeline, pre, base, codec, *library)
     # Gradient boosting holds a 2-D array of trees (stage x class); forests a list.
     trees = list(np.asarray(getattr(final, "estimators_", [final]), dtype=object).ravel())
     if not all(hasattr(t, "tree_") for t in trees):
@@ -200,6 +205,26 @@ def _histogram_boundary_set(
         for i, (feature, t) in enumerate(_sample(splits))
     ]
     return _landing_rows(pipeline, pre, base, codec, rows, np.float64)
+
+
+def _library_boundary_set(
+    pipeline: Any,
+    pre: list[Any],
+    base: np.ndarray,
+    codec: Codec,
+    splits: list[tuple[int, float]],
+    dtype: type[np.floating[Any]],
+) -> EvaluationSet:
+    """Boundary rows for LightGBM (float64 ``x <= t``) and XGBoost (float32 ``x < t``): rows
+    on each threshold and one ulp either side of it, in the precision the library compares."""
+    rows = []
+    for i, (feature, threshold) in enumerate(_sample(splits)):
+        t = dtype(threshold)
+        if not np.isfinite(t):
+            continue
+        targets = np.array([np.nextafter(t, dtype(-np.inf)), t, np.nextafter(t, dtype(np.inf))])
+        rows.append((feature, targets.astype(dtype), i))
+    return _landing_rows(pipeline, pre, base, codec, rows, dtype)
 
 
 _T = TypeVar("_T")

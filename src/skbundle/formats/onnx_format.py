@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,76 @@ def _softmax(raw: np.ndarray) -> np.ndarray:
     return X
 
 
-LINKS = {"expit": _expit, "softmax": _softmax}
+def _lightgbm_softmax(raw: np.ndarray) -> np.ndarray:
+    """LightGBM's ``Common::Softmax``, row by row in float64: the row's max subtracted, the C
+    library's ``exp`` (``math.exp`` calls it), a sum from 0.0 in class order, each divided by
+    it. Plain Python floats: one row costs a few microseconds, where numpy's per-call
+    overhead on tiny arrays is several times that."""
+    rows = np.asarray(raw, dtype=np.float64).tolist()
+    out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
+    for i, row in enumerate(rows):
+        top = max(row)
+        exps = [math.exp(v - top) for v in row]
+        total = 0.0
+        for v in exps:
+            total += v
+        out[i] = [v / total for v in exps]
+    return out
+
+
+_FLOAT32 = struct.Struct("<f")
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to float32. A float32 ``+ - * /`` equals the float64 operation rounded
+    to float32 (53 >= 2 * 24 + 2 bits: the double rounding is innocuous), so XGBoost's
+    float32 arithmetic is reproduced exactly on Python floats."""
+    value: float = _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+    return value
+
+
+_XGB_CLAMP = _f32(88.7)
+_XGB_EPS = _f32(1e-16)
+
+
+def _xgboost_expit(raw: np.ndarray) -> np.ndarray:
+    """XGBoost's ``common::Sigmoid`` in float32 (``1 / (expf(min(-x, 88.7f)) + 1 + 1e-16f)``,
+    the C library's ``expf``), then the sklearn wrapper's ``[1 - p, p]`` in float32."""
+    expf = onnx_graph.libm_float32("expf")
+    margins = np.asarray(raw, dtype=np.float64).ravel().tolist()
+    proba = np.empty((len(margins), 2), dtype=np.float64)
+    for i, x in enumerate(margins):
+        t = _XGB_CLAMP if -x > _XGB_CLAMP else -x  # std::min(-x, 88.7f)
+        positive = _f32(1.0 / _f32(_f32(expf(t) + 1.0) + _XGB_EPS))
+        proba[i, 0] = _f32(1.0 - positive)
+        proba[i, 1] = positive
+    return proba
+
+
+def _xgboost_softmax(raw: np.ndarray) -> np.ndarray:
+    """XGBoost's ``common::Softmax``: float32 ``expf(x - max)``, summed into a double in class
+    order, each divided (in float32) by that sum rounded to float32."""
+    expf = onnx_graph.libm_float32("expf")
+    rows = np.asarray(raw, dtype=np.float64).tolist()
+    out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
+    for i, row in enumerate(rows):
+        top = max(row)
+        exps = [expf(_f32(v - top)) for v in row]
+        total = 0.0
+        for v in exps:
+            total += v
+        divisor = _f32(total)
+        out[i] = [_f32(v / divisor) for v in exps]
+    return out
+
+
+LINKS = {
+    "expit": _expit,
+    "softmax": _softmax,
+    "lightgbm-softmax": _lightgbm_softmax,
+    "xgboost-expit": _xgboost_expit,
+    "xgboost-softmax": _xgboost_softmax,
+}
 """Links a graph may leave to the runtime (``onnx_graph.LINK_KEY``): raw scores -> probabilities."""
 
 

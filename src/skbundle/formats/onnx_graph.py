@@ -27,6 +27,18 @@ tree order and divides by the number of trees. This module emits exactly those o
   ``GradientBoostingRegressor`` (any loss: all four have the identity link, and ``predict``
   returns the raw score) and ``HistGradientBoostingRegressor`` (identity-link losses only)
   are summed as their classifiers are, with no link;
+- LightGBM (``LGBMClassifier``, ``LGBMRegressor``): the trees of ``booster_.dump_model()``
+  (17 significant digits: every double round-trips), float64 ``x <= threshold`` with NaN sent
+  per node (``missing_type`` None reads NaN as 0.0, NaN takes ``default_left``; Zero only when
+  its zero range goes the default way anyway), leaf values (init score and shrinkage already
+  in them) summed per class in float64 from 0.0 in tree order; the link in the runtime is
+  LightGBM's own sigmoid or softmax. Categorical splits, linear trees and ``rf`` are refused;
+- XGBoost (``XGBClassifier``, ``XGBRegressor``, gbtree): the trees of the booster's JSON,
+  ``x`` cast to float32 and ``x < split_condition`` (``BRANCH_LT``) in float32, NaN to the
+  default child, and per group the base margin then every leaf added in float32 (a float32
+  ``TreeEnsemble``: onnxruntime adds in the type of its weights), checked against XGBoost's
+  own margin of two probe rows at save time; the link (float32, the C library's ``expf``)
+  in the runtime. Categorical splits, dart, a ``missing`` other than NaN are refused;
 - ``LogisticRegression``: ``MatMul`` + ``Add`` and scikit-learn's softmax (``ReduceMax``,
   ``Sub``, ``Exp``, ``ReduceSum``, ``Div``), or ``Sigmoid`` for two classes. ``Exp`` in
   onnxruntime and numpy's vectorised ``exp`` can differ in the last bit, and a one-row
@@ -184,8 +196,12 @@ class _Ensemble:
         threshold: np.ndarray,
         leaf_values: np.ndarray,
         missing_left: Any = None,
+        mode: int = 0,
     ) -> None:
-        """One tree given as node arrays, root at 0; a node whose ``left`` is -1 is a leaf."""
+        """One tree given as node arrays, root at 0; a node whose ``left`` is -1 is a leaf.
+
+        ``mode`` is the comparison sending a value left: 0 ``x <= threshold`` (scikit-learn,
+        LightGBM), 1 ``x < threshold`` (XGBoost)."""
         internal = [int(n) for n in np.flatnonzero(left != -1)]
         leaves = [int(n) for n in np.flatnonzero(left == -1)]
         if not internal:
@@ -201,7 +217,7 @@ class _Ensemble:
         for n in internal:
             nan_left = bool(missing_left[n]) if missing_left is not None else False
             self._node(int(feature[n]), float(threshold[n]), child(int(left[n])),
-                       child(int(right[n])), missing_left=nan_left)  # fmt: skip
+                       child(int(right[n])), missing_left=nan_left, mode=mode)  # fmt: skip
         for n in leaves:
             self.leaf_targets.append(target)
             self.leaf_weights.append(float(leaf_values[n]))
@@ -214,8 +230,9 @@ class _Ensemble:
         false: tuple[int, int],
         *,
         missing_left: bool,
+        mode: int = 0,
     ) -> None:
-        self.modes.append(0)  # BRANCH_LEQ: x <= threshold goes to the true (left) branch
+        self.modes.append(mode)  # 0 BRANCH_LEQ, 1 BRANCH_LT: true goes to the left branch
         self.features.append(feature)
         self.splits.append(split)
         self.true_ids.append(true[0])
@@ -224,12 +241,26 @@ class _Ensemble:
         self.false_leaf.append(false[1])
         self.missing_true.append(1 if missing_left else 0)
 
-    def emit(self, g: _Graph, x: str, n_targets: int, *, as_float32: bool = True) -> str:
+    def emit(
+        self,
+        g: _Graph,
+        x: str,
+        n_targets: int,
+        *,
+        as_float32: bool = True,
+        dtype: type[np.floating[Any]] = np.float64,
+    ) -> str:
         """The summing node. ``as_float32``: fed ``x`` cast to float32 and back, as
-        scikit-learn's ``tree_`` sees it (histogram gradient boosting compares float64)."""
+        scikit-learn's ``tree_`` sees it (histogram gradient boosting compares float64).
+
+        ``dtype=np.float32``: ``x`` cast to float32, thresholds and leaf weights float32, and
+        the sum float32 too (onnxruntime adds in the type of its weights), as XGBoost does.
+        """
         from onnx import numpy_helper
 
-        if as_float32:
+        if dtype is np.float32:
+            x = g.op("Cast", [x], "as_float32", to=1)
+        elif as_float32:
             x32 = g.op("Cast", [x], "as_float32", to=1)
             x = g.op("Cast", [x32], "float32_as_double", to=11)
         return g.op(
@@ -243,14 +274,14 @@ class _Ensemble:
             tree_roots=self.roots,
             nodes_modes=numpy_helper.from_array(np.array(self.modes, dtype=np.uint8)),
             nodes_featureids=self.features,
-            nodes_splits=numpy_helper.from_array(np.array(self.splits, dtype=np.float64)),
+            nodes_splits=numpy_helper.from_array(np.array(self.splits, dtype=dtype)),
             nodes_truenodeids=self.true_ids,
             nodes_trueleafs=self.true_leaf,
             nodes_falsenodeids=self.false_ids,
             nodes_falseleafs=self.false_leaf,
             nodes_missing_value_tracks_true=self.missing_true,
             leaf_targetids=self.leaf_targets,
-            leaf_weights=numpy_helper.from_array(np.array(self.leaf_weights, dtype=np.float64)),
+            leaf_weights=numpy_helper.from_array(np.array(self.leaf_weights, dtype=dtype)),
         )
 
 
@@ -415,11 +446,7 @@ def _with_link(g: _Graph, raw: str, k_trees: int) -> str:
     raw scores itself, exactly as scikit-learn does (``onnx_format.LINKS``).
     """
     g.raw = (raw, k_trees, "expit" if k_trees == 1 else "softmax")
-    if k_trees == 1:
-        positive = g.op("Sigmoid", [raw], "positive")
-        negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
-        return g.op("Concat", [negative, positive], "binary", axis=1)
-    return _softmax(g, raw)
+    return _with_link_graph(g, raw, k_trees)
 
 
 def _logistic(g: _Graph, estimator: Any, x: str) -> str:
@@ -449,6 +476,404 @@ def _softmax(g: _Graph, scores: str) -> str:
     return g.op("Div", [exp, total], "softmax")
 
 
+# -- LightGBM and XGBoost: their trees read from the fitted model, summed as their predictors do --
+
+_LGBM_IDENTITY = frozenset({"regression", "regression_l1", "huber", "fair", "quantile", "mape"})
+"""LightGBM objectives whose ``predict`` is the raw score (``ConvertOutput`` is the identity)."""
+_LGBM_ZERO = float(np.float32(1e-35))
+"""LightGBM's ``kZeroThreshold`` (a float): ``|x| <= it`` is zero for ``missing_type="Zero"``."""
+
+
+def _lightgbm_missing_left(node: dict[str, Any]) -> bool:
+    """Where LightGBM's ``NumericalDecision`` sends NaN at this node.
+
+    ``missing_type`` "NaN": the default side. "None": NaN is read as 0.0 and compared.
+    "Zero": NaN and every ``|x| <= kZeroThreshold`` go the default side; exact here only when
+    the comparison sends that whole range the default side too.
+    """
+    kind, threshold, default_left = (
+        node["missing_type"],
+        float(node["threshold"]),
+        bool(node["default_left"]),
+    )
+    if kind == "NaN":
+        return default_left
+    if kind == "None":
+        return threshold >= 0.0  # NaN is read as 0.0
+    if kind == "Zero" and default_left and threshold >= _LGBM_ZERO:
+        return True
+    if kind == "Zero" and not default_left and threshold < -_LGBM_ZERO:
+        return False
+    raise ExactConversionUnsupported(
+        f"LightGBM split with missing_type={kind!r} whose zero range straddles its threshold "
+        f"({threshold!r}): zero_as_missing sends values near 0 aside, which no ONNX node does"
+    )
+
+
+def _lightgbm_nodes(structure: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    """One dumped tree (``dump_model()["tree_info"][i]["tree_structure"]``) as a list of its
+    nodes, root first, and each node's left child's index (-1: a leaf; the right child
+    follows the left). No recursion: a tree may be deep."""
+    nodes: list[dict[str, Any]] = [structure]
+    left: list[int] = []
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        if "split_index" not in node:
+            left.append(-1)
+        else:
+            left.append(len(nodes))
+            nodes.extend((node["left_child"], node["right_child"]))
+        i += 1
+    return nodes, left
+
+
+def _lightgbm_arrays(structure: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One dumped tree as node arrays, root at 0, for :meth:`_Ensemble.add_nodes`."""
+    nodes, left = _lightgbm_nodes(structure)
+    for node in nodes:
+        if "split_index" in node and node["decision_type"] != "<=":
+            raise ExactConversionUnsupported(
+                f"LightGBM categorical split (decision_type {node['decision_type']!r}): "
+                "only numeric splits are converted"
+            )
+    right = [-1 if n == -1 else n + 1 for n in left]
+    split = ["split_index" in n for n in nodes]
+    return {
+        "left": np.array(left, dtype=np.int64),
+        "right": np.array(right, dtype=np.int64),
+        "feature": np.array(
+            [n["split_feature"] if s else 0 for n, s in zip(nodes, split, strict=True)]
+        ),
+        "threshold": np.array(
+            [float(n["threshold"]) if s else 0.0 for n, s in zip(nodes, split, strict=True)]
+        ),
+        "leaf_values": np.array(
+            [0.0 if s else float(n["leaf_value"]) for n, s in zip(nodes, split, strict=True)]
+        ),
+        "missing_left": np.array(
+            [_lightgbm_missing_left(n) if s else False for n, s in zip(nodes, split, strict=True)]
+        ),
+    }
+
+
+def _lightgbm_dump(estimator: Any) -> dict[str, Any]:
+    """``booster_.dump_model()`` (the iterations ``predict`` uses: the best one's when early
+    stopping ran), refused for what ``predict`` does beyond summing trees."""
+    booster = estimator.booster_
+    params = booster.params
+    if params.get("linear_tree") or params.get("linear_trees"):
+        raise ExactConversionUnsupported("LightGBM with linear_tree=True (a linear model per leaf)")
+    model: dict[str, Any] = booster.dump_model()
+    if model.get("average_output"):
+        raise ExactConversionUnsupported("LightGBM with boosting_type='rf' (averaged trees)")
+    return model
+
+
+def gbm_splits(estimator: Any) -> tuple[list[tuple[int, float]], type[np.floating[Any]]] | None:
+    """The numeric splits ``(feature, threshold)`` of a LightGBM or XGBoost model and the
+    precision it compares in, or None for any other estimator (for the boundary parity set)."""
+    kind = qualified_name(estimator)
+    splits: list[tuple[int, float]] = []
+    if kind in _LIGHTGBM:
+        for info in estimator.booster_.dump_model()["tree_info"]:
+            nodes, _ = _lightgbm_nodes(info["tree_structure"])
+            splits.extend(
+                (int(n["split_feature"]), float(n["threshold"]))
+                for n in nodes
+                if "split_index" in n and n["decision_type"] == "<="
+            )
+        return splits, np.float64
+    if kind in _XGBOOST:
+        for tree in _xgboost_trees(estimator):
+            splits.extend(
+                (int(f), float(np.float32(t)))
+                for f, t, left, split in zip(
+                    tree["split_indices"],
+                    tree["split_conditions"],
+                    tree["left_children"],
+                    tree["split_type"],
+                    strict=True,
+                )
+                if left != -1 and int(split) == 0
+            )
+        return splits, np.float32
+    return None
+
+
+def _lightgbm_raw(g: _Graph, estimator: Any, x: str, model: dict[str, Any]) -> str:
+    """LightGBM's raw scores: per class, from 0.0, each tree's leaf added in float64 in tree
+    order (``GBDT::PredictRaw``); the init score is already in the first tree's leaves, and
+    shrinkage in every leaf. Splits compare the float64 value with ``<=`` and send NaN per
+    node (:func:`_lightgbm_missing_left`)."""
+    k_trees = int(model["num_tree_per_iteration"])
+    ensemble = _Ensemble()
+    for i, info in enumerate(model["tree_info"]):
+        tree = _lightgbm_arrays(info["tree_structure"])
+        ensemble.add_nodes(
+            i % k_trees,
+            left=tree["left"],
+            right=tree["right"],
+            feature=tree["feature"],
+            threshold=tree["threshold"],
+            leaf_values=tree["leaf_values"],
+            missing_left=tree["missing_left"],
+        )
+    return ensemble.emit(g, x, k_trees, as_float32=False)
+
+
+def _lightgbm_classifier(g: _Graph, estimator: Any, x: str) -> str:
+    """``predict_proba``: ``1 / (1 + exp(-raw))`` for two classes (``sigmoid:1``), LightGBM's
+    own softmax otherwise (C ``exp``, a sequential sum: ``onnx_format.LINKS``)."""
+    model = _lightgbm_dump(estimator)
+    objective = str(model["objective"]).split()
+    n_classes = len(estimator.classes_)
+    if objective[:1] == ["binary"] and "sigmoid:1" in objective and n_classes == 2:
+        link = "expit"
+    elif objective[:1] == ["multiclass"] and int(model["num_class"]) == n_classes:
+        link = "lightgbm-softmax"
+    else:
+        raise ExactConversionUnsupported(
+            f"LGBMClassifier with objective {model['objective']!r} (converted: binary with "
+            "sigmoid 1, multiclass)"
+        )
+    raw = _lightgbm_raw(g, estimator, x, model)
+    width = int(model["num_tree_per_iteration"])
+    g.raw = (raw, width, link)
+    return _with_link_graph(g, raw, width)
+
+
+def _lightgbm_regressor(g: _Graph, estimator: Any, x: str) -> str:
+    """``predict`` is the raw score for the identity-output objectives (not ``reg_sqrt``)."""
+    model = _lightgbm_dump(estimator)
+    objective = str(model["objective"]).split()
+    if objective[:1] != [] and objective[0] in _LGBM_IDENTITY and "sqrt" not in objective:
+        return _lightgbm_raw(g, estimator, x, model)
+    raise ExactConversionUnsupported(
+        f"LGBMRegressor with objective {model['objective']!r}: its output is not the raw score"
+    )
+
+
+def _with_link_graph(g: _Graph, raw: str, width: int) -> str:
+    """The probabilities for ONNX consumers other than skbundle (an ulp away, maybe)."""
+    if width == 1:
+        positive = g.op("Sigmoid", [raw], "positive")
+        negative = g.op("Sub", [g.const("one", np.array(1.0)), positive], "negative")
+        return g.op("Concat", [negative, positive], "binary", axis=1)
+    return _softmax(g, raw)
+
+
+_XGB_IDENTITY = frozenset(
+    {"reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror", "reg:quantileerror"}
+)
+"""XGBoost objectives whose ``predict`` is the margin and whose base score is a margin."""
+
+
+class _XGBoostModel:
+    """An XGBoost model's trees (those ``predict`` uses), their groups, and the margin each
+    group starts from, read from the booster's JSON at save time."""
+
+    def __init__(self, estimator: Any) -> None:
+        import json
+
+        missing = estimator.missing
+        if not (isinstance(missing, float) and np.isnan(missing)):
+            raise ExactConversionUnsupported(
+                f"XGBoost with missing={missing!r}: only NaN as the missing value is converted"
+            )
+        booster = estimator.get_booster()
+        learner = json.loads(booster.save_raw("json"))["learner"]
+        gbm = learner["gradient_booster"]
+        if gbm["name"] != "gbtree":
+            raise ExactConversionUnsupported(
+                f"XGBoost with booster={gbm['name']!r} (converted: gbtree)"
+            )
+        params = learner["learner_model_param"]
+        if int(params["num_target"]) != 1:
+            raise ExactConversionUnsupported("XGBoost with several targets")
+        self.objective = str(learner["objective"]["name"])
+        model = gbm["model"]
+        trees, groups = list(model["trees"]), [int(k) for k in model["tree_info"]]
+        best = booster.attr("best_iteration")
+        rounds = int(best) + 1 if best is not None else len(model["iteration_indptr"]) - 1
+        # the sklearn wrapper predicts with the best iteration's trees after early stopping
+        stop = int(model["iteration_indptr"][rounds])
+        trees, groups = trees[:stop], groups[:stop]
+        self.rounds = rounds
+        for tree in trees:
+            if any(int(t) != 0 for t in tree["split_type"]):
+                raise ExactConversionUnsupported("XGBoost with categorical splits")
+        self.trees, self.groups = trees, groups
+        self.n_groups = max(1, int(params["num_class"]))
+        scores = str(params["base_score"]).strip("[]").split(",")
+        base = np.array([np.float32(float(s)) for s in scores], dtype=np.float32)
+        if len(base) == 1:
+            base = np.repeat(base, self.n_groups)
+        self.base = self._margin(base)
+
+    def _margin(self, base: np.ndarray) -> np.ndarray:
+        """``ProbToMargin`` in float32: ``-logf(1 / b - 1)`` for binary:logistic (the C
+        library's ``logf``, as XGBoost calls it); the identity for softprob and the
+        identity-link regressions."""
+        if self.objective == "binary:logistic":
+            logf = libm_float32("logf")
+            one = np.float32(1.0)
+            return np.array(
+                [np.float32(-logf(float(one / b - one))) for b in base.tolist()], dtype=np.float32
+            )
+        if self.objective == "multi:softprob" or self.objective in _XGB_IDENTITY:
+            return base
+        raise ExactConversionUnsupported(
+            f"XGBoost with objective {self.objective!r} (converted: binary:logistic, "
+            f"multi:softprob, {', '.join(sorted(_XGB_IDENTITY))})"
+        )
+
+    def margin_of(self, row: np.ndarray) -> np.ndarray:
+        """This reading's margin of one row, in float32 as XGBoost's predictor sums it."""
+        out: np.ndarray = self.base.copy()
+        value = row.astype(np.float32)
+        for tree, k in zip(self.trees, self.groups, strict=True):
+            n = 0
+            while tree["left_children"][n] != -1:
+                v = value[tree["split_indices"][n]]
+                if np.isnan(v):
+                    go_left = bool(tree["default_left"][n])
+                else:
+                    go_left = bool(v < np.float32(tree["split_conditions"][n]))
+                n = tree["left_children"][n] if go_left else tree["right_children"][n]
+            out[k] = out[k] + np.float32(tree["split_conditions"][n])
+        return out
+
+    def check(self, estimator: Any) -> None:
+        """XGBoost's own margin of two probe rows (zeros, and all missing) must be this
+        reading's, bit for bit: a wrong base score or sum order is refused here."""
+        n_features = int(estimator.n_features_in_)
+        booster = estimator.get_booster()
+        for row in (np.zeros(n_features), np.full(n_features, np.nan)):
+            expected = np.asarray(
+                booster.inplace_predict(
+                    row.reshape(1, -1),
+                    predict_type="margin",
+                    iteration_range=(0, self.rounds),
+                    missing=np.nan,
+                ),
+                dtype=np.float32,
+            ).ravel()
+            if not np.array_equal(self.margin_of(row), expected):
+                raise ExactConversionUnsupported(
+                    f"XGBoost with objective {self.objective!r}: its margin of a probe row is "
+                    "not the sum this converter reads from the model"
+                )
+
+
+def _xgboost_model(estimator: Any) -> _XGBoostModel:
+    return _XGBoostModel(estimator)
+
+
+def _xgboost_trees(estimator: Any) -> list[dict[str, Any]]:
+    """The booster's trees as its JSON model holds them, whatever the model: for their splits."""
+    import json
+
+    learner = json.loads(estimator.get_booster().save_raw("json"))["learner"]
+    trees: list[dict[str, Any]] = learner["gradient_booster"].get("model", {}).get("trees", [])
+    return trees
+
+
+def _xgboost_raw(g: _Graph, estimator: Any, x: str) -> tuple[str, _XGBoostModel]:
+    """XGBoost's margin as float64 (exactly its float32): ``x`` cast to float32, each node
+    ``x < split_condition`` (float32) with NaN to its default child, and per group, from the
+    base margin (a one-leaf tree first), every leaf added in float32 in tree order."""
+    model = _xgboost_model(estimator)
+    model.check(estimator)
+    ensemble = _Ensemble()
+    for k in range(model.n_groups):
+        ensemble.add_constant(k, float(model.base[k]))
+    for tree, k in zip(model.trees, model.groups, strict=True):
+        left = np.asarray(tree["left_children"], dtype=np.int64)
+        ensemble.add_nodes(
+            k,
+            left=left,
+            right=np.asarray(tree["right_children"], dtype=np.int64),
+            feature=np.asarray(tree["split_indices"], dtype=np.int64),
+            threshold=np.asarray(tree["split_conditions"], dtype=np.float32),
+            leaf_values=np.asarray(tree["split_conditions"], dtype=np.float32),
+            missing_left=np.asarray(tree["default_left"], dtype=bool),
+            mode=1,  # BRANCH_LT
+        )
+    summed = ensemble.emit(g, x, model.n_groups, dtype=np.float32)
+    return g.op("Cast", [summed], "margin", to=11), model  # DOUBLE: exact
+
+
+def _xgboost_classifier(g: _Graph, estimator: Any, x: str) -> str:
+    """``predict_proba``: XGBoost's float32 sigmoid or softmax of the margin, with the C
+    library's ``expf`` (``onnx_format.LINKS``)."""
+    raw, model = _xgboost_raw(g, estimator, x)
+    n_classes = len(estimator.classes_)
+    if model.objective == "binary:logistic" and n_classes == 2 and model.n_groups == 1:
+        link = "xgboost-expit"
+    elif model.objective == "multi:softprob" and model.n_groups == n_classes:
+        link = "xgboost-softmax"
+    else:
+        raise ExactConversionUnsupported(
+            f"XGBClassifier with objective {model.objective!r} (converted: binary:logistic, "
+            "multi:softprob)"
+        )
+    g.raw = (raw, model.n_groups, link)
+    return _with_link_graph(g, raw, model.n_groups)
+
+
+def _xgboost_regressor(g: _Graph, estimator: Any, x: str) -> str:
+    """``predict`` is the margin itself for the identity-link objectives."""
+    raw, model = _xgboost_raw(g, estimator, x)
+    if model.objective not in _XGB_IDENTITY:
+        raise ExactConversionUnsupported(
+            f"XGBRegressor with objective {model.objective!r}: its output is not the margin"
+        )
+    return raw
+
+
+def libm_float32(name: str) -> Any:
+    """The C library's float32 function ``name`` (``expf``, ``logf``) via ctypes: what
+    XGBoost's compiled code calls, which numpy's float32 ufuncs do not always match.
+
+    Raises
+    ------
+    ExactConversionUnsupported
+        No C math library is found (the XGBoost links cannot then be reproduced).
+    """
+    return _libm_functions().get(name) or _missing_libm(name)
+
+
+def _missing_libm(name: str) -> Any:
+    raise ExactConversionUnsupported(f"the C library's {name} is not available through ctypes")
+
+
+_LIBM: dict[str, Any] = {}
+
+
+def _libm_functions() -> dict[str, Any]:
+    if _LIBM:
+        return _LIBM
+    import ctypes
+    import ctypes.util
+
+    path = ctypes.util.find_library("m") or ctypes.util.find_library("c")
+    if path is None:
+        return _LIBM
+    library = ctypes.CDLL(path)
+    for name in ("expf", "logf"):
+        function = getattr(library, name, None)
+        if function is not None:
+            function.restype = ctypes.c_float
+            function.argtypes = [ctypes.c_float]
+            _LIBM[name] = function
+    return _LIBM
+
+
+_LIGHTGBM = ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor")
+_XGBOOST = ("xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor")
+
+
 # Matched by where the class is defined, not by its name: a user's own class called
 # RandomForestClassifier is not scikit-learn's, and is not converted as if it were.
 _PREPROCESSORS = {
@@ -465,6 +890,8 @@ _CLASSIFIERS = {
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier": (
         _hist_gradient_boosting
     ),
+    "lightgbm.sklearn.LGBMClassifier": _lightgbm_classifier,
+    "xgboost.sklearn.XGBClassifier": _xgboost_classifier,
 }
 """Final steps whose graph ends in ``OUTPUT``: probabilities, one column per class."""
 _REGRESSORS = {
@@ -476,6 +903,8 @@ _REGRESSORS = {
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor": (
         _hist_gradient_boosting_regressor
     ),
+    "lightgbm.sklearn.LGBMRegressor": _lightgbm_regressor,
+    "xgboost.sklearn.XGBRegressor": _xgboost_regressor,
 }
 """Final steps whose graph ends in ``VALUES_OUTPUT``: ``predict``, shape ``(n, 1)``."""
 

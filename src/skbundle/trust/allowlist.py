@@ -397,11 +397,30 @@ def refusal_hint(refused: Iterable[str], *, nothing: str, otherwise: str) -> str
     """
     odd = not_importable(refused)
     if not odd:
-        return f"{nothing} {otherwise}"
+        return f"{nothing} {otherwise}{_served_by_onnx(refused)}"
     verb = "is" if len(odd) == 1 else "are"
     return (
         f"{nothing} {preview(odd)} {verb} not importable by name (a lambda, a function defined "
         f"inside another, or one of __main__): {FUNCTION_HINT}"
+    )
+
+
+PARSED_MODELS = {"lightgbm.basic.Booster": "LightGBM", "xgboost.core.Booster": "XGBoost"}
+"""Types left off the allowlist because constructing one parses a model string in their
+library's C++ code, which skbundle cannot vouch for against a forged file; the exact ONNX
+writer converts their models instead (``formats/onnx_graph``)."""
+
+
+def _served_by_onnx(refused: Iterable[str]) -> str:
+    """The way forward for a LightGBM or XGBoost model: its ONNX graph, if any is refused."""
+    libraries = sorted({PARSED_MODELS[n] for n in refused if n in PARSED_MODELS})
+    if not libraries:
+        return ""
+    return (
+        f" Without them, ONNX serves such a bundle by default: skbundle.load() with no runtime "
+        f"picks model.onnx when its parity is exact, and {' and '.join(libraries)}'s model "
+        "parser never reads the bundle ('skbundle inspect' shows whether this bundle has one, "
+        "and why not)."
     )
 
 
