@@ -63,7 +63,18 @@ def write_formats(ctx: BuildContext) -> None:
                 raise FormatUnavailable(
                     shorten(f"{name} wrote the pipeline but cannot read it back: {_cause(exc)}")
                 ) from exc
-            ctx.parity[name] = measure_sets(references, runtime, sets, ctx.output)
+            try:
+                ctx.parity[name] = measure_sets(references, runtime, sets, ctx.output)
+            except Exception as exc:
+                # A runtime that fails on rows the fitted pipeline answers cannot serve it,
+                # whatever its library raises (onnxruntime's Fail is a bare Exception): the
+                # format is left out with the library's words, as for a failed write.
+                raise FormatUnavailable(
+                    shorten(
+                        f"{name} wrote the pipeline but its runtime fails on the parity rows: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                ) from exc
         except FormatUnavailable as exc:
             ctx.unavailable[name] = str(exc)
             # Only this handler's file: every format's file is called model.<something>.
