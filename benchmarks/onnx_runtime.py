@@ -73,10 +73,10 @@ def run(rounds: int, per_round_fast: int, per_round_slow: int, loads: int) -> di
         # Where the time of one call goes (profile before optimising).
         checked = bundle.validator.validate(record)
         predictor = bundle._predictor
-        proba = predictor.predict_proba(checked.X)
+        proba = predictor.predict_output(checked.X)
         parts = {
             "validate(dict)": _time_calls(bundle.validator.validate, record, 5000),
-            "onnxruntime call": _time_calls(predictor.predict_proba, checked.X, 5000),
+            "onnxruntime call": _time_calls(predictor.predict_output, checked.X, 5000),
             "result dicts": _time_calls(lambda w: bundle.results(proba, w), checked.warnings, 5000),
         }
         load_ms = []

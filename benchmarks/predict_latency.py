@@ -59,11 +59,11 @@ def main() -> None:
 
     methods: dict[str, Callable[[], object]] = {
         "1 row: pipeline.predict_proba(DataFrame)": lambda: pipeline.predict_proba(row_frame),
-        "1 row: runtime alone (validated array)": lambda: runtime.predict_proba(row_array),
+        "1 row: runtime alone (validated array)": lambda: runtime.predict_output(row_array),
         "1 row: validation alone (dict)": lambda: bundle.validate(row_dict),
         "1 row: Bundle.predict(dict)": lambda: bundle.predict(row_dict),
         "100 rows: pipeline.predict_proba(DataFrame)": lambda: pipeline.predict_proba(batch_frame),
-        "100 rows: runtime alone (validated array)": lambda: runtime.predict_proba(batch_array),
+        "100 rows: runtime alone (validated array)": lambda: runtime.predict_output(batch_array),
         "100 rows: Bundle.predict(list of dicts)": lambda: bundle.predict(batch_dicts),
         "100 rows: Bundle.predict(DataFrame)": lambda: bundle.predict(batch_frame),
     }
