@@ -189,3 +189,27 @@ def test_regression_bundle_records_metrics_and_a_measured_interval(
     assert 0.7 <= interval.coverage <= 1.0
     low, high = skbundle.load(path).predict(_records(fitted.X_test.iloc[:1]))[0]["interval"]
     assert high - low == pytest.approx(2 * interval.half_width)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+@pytest.mark.parametrize("case_id", ["penguins-onehot-forest", "penguins-mass-ordinal-forest-nan"])
+def test_files_of_categorical_rows_score_as_python_does(
+    saved: dict[str, tuple[Fitted, Path]], case_id: str, suffix: str, tmp_path: Path
+) -> None:
+    """CSV (strings read as text), Parquet (pandas dtypes) and JSON lines of rows with string
+    categories and missing values give the results Python gives for the same rows."""
+    fitted, path = saved[case_id]
+    rows = fitted.X_test.iloc[:20]
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        rows.to_csv(source, index=False)
+    elif suffix == ".parquet":
+        rows.to_parquet(source, index=False)
+    else:
+        source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in _records(rows)))
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["predict", str(path), str(source), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    got = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    expected = orjson.loads(orjson.dumps(skbundle.load(path).predict(rows)))
+    assert got == expected
