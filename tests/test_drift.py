@@ -12,13 +12,13 @@ import numpy as np
 import orjson
 import pytest
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
 import skbundle
 from skbundle.errors import MonitoringError
 from skbundle.monitor import DriftReport, Thresholds, drift
 from skbundle.monitor.stats import psi
 from tests.conftest import Case
+from tests.zoo_bundles import save_fitted
 
 
 @pytest.fixture(scope="module")
@@ -373,16 +373,7 @@ def zoo_bundle(case_id: str, root: Path) -> tuple[Any, skbundle.Bundle]:
     fitted = case(case_id).build()
     path = root / case_id
     if not (path / "bundle.json").exists():
-        with threadpool_limits(1):
-            skbundle.save(
-                fitted.pipeline,
-                path,
-                X_train=fitted.X_train,
-                y_train=fitted.y_train,
-                X_test=fitted.X_test,
-                y_test=fitted.y_test,
-                name=case_id,
-            )
+        save_fitted(fitted, path, case_id)
     return fitted, skbundle.load(path, runtime="joblib", trust_pickle=True)
 
 

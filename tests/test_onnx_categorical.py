@@ -40,6 +40,7 @@ from skbundle.errors import FormatUnavailable
 from skbundle.formats import FORMATS, SaveContext, onnx_graph
 from tests import zoo
 from tests.zoo import Fitted
+from tests.zoo_bundles import save_fitted
 
 
 # --- pipelines the zoo lacks --------------------------------------------------------------------
@@ -303,17 +304,7 @@ def test_numeric_only_conversion_needs_no_schema() -> None:
 @pytest.fixture(scope="session")
 def onehot_forest_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     f = _fitted("penguins-onehot-forest")
-    path = tmp_path_factory.mktemp("onnxcat") / "penguins"
-    skbundle.save(
-        f.pipeline,
-        path,
-        X_train=f.X_train,
-        y_train=f.y_train,
-        X_test=f.X_test,
-        y_test=f.y_test,
-        name="penguins-onehot-forest",
-    )
-    return path
+    return save_fitted(f, tmp_path_factory.mktemp("onnxcat") / "penguins", "penguins-onehot-forest")
 
 
 def test_a_saved_categorical_bundle_is_served_by_onnx(onehot_forest_bundle: Path) -> None:

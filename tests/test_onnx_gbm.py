@@ -34,6 +34,7 @@ from skbundle.errors import ExactConversionUnsupported, UntrustedArtifactError
 from skbundle.formats import onnx_format, onnx_graph
 from tests import zoo
 from tests.zoo import Fitted
+from tests.zoo_bundles import save_fitted
 
 ONE_THREAD = {"random_state": zoo.RANDOM_STATE, "n_jobs": 1}
 LGBM = {**ONE_THREAD, "n_estimators": 50, "verbose": -1}
@@ -102,17 +103,7 @@ BOOSTER = {"lightgbm": "lightgbm.basic.Booster", "xgboost": "xgboost.core.Booste
 @functools.cache
 def _saved(case_id: str, root: Path) -> tuple[Fitted, Path]:
     fitted = BUILT[case_id]()
-    path = root / case_id
-    skbundle.save(
-        fitted.pipeline,
-        path,
-        X_train=fitted.X_train,
-        y_train=fitted.y_train,
-        X_test=fitted.X_test,
-        y_test=fitted.y_test,
-        name=case_id,
-    )
-    return fitted, path
+    return fitted, save_fitted(fitted, root / case_id, case_id)
 
 
 @pytest.fixture(scope="module")

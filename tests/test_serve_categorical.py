@@ -33,6 +33,7 @@ from skbundle.serve import create_app
 from skbundle.serve.metrics import value_buckets
 from skbundle.serve.v2 import NUMERIC
 from tests import zoo
+from tests.zoo_bundles import save_fitted
 
 FOREST = "penguins-onehot-forest"  # probabilities; unknown categories accepted; sex may miss
 SVC_ERROR = "penguins-onehot-error-svc"  # labels + decision per class; unknowns refused
@@ -44,13 +45,6 @@ IDS = [FOREST, SVC_ERROR, RIDGE, BOOL, INT_SVC]
 
 SCRIPT = "</script><script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
-
-
-def save_fitted(fitted: zoo.Fitted, path: Path, name: str) -> Path:
-    """``skbundle.save`` of a fitted zoo case, as a user calls it."""
-    skbundle.save(fitted.pipeline, path, X_train=fitted.X_train, y_train=fitted.y_train,
-                  X_test=fitted.X_test, y_test=fitted.y_test, name=name)  # fmt: skip
-    return path
 
 
 def _int_svc() -> zoo.Fitted:

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 import skbundle
 
-from .zoo import case
+from .zoo import Fitted, case
 
 REGRESSOR = "diabetes-ridge"
 """A regressor on numbers only (the diabetes data)."""
@@ -27,19 +27,25 @@ CATEGORICAL = "penguins-onehot-forest"
 """A classifier with probabilities on string columns (unknown categories ignored)."""
 
 
+def save_fitted(fitted: Fitted, path: Path, name: str) -> Path:
+    """``skbundle.save`` of a fitted case as a user calls it (on one thread: histogram
+    gradient boosting crawls under OpenMP on a loaded machine, with the same numbers)."""
+    with threadpool_limits(1):
+        skbundle.save(
+            fitted.pipeline,
+            path,
+            X_train=fitted.X_train,
+            y_train=fitted.y_train,
+            X_test=fitted.X_test,
+            y_test=fitted.y_test,
+            name=name,
+        )
+    return path
+
+
 def zoo_bundle(factory: pytest.TempPathFactory, case_id: str) -> Path:
     """The bundle of zoo case ``case_id``, saved once per session."""
     path = factory.getbasetemp() / "zoo-bundles" / case_id
     if not (path / "bundle.json").is_file():
-        fitted = case(case_id).build()
-        with threadpool_limits(1):
-            skbundle.save(
-                fitted.pipeline,
-                path,
-                X_train=fitted.X_train,
-                y_train=fitted.y_train,
-                X_test=fitted.X_test,
-                y_test=fitted.y_test,
-                name=case_id,
-            )
+        save_fitted(case(case_id).build(), path, case_id)
     return path

@@ -18,9 +18,8 @@ import numpy as np
 from skbundle.build.parity import FittedModel
 from skbundle.core.codes import UNSEEN, Codec
 from skbundle.core.manifest import Category, FeatureSpec, Output
-from skbundle.core.runtime import first_step, qualified_name
+from skbundle.core.runtime import COLUMN_TRANSFORMER, first_step, qualified_name
 
-_COLUMN_TRANSFORMER = "sklearn.compose._column_transformer.ColumnTransformer"
 _IMPUTER = "sklearn.impute._base.SimpleImputer"
 
 
@@ -60,7 +59,7 @@ def encoder_categories(pipeline: Any, names: Sequence[str]) -> dict[str, list[Ca
     found: dict[str, list[Category]] = {}
     first = first_step(pipeline)
     pairs: list[tuple[Any, list[str] | None]] = []
-    if first is not None and qualified_name(first) == _COLUMN_TRANSFORMER:
+    if first is not None and qualified_name(first) == COLUMN_TRANSFORMER:
         for _, transformer, columns in getattr(first, "transformers_", []):
             pairs.append((transformer, _column_names(columns, names)))
     elif first is not None:

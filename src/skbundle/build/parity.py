@@ -35,7 +35,7 @@ import pandas as pd
 
 from skbundle.core.codes import UNSEEN, Codec
 from skbundle.core.manifest import Output, Parity, ParitySet
-from skbundle.core.runtime import Predictor, predict_output, qualified_name
+from skbundle.core.runtime import Predictor, first_step, predict_output, qualified_name
 from skbundle.formats.onnx_graph import gbm_splits
 
 MAX_BOUNDARY_NODES = 4000
@@ -64,13 +64,7 @@ def evaluation_set(X_test: np.ndarray) -> np.ndarray:
 
 def _saw_names(estimator: Any) -> bool:
     """Whether the first real step of ``estimator`` was fitted on named columns."""
-    first = estimator
-    while hasattr(first, "steps"):
-        steps = [s for _, s in first.steps if s is not None and s != "passthrough"]
-        if not steps:
-            return False
-        first = steps[0]
-    return getattr(first, "feature_names_in_", None) is not None
+    return getattr(first_step(estimator), "feature_names_in_", None) is not None
 
 
 def model_input(estimator: Any, X: np.ndarray, codec: Codec) -> pd.DataFrame | np.ndarray:
@@ -351,11 +345,9 @@ def evaluation_sets(
 
 def agreement(got: np.ndarray, expected: np.ndarray, output: Output) -> float:
     """The share of rows whose prediction is the same: the label, or the value itself."""
-    if output == "values":
-        return float(np.mean(got[:, 0] == expected[:, 0]))
-    if output == "labels":
-        return float(np.mean(got[:, 0] == expected[:, 0]))
-    return float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
+    if output == "probabilities":
+        return float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
+    return float(np.mean(got[:, 0] == expected[:, 0]))  # the class index, or the value
 
 
 def _compare(expected: np.ndarray, runtime: Predictor, X: np.ndarray, output: Output) -> ParitySet:

@@ -83,7 +83,7 @@ class Codec:
                 continue
             values = column.astype(object).tolist()
             X[:, j] = [
-                math.nan if _is_missing(v) else float(mapping.get(_plain(v), UNSEEN))  # type: ignore[call-overload]
+                math.nan if is_missing(v) else float(mapping.get(plain_value(v), UNSEEN))
                 for v in values
             ]
         return X
@@ -133,7 +133,9 @@ def _category_type(spec: FeatureSpec) -> type:
     return type(first)
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """Whether a cell is missing: None, NaN, or pandas' NA (whose comparisons have no truth
+    value)."""
     if value is None:
         return True
     try:
@@ -142,7 +144,7 @@ def _is_missing(value: object) -> bool:
         return True
 
 
-def _plain(value: object) -> object:
+def plain_value(value: object) -> Any:
     """A numpy scalar as the Python value it holds (numpy's int64 is no dict key for 3)."""
     return value.item() if isinstance(value, np.generic) else value
 

@@ -59,7 +59,7 @@ def qualified_name(obj: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-_COLUMN_TRANSFORMER = "sklearn.compose._column_transformer.ColumnTransformer"
+COLUMN_TRANSFORMER = "sklearn.compose._column_transformer.ColumnTransformer"
 
 
 def _reachable(estimator: Any) -> list[Any]:
@@ -107,7 +107,7 @@ def needs_frame(estimator: Any, features: Sequence[FeatureSpec]) -> bool:
     if first is None or getattr(first, "feature_names_in_", None) is None:
         return False  # fitted on a bare array: it must be given one
     for step in _reachable(estimator):
-        if qualified_name(step) == _COLUMN_TRANSFORMER:
+        if qualified_name(step) == COLUMN_TRANSFORMER:
             return True
         config = getattr(step, "_sklearn_output_config", None) or {}
         if config.get("transform") not in (None, "default"):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from skbundle.core.codes import UNSEEN, Codec
+from skbundle.core.codes import UNSEEN, Codec, is_missing, plain_value
 from skbundle.core.manifest import Category, FeatureSpec
 from skbundle.errors import MISSING, InputProblem, InputValidationError, preview
 
@@ -125,11 +125,11 @@ def _categorical_spec(
     if kind == "boolean":
         categories: list[Category] = [False, True]
     elif str(column.dtype) == "category":
-        categories = [_python(v) for v in column.cat.categories.tolist()]
+        categories = [plain_value(v) for v in column.cat.categories.tolist()]
     else:
-        categories = sorted({_python(v) for v in column.dropna().tolist()}, key=_order)
+        categories = sorted({plain_value(v) for v in column.dropna().tolist()}, key=_order)
     for value in (known or {}).get(name, ()):
-        value = _python(value)
+        value = plain_value(value)
         if value not in categories and type(value) is type(categories[0] if categories else value):
             categories.append(value)
     missing_as: Literal["nan", "none"] | None = None
@@ -150,10 +150,6 @@ def _categorical_spec(
         categories=categories,
         missing_as=missing_as,
     )
-
-
-def _python(value: object) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _order(value: object) -> tuple[str, object]:
@@ -719,9 +715,4 @@ class Validator:
 
 def _frame_missing(value: object) -> object:
     """pandas' missing markers (NaN, NA, NaT) as None; other values unchanged."""
-    if value is None:
-        return None
-    try:
-        return None if value != value else value
-    except TypeError:  # pandas NA: its comparisons are NA, which has no truth value
-        return None
+    return None if is_missing(value) else value
