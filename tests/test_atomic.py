@@ -170,7 +170,9 @@ def test_a_real_save_killed_at_any_moment_is_cleaned_up_by_the_next(tmp_path: Pa
         """
     )
     killed = 0
-    for delay in (0.0, 0.5, 1.5):
+    # Latest moment first: a save may now finish within 1.5 s (and each new save removes
+    # the stale directories of the killed ones), so the last writer is the one killed at once.
+    for delay in (1.5, 0.5, 0.0):
         proc = spawn(script, str(target), ready="saving")
         deadline = time.monotonic() + 60
         while not any(n.startswith(".iris.tmp-") for n in siblings(target)):
