@@ -154,8 +154,11 @@ class Registry:
         assert where.blobs is not None  # resolve() always settles on a blob store
         engine = _db.create(where)
         registry = cls(engine, open_blobs(where.blobs), where)
-        with _db.writing(engine, where.shown) as session:
-            migrations.upgrade(session.connection())
+        with _db.reading(engine, where.shown) as session:
+            at_head = migrations.current(session.connection()) == migrations.HEAD
+        if not at_head:
+            with _db.writing(engine, where.shown) as session:
+                migrations.upgrade(session.connection())
         return registry
 
     def close(self) -> None:
@@ -306,11 +309,15 @@ class Registry:
 
         with self._read() as session:
             existing = self._existing(session, manifest.name, manifest.version)
-            if existing is not None:
-                return self._same_or_refuse(existing, files, ref)
+        if existing is not None:
+            self._same_or_refuse(existing, files, ref)  # refuse before writing anything
         # Blobs first, outside any transaction: a version row names only blobs already stored.
+        # A blob already there is re-hashed and rewritten if it was changed: pushing an intact
+        # copy again repairs a damaged store.
         for path, data in contents.items():
             self._store_blob(files[path][0], data)
+        if existing is not None:
+            return existing
 
         with self._write() as session:
             existing_row = self._existing_row(session, manifest.name, manifest.version)
