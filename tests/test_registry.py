@@ -536,3 +536,39 @@ def test_cli_errors(
     code, out, err = cli(*args, "--registry", location)
     assert (code, out) == (1, "")
     assert flat(err) == message
+
+
+# -- the package and the demo -------------------------------------------------------------
+def test_the_registry_package_pins_what_the_docs_teach() -> None:
+    import skbundle.registry
+
+    assert skbundle.registry.__all__ == [
+        "DEFAULT_LOCATION",
+        "ENV_BLOBS",
+        "ENV_REGISTRY",
+        "AliasEvent",
+        "FileEntry",
+        "GateRecord",
+        "ModelVersion",
+        "Ref",
+        "Registry",
+        "RegistrySource",
+        "SourceState",
+        "parse_model_uri",
+        "parse_ref",
+    ]
+
+
+def test_the_demo_step_gets_a_fresh_registry_each_run(
+    registry_bundles: Bundles, tmp_path: Path
+) -> None:
+    from skbundle.demo import RegistryStep, register
+
+    location = tmp_path / "skbundle-registry"
+    for _ in range(2):  # a second run replaces the demo's own registry
+        step = register(registry_bundles.v1, location)
+        assert isinstance(step, RegistryStep)
+        assert step.event is not None, step.refused
+        assert (step.version.ref, step.event.to_version) == (f"{NAME}@1.0.0", "1.0.0")
+    with Registry.open(location) as reg:
+        assert len(reg.history(NAME)) == 1

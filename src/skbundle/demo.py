@@ -280,7 +280,8 @@ class RegistryStep:
 
     location: str
     version: Any  # skbundle.registry.ModelVersion
-    event: Any  # skbundle.registry.AliasEvent
+    event: Any  # skbundle.registry.AliasEvent, or None when the gate refused the move
+    refused: str = ""  # the gate's refusal, when it refused (e.g. latency over budget here)
 
 
 def register(bundle_dir: Path, location: Path) -> RegistryStep | str:
@@ -301,13 +302,18 @@ def register(bundle_dir: Path, location: Path) -> RegistryStep | str:
 
     if (location / "registry.db").is_file():
         shutil.rmtree(location)
+    from skbundle.errors import PromotionRefusedError
+
     with Registry.open(location) as registry:
         version = registry.push(bundle_dir)
-        event = promote(
-            registry,
-            version.name,
-            "production",
-            version.version,
-            reason="skbundle demo: the worked example, gated by its checklist",
-        )
+        try:
+            event = promote(
+                registry,
+                version.name,
+                "production",
+                version.version,
+                reason="skbundle demo: the worked example, gated by its checklist",
+            )
+        except PromotionRefusedError as exc:  # a finding of this run, shown as such
+            return RegistryStep(str(location), version, None, refused=str(exc))
     return RegistryStep(str(location), version, event)

@@ -359,13 +359,18 @@ def render_demo_registry(report: Any) -> None:
     console.print(Text("\nRegistry", style="bold"))
     console.print(plain(f"  pushed {info.version.ref} to {info.location}"))
     event = info.event
-    console.print(
-        Text.assemble(plain(f"  @{event.alias} -> {event.to_version}; gate: "), _gate_text(event))
-    )
+    if event is None:
+        console.print(Text.assemble(("  @production not moved: ", "bold red"), plain(info.refused)))
+    else:
+        console.print(
+            Text.assemble(
+                plain(f"  @{event.alias} -> {event.to_version}; gate: "), _gate_text(event)
+            )
+        )
     console.print(
         plain(
             f"  see: skbundle registry list --registry {info.location}  |  skbundle registry "
-            f"history {event.name} --registry {info.location}"
+            f"history {info.version.name} --registry {info.location}"
         )
     )
 
