@@ -32,21 +32,20 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from skbundle.core import atomic
-from skbundle.core.files import MAX_MANIFEST_BYTES, BundleDir, path_problem
+from skbundle.core.files import MAX_MANIFEST_BYTES, BundleDir
 from skbundle.core.integrity import read_verified, verify
 from skbundle.core.layout import MANIFEST_NAME, SIGNATURE_NAME
 from skbundle.core.manifest import read_manifest
 from skbundle.errors import (
-    IntegrityProblem,
     RegistryConflictError,
     RegistryError,
-    RegistryIntegrityError,
     RegistryLookupError,
     RegistryUnavailableError,
     preview,
 )
 from skbundle.registry import _db, migrations
 from skbundle.registry._blobs import BlobStore, digest, open_blobs
+from skbundle.registry._pull import write_version
 from skbundle.registry._schema import (
     AliasEventRow,
     AliasRow,
@@ -609,43 +608,9 @@ class Registry:
             ``out_dir`` exists and ``overwrite`` is False.
         """
         record = self.resolve(ref) if isinstance(ref, Ref) else self.show(ref)
-        shown = record.ref
 
         def build(tmp: Path) -> None:
-            problems: list[IntegrityProblem] = []
-            for entry in record.files:
-                why = path_problem(entry.path)
-                if why is not None:
-                    problems.append(IntegrityProblem(entry.path, "path", None, why))
-                    continue
-                try:
-                    data = self.blobs.read(entry.sha256)
-                except FileNotFoundError:
-                    problems.append(IntegrityProblem(entry.path, "missing", entry.sha256, None))
-                    continue
-                actual = digest(data)
-                if actual != entry.sha256:
-                    problems.append(IntegrityProblem(entry.path, "changed", entry.sha256, actual))
-                    continue
-                target = tmp / entry.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            if problems:
-                raise RegistryIntegrityError(shown, self.location, problems)
-            manifest_sha = digest((tmp / MANIFEST_NAME).read_bytes())
-            if manifest_sha != record.bundle_sha256:
-                raise RegistryIntegrityError(
-                    shown,
-                    self.location,
-                    [
-                        IntegrityProblem(
-                            MANIFEST_NAME, "changed", record.bundle_sha256, manifest_sha
-                        )
-                    ],
-                )
-            verification = verify(tmp)
-            if verification.problems:
-                raise RegistryIntegrityError(shown, self.location, verification.problems)
+            write_version(self.blobs, record, tmp, registry=self.location)
 
         atomic.write_directory(Path(out_dir), build, overwrite=overwrite, marker=MANIFEST_NAME)
         return record
