@@ -223,6 +223,7 @@ def run(
         extras["bench"] = measured
         extras["checklist"] = check(path, trust_pickle=True).checklist
         manifest = read_manifest(path)
+        extras["registry"] = register(path, Path(out) / REGISTRY_NAME)
 
     return DemoReport(
         dataset=dataset,
@@ -267,3 +268,52 @@ def drift_scenarios(
         (f"'{feature}' shifted by +2 standard deviations", drift(bundle, shifted)),
         ("15% of the labels flipped", drift(bundle, X_test, flipped)),
     ]
+
+
+REGISTRY_NAME = "skbundle-registry"
+"""The demo's registry, inside its output folder: ``models/skbundle-registry``."""
+
+
+@dataclass(frozen=True)
+class RegistryStep:
+    """What the demo did in its registry: the version pushed and the gated alias move."""
+
+    location: str
+    version: Any  # skbundle.registry.ModelVersion
+    event: Any  # skbundle.registry.AliasEvent, or None when the gate refused the move
+    refused: str = ""  # the gate's refusal, when it refused (e.g. latency over budget here)
+
+
+def register(bundle_dir: Path, location: Path) -> RegistryStep | str:
+    """Push the demo bundle into a fresh registry at ``location`` and move ``@production`` to
+    it through the gate (its readiness checklist). Returns what happened, or why it was skipped.
+
+    The registry is the demo's own, replaced on every run like the bundle: each run builds a
+    new 1.0.0 (a new ``created_at``), and a registry refuses a version pushed again with other
+    bytes. A folder at ``location`` that is not a registry is never removed.
+    """
+    try:
+        # Start-up time and an optional extra: SQLAlchemy and Alembic load only here.
+        from skbundle.lifecycle import promote
+        from skbundle.registry import Registry
+    except ImportError as exc:
+        return f"the registry extra is not installed ({exc.name}): pip install 'skbundle[registry]'"
+    import shutil
+
+    if (location / "registry.db").is_file():
+        shutil.rmtree(location)
+    from skbundle.errors import PromotionRefusedError
+
+    with Registry.open(location) as registry:
+        version = registry.push(bundle_dir)
+        try:
+            event = promote(
+                registry,
+                version.name,
+                "production",
+                version.version,
+                reason="skbundle demo: the worked example, gated by its checklist",
+            )
+        except PromotionRefusedError as exc:  # a finding of this run, shown as such
+            return RegistryStep(str(location), version, None, refused=str(exc))
+    return RegistryStep(str(location), version, event)

@@ -30,9 +30,22 @@ render it (or its fields) without parsing strings::
      │                                         given in more than one way
      ├── NoProbabilitiesError(ValueError)      probabilities were asked of a regressor, or of a
      │                                         classifier without predict_proba
-     └── ThresholdError(ValueError)            a check threshold was given for the other task
-                                               (--min-r2 on a classifier, --min-accuracy on a
-                                               regressor)
+     ├── ThresholdError(ValueError)            a check threshold was given for the other task
+     │                                         (--min-r2 on a classifier, --min-accuracy on a
+     │                                         regressor)
+     └── RegistryError(ValueError)             the model registry refused an operation: a bad
+          │                                    reference, name or alias, or a wrong setting
+          ├── RegistryLookupError(LookupError) no such model, version or alias in the registry
+          ├── RegistryConflictError            the operation contradicts what is stored: a
+          │                                    version pushed again with other bytes, a
+          │                                    version deleted while an alias points at it
+          ├── RegistryUnavailableError         the registry's database or blob store cannot
+          │                                    be opened or used
+          ├── RegistryIntegrityError           a stored blob no longer matches its SHA-256
+          │                                    (also a BundleIntegrityError): nothing written
+          └── PromotionRefusedError            an alias move failed its gate (readiness
+                                               checklist, required signature); force=True
+                                               overrides and is recorded
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -444,4 +457,80 @@ class ThresholdError(SkbundleError, ValueError):
             f"expected {what}'s threshold{'s' if len(self.expected) > 1 else ''} "
             f"{' or '.join(option(n) for n in self.expected)}. Leave "
             f"{', '.join(self.given)} out, or check {other}."
+        )
+
+
+class RegistryError(SkbundleError, ValueError):
+    """The model registry refused an operation: ``<what>: <problem>. <hint>``."""
+
+    def __init__(self, what: str, problem: str, hint: str = "") -> None:
+        self.what = what
+        self.problem = problem
+        self.hint = hint
+        tail = f" {hint}" if hint else ""
+        super().__init__(f"{what}: {problem}.{tail}")
+
+
+class RegistryLookupError(RegistryError, LookupError):
+    """No such model, version or alias in the registry."""
+
+
+class RegistryConflictError(RegistryError):
+    """The operation contradicts what the registry holds (same version, other bytes; a
+    version deleted while an alias points at it)."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry's database or blob store cannot be opened or used."""
+
+
+class RegistryIntegrityError(BundleIntegrityError):
+    """A blob of a registered version does not match the SHA-256 recorded for it: the blob
+    store was changed outside skbundle. Nothing was written."""
+
+    def __init__(self, ref: str, registry: str, problems: Sequence[IntegrityProblem]) -> None:
+        super().__init__(ref, problems)
+        self.ref = ref
+        self.registry = registry
+        lines = "; ".join(p.describe() for p in self.problems[:MAX_LISTED])
+        self.args = (
+            f"{ref} in the registry {registry} failed verification: {lines}. Nothing was "
+            "written. The blob store was changed outside skbundle: push an intact copy of the "
+            "bundle again (it rewrites blobs that do not match their hash).",
+        )
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """One reason a gate refused an alias move: a checklist item, or the signature."""
+
+    key: str
+    title: str
+    status: str
+    evidence: str
+
+    def describe(self) -> str:
+        return f"{self.key} ({self.title}: {self.status}: {self.evidence})"
+
+
+class PromotionRefusedError(RegistryError):
+    """An alias move was refused by its gate: the version's readiness checklist does not
+    pass, or a required signature does not verify. ``failures`` names each reason."""
+
+    def __init__(
+        self, name: str, alias: str, version: str, failures: Sequence[GateFailure]
+    ) -> None:
+        self.name = name
+        self.alias = alias
+        self.version = version
+        self.failures = list(failures)
+        count = len(self.failures)
+        listed = "; ".join(f.describe() for f in self.failures[:MAX_LISTED])
+        more = f"; ... ({count - MAX_LISTED} more)" if count > MAX_LISTED else ""
+        super().__init__(
+            f"Refusing to move {name}@{alias} to {version}",
+            f"its gate failed ({count} item{'s' if count != 1 else ''} blocking: {listed}{more})",
+            f"Fix the items (run 'skbundle registry pull {name}@{version} --out DIR' then "
+            "'skbundle check DIR' to see the evidence), or override with force=True and a "
+            "reason (CLI: --force --reason TEXT); a forced move is recorded in the audit log.",
         )

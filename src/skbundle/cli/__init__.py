@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "readiness_commands",
     "drift_commands",
     "serve_commands",
+    "registry_commands",
 ]
 
 for _module in COMMAND_MODULES:

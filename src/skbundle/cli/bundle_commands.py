@@ -159,6 +159,7 @@ def demo(
     """
     from skbundle.cli.drift_commands import render_demo_drift
     from skbundle.cli.readiness_commands import render_demo_readiness
+    from skbundle.cli.registry_commands import render_demo_registry
     from skbundle.demo import run
 
     with errors_to_exit(), err_console.status("fitting, bundling and measuring..."):
@@ -166,6 +167,7 @@ def demo(
     render_demo(report)
     render_demo_readiness(report)
     render_demo_drift(report.drift)
+    render_demo_registry(report)
     path = report.bundle_path
     console.print(
         plain(
