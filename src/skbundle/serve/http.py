@@ -172,6 +172,12 @@ def _float_or_huge(text: str) -> float | _Huge:
     return _Huge(text) if number in (math.inf, -math.inf) else number
 
 
+def _int_or_huge(text: str) -> int | _Huge:
+    # float() first: an integer past a float is what orjson refused, and int() of thousands
+    # of digits is refused by Python itself.
+    return _Huge(text) if float(text) in (math.inf, -math.inf) else int(text)
+
+
 def json_path(value: object, wanted: Callable[[object], bool]) -> list[str | int] | None:
     """The keys and indexes leading to the first item of ``value`` for which ``wanted`` is
     true (depth first, without recursion), or None."""
@@ -195,7 +201,7 @@ def _too_large_number(body: bytes, field_of: FieldOf) -> HttpError:
     path: list[str | int] | None = None
     huge: _Huge | None = None
     try:
-        document = json.loads(body, parse_float=_float_or_huge)
+        document = json.loads(body, parse_float=_float_or_huge, parse_int=_int_or_huge)
     except (ValueError, RecursionError):
         document = None
     if document is not None:

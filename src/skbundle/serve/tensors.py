@@ -285,6 +285,8 @@ def _value_error(name: str, datatype: str, at: int, value: object, why: str) -> 
     if datatype in INTEGERS:
         low, high = INTEGER_RANGES[datatype]
         expected = f"whole numbers from {low} to {high} (datatype {datatype}), or null"
+    elif datatype == "FP64":
+        expected = "numbers (datatype FP64), or null"
     elif datatype in NUMERIC:
         expected = f"numbers within +/-{FLOAT_MAX[datatype]:.6g} (datatype {datatype}), or null"
     else:
