@@ -10,7 +10,6 @@ widened, which is what the server reads.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,9 +124,7 @@ def test_tritonclient_one_tensor_per_feature_outputs_json_and_binary(
         tritonclient_http.InferRequestedOutput("label", binary_data=False),
         tritonclient_http.InferRequestedOutput("probabilities"),  # the default: binary
     ]
-    result = _triton(cancer_live).infer(
-        "breast-cancer", inputs, outputs=outputs, request_id="r-1"
-    )
+    result = _triton(cancer_live).infer("breast-cancer", inputs, outputs=outputs, request_id="r-1")
     response = result.get_response()
     assert response["id"] == "r-1"
     label, probabilities = response["outputs"]
@@ -174,14 +171,16 @@ def test_tritonclient_one_bytes_matrix_of_a_mixed_frame(
 
 
 # -- the KServe SDK, in its own environment ------------------------------------------------
-def _kserve(live: Live, model: str, cases: list[dict[str, Any]], tmp_path: Path) -> Any:
+def _kserve(cases: list[dict[str, Any]], tmp_path: Path) -> Any:
+    """The answers of the KServe SDK to ``cases`` (each with its server's url and model), from
+    one run of tests/clients/kserve_infer.py in .venv-clients."""
     if not CLIENTS_PYTHON.is_file():
         pytest.fail(
             f"{CLIENTS_PYTHON} is missing: the KServe SDK runs in an environment of its own "
             "(it pins pandas < 3). Run `make .venv-clients` (make test builds it)."
         )
     spec = tmp_path / "cases.json"
-    spec.write_text(json.dumps({"url": live.url, "model": model, "cases": cases}))
+    spec.write_text(json.dumps(cases))
     done = subprocess.run(
         [str(CLIENTS_PYTHON), str(KSERVE_SCRIPT), str(spec)],
         capture_output=True,
@@ -212,13 +211,18 @@ def test_kserve_sdk_defaults_matrix_columns_and_bytes(
     tmp_path: Path,
 ) -> None:
     X = cancer.X_test.iloc[:6]
+    on_cancer = {"url": cancer_live.url, "model": "breast-cancer"}
+    on_penguins = {"url": penguins_live.url, "model": CATEGORICAL}
     cases = [
-        {"id": "fp32-matrix", "inputs": [{"name": "input", "datatype": "FP32", "shape": [6, 30],
-                                          "data": X.to_numpy().ravel().tolist()}]},
-        {"id": "fp64-columns-binary-out", "inputs": _columns(X, cancer_bundle, "FP64"),
+        {**on_cancer, "id": "fp32-matrix",
+         "inputs": [{"name": "input", "datatype": "FP32", "shape": [6, 30],
+                     "data": X.to_numpy().ravel().tolist()}]},
+        {**on_cancer, "id": "fp64-columns-binary-out",
+         "inputs": _columns(X, cancer_bundle, "FP64"),
          "parameters": {"binary_data_output": True}},
+        {**on_penguins, "id": "bytes", "inputs": _columns(penguin_rows, penguins_bundle, "FP64")},
     ]  # fmt: skip
-    answers = _kserve(cancer_live, "breast-cancer", cases, tmp_path)
+    *answers, on_bytes = _kserve(cases, tmp_path)
     widened = X.to_numpy(dtype=np.float32).astype(np.float64)
     expected = {"fp32-matrix": widened, "fp64-columns-binary-out": X.to_numpy()}
     for answer in answers:
@@ -232,12 +236,7 @@ def test_kserve_sdk_defaults_matrix_columns_and_bytes(
         "fp32-matrix": False,
         "fp64-columns-binary-out": True,
     }
-
     records = penguin_rows.astype(object).to_dict(orient="records")
-    cases = [{"id": "bytes", "inputs": _columns(penguin_rows, penguins_bundle, "FP64")}]
-    (answer,) = _kserve(penguins_live, CATEGORICAL, cases, tmp_path)
     expected_records = penguins_bundle.predict(records)
-    assert answer["outputs"]["label"] == [r["prediction"] for r in expected_records]
-    assert answer["outputs"]["probabilities"] == penguins_bundle.predict_proba(records).tolist()
-    assert not any(math.isnan(v) for row in answer["outputs"]["probabilities"] for v in row)
-
+    assert on_bytes["outputs"]["label"] == [r["prediction"] for r in expected_records]
+    assert on_bytes["outputs"]["probabilities"] == penguins_bundle.predict_proba(records).tolist()

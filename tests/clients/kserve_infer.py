@@ -1,8 +1,8 @@
 """Run the KServe SDK's REST client, at its defaults, on the cases of a JSON file; print the
 answers as JSON. Runs in .venv-clients (``make .venv-clients``), not the project's venv.
 
-Usage: ``python kserve_infer.py CASES.json`` where the file holds ``{"url", "model", "cases":
-[{"id", "inputs": [{"name", "datatype", "shape", "data"}], "parameters"?}]}``. Each input is
+Usage: ``python kserve_infer.py CASES.json`` where the file holds a list of cases ``{"url",
+"model", "id", "inputs": [{"name", "datatype", "shape", "data"}], "parameters"?}``. Each input is
 set with ``InferInput.set_data_from_numpy`` (binary data, the default).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,21 +31,21 @@ def _plain(values: np.ndarray) -> Any:
 
 
 async def main(path: str) -> None:
-    spec = json.loads(open(path, encoding="utf-8").read())
+    spec = json.loads(Path(path).read_text(encoding="utf-8"))
     client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=60))
     answers = []
-    for case in spec["cases"]:
+    for case in spec:
         inputs = []
         for tensor in case["inputs"]:
             item = InferInput(tensor["name"], tensor["shape"], tensor["datatype"])
             item.set_data_from_numpy(_array(tensor))
             inputs.append(item)
         request = InferRequest(
-            spec["model"], inputs, request_id=case["id"], parameters=case.get("parameters")
+            case["model"], inputs, request_id=case["id"], parameters=case.get("parameters")
         )
         headers: dict[str, str] = {}
         response = await client.infer(
-            spec["url"], request, model_name=spec["model"], response_headers=headers
+            case["url"], request, model_name=case["model"], response_headers=headers
         )
         answers.append(
             {
