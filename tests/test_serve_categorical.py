@@ -364,9 +364,8 @@ def test_openapi_response_schema_follows_the_output_kind(
     ridge = clients[RIDGE].get("/openapi.json").json()["components"]["schemas"]
     assert ridge["PredictionResult"]["required"] == ["prediction", "interval", "warnings"]
     assert ridge["PredictionResult"]["properties"]["prediction"] == {"type": "number"}
-    assert ridge["V2InferenceRequest"]["properties"]["outputs"]["items"]["properties"] == {
-        "name": {"enum": ["prediction", "interval"]}
-    }
+    output = ridge["V2InferenceRequest"]["properties"]["outputs"]["items"]["properties"]
+    assert output["name"] == {"type": "string", "enum": ["prediction", "interval"]}
     svc = clients[INT_SVC].get("/openapi.json").json()["components"]["schemas"]
     assert svc["PredictionResult"]["properties"]["prediction"] == {
         "type": "integer",
