@@ -10,17 +10,24 @@ Either way the rows go through the bundle's one validator, so a bad value is rep
 its record and feature. A numeric feature's tensor has a numeric datatype (FP64 in the
 metadata); a categorical feature with string categories is a ``BYTES`` tensor whose JSON
 ``data`` holds the category strings, one with integer categories an integer tensor (INT64), a
-boolean feature a ``BOOL`` tensor; a matrix may use any of the datatypes the schema needs, and
-the validator checks each value. Outputs, by what the bundle predicts (``Manifest.output``):
+boolean feature a ``BOOL`` tensor. Every JSON value must fit its tensor's declared datatype
+(see :mod:`skbundle.serve.tensors`). A matrix may use any datatype the schema needs; a
+``BYTES`` matrix (what clients make of a frame of strings and numbers) holds every cell as
+text, read back as its feature takes it. The model metadata lists the per-feature tensors as
+``inputs`` and describes the matrix in its ``parameters``. Tensors may come as binary data
+after the JSON (the binary tensor data extension), and outputs go back so when asked.
+Outputs, by what the bundle predicts (``Manifest.output``):
 
-* a classifier with probabilities: ``label`` (BYTES, ``[N]``, the class names) and
-  ``probabilities`` (FP64, ``[N, n_classes]``, columns in the order of the ``classes``
-  parameter);
+* a classifier with probabilities: ``label`` (BYTES, ``[N]``, the class names),
+  ``probabilities`` (FP64, ``[N, n_classes]``) and ``classes`` (BYTES, ``[n_classes]``: the
+  order of the columns);
 * a classifier without them: ``label`` (``[N]``; INT64 when the classes are integers, else
-  BYTES) and, where the estimator has a decision function, ``decision`` (FP64, ``[N]`` for
-  two classes, ``[N, n_classes]`` with a ``classes`` parameter otherwise);
+  BYTES), where the estimator has a decision function ``decision`` (FP64, ``[N]`` for two
+  classes, ``[N, n_classes]`` otherwise), and ``classes`` (the datatype of ``label``);
 * a regressor: ``prediction`` (FP64, ``[N]``) and, when the bundle has a prediction interval,
   ``interval`` (FP64, ``[N, 2]``: low, high; its ``level`` is a parameter).
+
+Output parameters are strings, numbers or booleans, as the protocol has them.
 
 Errors follow the protocol's error body, ``{"error": "<message>"}``, with our structured
 ``problems`` list beside it for clients that want the field.
@@ -30,8 +37,9 @@ its bytes): at most ``Validator.max_fields`` input tensors (4 per feature, plus 
 at most 2 dimensions, each a non-negative integer (so its product has at most 127 bits); at
 most ``max_rows`` times the number of features values per tensor, counted before nesting is
 walked; at most ``max_rows`` rows before per-feature columns are put together; each output
-named once; ``id`` a string. Values and names are quoted through
-:func:`skbundle.core.schema.describe`, which reads no more of them than it shows.
+named once; ``id`` a string; binary data checked as :mod:`skbundle.serve.tensors` says.
+Values and names are quoted through :func:`skbundle.core.schema.describe`, which reads no
+more of them than it shows.
 """
 
 from __future__ import annotations
