@@ -6,12 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= models
 
-.PHONY: demo test browser postgres
+CLIENTS := .venv-clients
+KSERVE := kserve==0.21.0
+
+.PHONY: demo test browser postgres $(CLIENTS)
 
 demo: $(STAMP)
 	$(BIN)/skbundle demo --out $(DEMO_OUT)
 
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres $(CLIENTS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -34,3 +37,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The KServe SDK pins pandas < 3, so the v2 client tests run it from an environment of its own
+# (tests/clients/kserve_infer.py, started by tests/test_v2_clients.py).
+$(CLIENTS): $(CLIENTS)/.installed
+
+$(CLIENTS)/.installed: Makefile
+	test -x $(CLIENTS)/bin/python || $(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS)/bin/python -m pip install --quiet '$(KSERVE)'
+	touch $@

@@ -364,9 +364,8 @@ def test_openapi_response_schema_follows_the_output_kind(
     ridge = clients[RIDGE].get("/openapi.json").json()["components"]["schemas"]
     assert ridge["PredictionResult"]["required"] == ["prediction", "interval", "warnings"]
     assert ridge["PredictionResult"]["properties"]["prediction"] == {"type": "number"}
-    assert ridge["V2InferenceRequest"]["properties"]["outputs"]["items"]["properties"] == {
-        "name": {"enum": ["prediction", "interval"]}
-    }
+    output = ridge["V2InferenceRequest"]["properties"]["outputs"]["items"]["properties"]
+    assert output["name"] == {"type": "string", "enum": ["prediction", "interval"]}
     svc = clients[INT_SVC].get("/openapi.json").json()["components"]["schemas"]
     assert svc["PredictionResult"]["properties"]["prediction"] == {
         "type": "integer",
@@ -400,14 +399,17 @@ def test_v2_metadata_declares_bytes_inputs_and_the_outputs_of_each_kind(
     assert meta(FOREST)["outputs"] == [
         {"name": "label", "datatype": "BYTES", "shape": [-1]},
         {"name": "probabilities", "datatype": "FP64", "shape": [-1, 3]},
+        {"name": "classes", "datatype": "BYTES", "shape": [3]},
     ]
     assert meta(SVC_ERROR)["outputs"] == [
         {"name": "label", "datatype": "BYTES", "shape": [-1]},
         {"name": "decision", "datatype": "FP64", "shape": [-1, 3]},
+        {"name": "classes", "datatype": "BYTES", "shape": [3]},
     ]
     assert meta(INT_SVC)["outputs"] == [
         {"name": "label", "datatype": "INT64", "shape": [-1]},
         {"name": "decision", "datatype": "FP64", "shape": [-1]},
+        {"name": "classes", "datatype": "INT64", "shape": [2]},
     ]
     assert meta(RIDGE)["outputs"] == [
         {"name": "prediction", "datatype": "FP64", "shape": [-1]},
@@ -454,19 +456,20 @@ def test_v2_inference_with_bytes_inputs_equals_bundle_predict(
     assert out["label"]["data"] == predictions
     assert out["label"]["shape"] == [n]
     if cid in (FOREST, BOOL):
-        assert list(out) == ["label", "probabilities"]
+        assert list(out) == ["label", "probabilities", "classes"]
         np.testing.assert_array_equal(
             np.array(out["probabilities"]["data"]).reshape(n, -1), bundle.predict_proba(rows)
         )
     elif cid == INT_SVC:
-        assert list(out) == ["label", "decision"]
+        assert list(out) == ["label", "decision", "classes"]
         assert out["label"]["datatype"] == "INT64"
         assert out["decision"] == {"name": "decision", "datatype": "FP64", "shape": [n],
                                    "data": [r["decision"] for r in expected]}  # fmt: skip
     else:
-        assert list(out) == ["label", "decision"]
+        assert list(out) == ["label", "decision", "classes"]
         classes = bundle.classes
-        assert out["decision"]["parameters"] == {"classes": classes}
+        assert out["classes"]["data"] == classes
+        assert "parameters" not in out["decision"]
         scores = np.array(out["decision"]["data"]).reshape(n, len(classes)).tolist()
         assert scores == [[r["decision"][c] for c in classes] for r in expected]
 
@@ -479,7 +482,7 @@ def test_v2_one_bytes_matrix_and_an_output_filter(
     names = bundle.feature_names
     request = {
         "inputs": [{"name": "rows", "shape": [5, len(names)], "datatype": "BYTES",
-                    "data": [[r[n] for n in names] for r in rows]}],
+                    "data": [[str(r[n]) for n in names] for r in rows]}],
         "outputs": [{"name": "prediction"}],
     }  # fmt: skip
     body = _post(clients[RIDGE], f"/v2/models/{RIDGE}/infer", request).json()
@@ -535,7 +538,8 @@ BAD_V2 = [
      "output 'probabilities' does not exist; expected one of ['prediction', 'interval']",
      "probabilities"),
     ("decision of a forest", FOREST, None, [{"name": "decision"}],
-     "output 'decision' does not exist; expected one of ['label', 'probabilities']", "decision"),
+     "output 'decision' does not exist; expected one of ['label', 'probabilities', 'classes']",
+     "decision"),
 ]  # fmt: skip
 
 

@@ -39,7 +39,17 @@ from skbundle.bundle import AUTO, Bundle, load
 from skbundle.core.environment import skbundle_version
 from skbundle.errors import HttpError, InputValidationError
 from skbundle.serve import openapi, page, v2
-from skbundle.serve.http import ApiKey, Receive, Scope, Send, parse_json, read_body, send_json
+from skbundle.serve.http import (
+    ApiKey,
+    Receive,
+    Scope,
+    Send,
+    header,
+    parse_json,
+    read_body,
+    send_bytes,
+    send_json,
+)
 from skbundle.serve.metrics import CONTENT_TYPE, ServerMetrics, value_buckets
 
 if TYPE_CHECKING:
@@ -253,15 +263,21 @@ class _InferEndpoint(_ModelEndpoint):
 
     async def handle(self, service: Service, scope: Scope, receive: Receive, send: Send) -> None:
         _check_model(service.bundle, scope["path_params"])
-        payload = parse_json(await read_body(scope, receive, service.options.max_body_bytes))
-        rows, outputs, request_id = v2.parse_request(
-            payload, service.bundle, service.options.max_rows, service.v2_outputs
+        body = await read_body(scope, receive, service.options.max_body_bytes, v2.MEDIA_TYPES)
+        request = v2.parse_request(
+            body,
+            header(scope, v2.HEADER_LENGTH),
+            service.bundle,
+            service.options.max_rows,
+            service.v2_outputs,
         )
+        rows = request.rows
         if len(rows) < THREAD_ROWS:
             _, output, _ = service.predict(rows)
         else:
             _, output, _ = await run_in_threadpool(service.predict, rows)
-        await send_json(send, 200, v2.response(service.bundle, output, outputs, request_id))
+        answer = v2.response(service.bundle, output, request.outputs, request.id)
+        await send_bytes(send, 200, *v2.encode(answer, request.binary))
 
     def validation_body(self, exc: InputValidationError) -> dict[str, Any]:
         return {"error": str(exc), **_problems(exc)}
@@ -454,7 +470,9 @@ def create_app(
         return JSONResponse({"name": s.bundle.name, "ready": True})
 
     async def server_metadata(request: Request) -> Response:
-        return JSONResponse({"name": "skbundle", "version": skbundle_version(), "extensions": []})
+        return JSONResponse(
+            {"name": "skbundle", "version": skbundle_version(), "extensions": list(v2.EXTENSIONS)}
+        )
 
     async def model_metadata(request: Request) -> Response:
         s = service()

@@ -11,7 +11,9 @@ expected.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, MutableMapping
+import json
+import math
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
 import orjson
@@ -24,6 +26,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
+_CURL = "application/x-www-form-urlencoded"
+JSON_TYPES = frozenset({"application/json", _CURL})
+"""Media types a JSON body may be declared as (none declared is accepted too).
+``application/x-www-form-urlencoded`` is what ``curl -d`` sends when no type is given; the
+body is still read as JSON, never as a form."""
 
 
 async def send_json(
@@ -58,12 +65,35 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than ``limit`` bytes with a 413.
+def check_media_type(scope: Scope, accepted: Collection[str]) -> None:
+    """Refuse (415) a body declared as a media type not in ``accepted``; no declared type is
+    accepted (some HTTP clients send none). Parameters such as ``charset`` are ignored."""
+    declared = header(scope, b"content-type")
+    if declared is None:
+        return
+    media_type = declared.split(b";", 1)[0].strip().lower().decode("latin-1")
+    if media_type in accepted:
+        return
+    raise HttpError.simple(
+        415,
+        "unsupported_media_type",
+        f"the body is declared as {media_type[:80]!r}",
+        f"a body of type {' or '.join(t for t in sorted(accepted) if t != _CURL)}; send "
+        "the header 'Content-Type: application/json' with a JSON document",
+        field="Content-Type",
+    )
+
+
+async def read_body(
+    scope: Scope, receive: Receive, limit: int, media_types: Collection[str] = JSON_TYPES
+) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes with a 413 and a body
+    declared as another type than ``media_types`` with a 415.
 
     A declared Content-Length over the limit is refused before a byte is read; a chunked
     body is refused as soon as it grows past the limit, so memory stays bounded either way.
     """
+    check_media_type(scope, media_types)
     too_large = HttpError.simple(
         413,
         "body_too_large",
@@ -100,8 +130,19 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def parse_json(body: bytes) -> Any:
-    """Decode a JSON body, turning any decoding failure into a 400 that says where it broke."""
+FieldOf = Callable[[Any, list[str | int]], str | None]
+"""Names the field of a request at a path into its document (see :func:`parse_json`)."""
+
+
+def last_key(document: Any, path: list[str | int]) -> str | None:
+    """The last object key on ``path``: a /predict record's feature."""
+    keys = [k for k in path if isinstance(k, str)]
+    return keys[-1] if keys else None
+
+
+def parse_json(body: bytes, field_of: FieldOf = last_key) -> Any:
+    """Decode a JSON body, turning any decoding failure into a 400 that says where it broke;
+    a number too large for a float is reported with the field ``field_of`` names."""
     if not body:
         raise HttpError.simple(
             400, "malformed_json", "the request body is empty", "a JSON document"
@@ -109,6 +150,8 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("number is infinity"):
+            raise _too_large_number(body, field_of) from None
         raise HttpError.simple(
             400,
             "malformed_json",
@@ -117,18 +160,84 @@ def parse_json(body: bytes) -> Any:
         ) from None
 
 
+class _Huge:
+    """A number JSON allows but a 64-bit float cannot hold, kept as its text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _float_or_huge(text: str) -> float | _Huge:
+    number = float(text)
+    return _Huge(text) if number in (math.inf, -math.inf) else number
+
+
+def _int_or_huge(text: str) -> int | _Huge:
+    # float() first: an integer past a float is what orjson refused, and int() of thousands
+    # of digits is refused by Python itself.
+    return _Huge(text) if float(text) in (math.inf, -math.inf) else int(text)
+
+
+def json_path(value: object, wanted: Callable[[object], bool]) -> list[str | int] | None:
+    """The keys and indexes leading to the first item of ``value`` for which ``wanted`` is
+    true (depth first, without recursion), or None."""
+    stack: list[tuple[object, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if wanted(item):
+            return path
+        if isinstance(item, dict):
+            stack.extend((v, [*path, k]) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(item))))
+    return None
+
+
+def _too_large_number(body: bytes, field_of: FieldOf) -> HttpError:
+    """The 400 for a number beyond a 64-bit float, naming the field that holds it.
+
+    Only on this error path the body is parsed again, by the standard library, which reads
+    such a number: the parse is bounded by the body limit already applied."""
+    path: list[str | int] | None = None
+    huge: _Huge | None = None
+    try:
+        document = json.loads(body, parse_float=_float_or_huge, parse_int=_int_or_huge)
+    except (ValueError, RecursionError):
+        document = None
+    if document is not None:
+        path = json_path(document, lambda v: isinstance(v, _Huge))
+    if path is not None:
+        item: Any = document
+        for key in path:
+            item = item[key]
+        huge = item
+    field = field_of(document, path) if path is not None else None
+    where = "".join(f"[{k!r}]" for k in path or [])
+    text = huge.text[:40] if huge is not None else "a number"
+    return HttpError.simple(
+        400,
+        "malformed_json",
+        f"the number {text} at {where or 'the top'} is too large for a 64-bit float",
+        "a number between -1.8e308 and 1.8e308",
+        field=field,
+    )
+
+
 class ApiKey:
-    """Checks ``Authorization: Bearer <key>`` in constant time."""
+    """Checks ``Authorization: Bearer <key>`` in constant time; the scheme's name is
+    case-insensitive (RFC 9110, section 11.1), the key is not."""
 
     def __init__(self, key: str) -> None:
         if not key:
             raise ValueError("api_key must be a non-empty string, or None for no authentication")
-        self._expected = b"Bearer " + key.encode()
+        self._expected = key.encode()
 
     def check(self, scope: Scope) -> None:
         given = header(scope, b"authorization") or b""
-        # compare_digest on the whole header: its time does not depend on where they differ.
-        if not hmac.compare_digest(given, self._expected):
+        scheme, _, credentials = given.partition(b" ")
+        # compare_digest on the whole key: its time does not depend on where they differ.
+        matches = hmac.compare_digest(credentials.lstrip(b" "), self._expected)
+        if not (matches and scheme.lower() == b"bearer"):
             raise HttpError(
                 401,
                 "unauthorized",

@@ -5,7 +5,10 @@ categorical feature an ``enum`` of its categories, a boolean one a ``boolean``) 
 record, and the response schema follows what the bundle predicts (class and probabilities,
 class and decision scores, or a value and its interval), so a client generator or a person
 reading /docs sees exactly what to send and what comes back. The schema is
-documentation only: requests are checked by the bundle's validator, not by this schema.
+documentation only: requests are checked by the bundle's validator, not by this schema; it
+promises no more than the server keeps (a limit of the server's configuration, such as
+``max_rows``, is a documented 413, not a ``maxItems``). Every route of the app is listed (a
+test compares the two).
 /docs is Swagger UI served from the ``swagger-ui-bundle`` package: no CDN, no internet.
 """
 
@@ -19,6 +22,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from skbundle.bundle import Bundle, prediction_labels
 from skbundle.core.manifest import FeatureSpec
+from skbundle.serve.tensors import BOOL, BYTES, NUMERIC
 from skbundle.serve.v2 import input_datatype
 
 DOCS_PAGE = """<!doctype html>
@@ -168,6 +172,18 @@ def _result_schema(bundle: Bundle) -> dict[str, Any]:
     }
 
 
+_STATIC = {"type": "string", "enum": ["swagger-ui.css", "swagger-ui-bundle.js"]}
+"""The two files /docs loads (the folder holds more)."""
+_INFER_ABOUT = (
+    "One tensor per feature (named after it, shape [N] or [N, 1]) or one tensor of shape "
+    "[N, n_features] (see GET /v2/models/{name}). With the binary tensor data extension the "
+    "body (Content-Type application/octet-stream) is the JSON request, as long as the header "
+    "Inference-Header-Content-Length says, then each binary input's bytes in order; "
+    "binary_data_output (request) or binary_data (output) asks for binary outputs, sent the "
+    "same way."
+)
+
+
 def build(
     bundle: Bundle, max_rows: int, *, auth: bool, outputs: Sequence[str] = ()
 ) -> dict[str, Any]:
@@ -177,7 +193,8 @@ def build(
     properties = record_properties(bundle)
     required = [f.name for f in bundle.validator.features if not f.missing_allowed]
     classes = bundle.classes
-    outputs = list(outputs) or ["label", "probabilities"]
+    outputs = list(outputs) or ["label", "probabilities", "classes"]
+    datatypes = sorted(NUMERIC | {BYTES, BOOL})
     v2_example = [
         {"name": f.name, "shape": [1], "datatype": input_datatype(f), "data": [example[f.name]]}
         for f in bundle.validator.features
@@ -190,14 +207,25 @@ def build(
     predict_errors = {
         "400": _error("The body is not JSON."),
         "401": _error("Missing or wrong API key.") if auth else None,
-        "413": _error("The body or the number of records is over the server's limit."),
+        "413": _error(
+            f"The body is over the server's max_body_bytes, or holds more than {max_rows} "
+            "records (its max_rows)."
+        ),
+        "415": _error("The body is declared as another type than JSON."),
         "422": _error("The records do not fit the feature schema; every problem is listed."),
+        "503": _error("The model is loading."),
     }
     v2_errors = {
         "400": _error("The request does not follow the protocol or fit the model.", "V2Error"),
         "401": _error("Missing or wrong API key.", "V2Error") if auth else None,
         "404": _error("No such model or version.", "V2Error"),
-        "413": _error("The body or the number of rows is over the server's limit.", "V2Error"),
+        "413": _error(
+            f"The body is over the server's max_body_bytes, or holds more than {max_rows} rows "
+            "(its max_rows).",
+            "V2Error",
+        ),
+        "415": _error("The body is declared as another type than JSON or binary.", "V2Error"),
+        "503": _error("The model is loading.", "V2Error"),
     }
     name_param = [
         {
@@ -207,6 +235,50 @@ def build(
             "schema": {"type": "string", "enum": [bundle.name]},
         }
     ]
+    version_params = [
+        *name_param,
+        {
+            "name": "version",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": [bundle.version]},
+        },
+    ]
+    infer = {
+        "summary": "Open Inference Protocol v2 inference",
+        "description": _INFER_ABOUT,
+        "security": security,
+        "requestBody": {"required": True, **_json("V2InferenceRequest")},
+        "responses": {
+            "200": {
+                "description": f"Outputs {', '.join(outputs)}: JSON, or with binary outputs "
+                "the JSON header then their data (binary tensor data extension).",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/V2InferenceResponse"}
+                    },
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
+            **{k: v for k, v in v2_errors.items() if v is not None},
+        },
+    }
+    model_metadata = {
+        "summary": "v2 model metadata",
+        "responses": {
+            "200": {"description": "Inputs and outputs with names, datatypes and shapes."},
+            "404": _error("No such model or version.", "V2Error"),
+            "503": _error("The model is loading.", "V2Error"),
+        },
+    }
+    model_ready = {
+        "summary": "v2 model readiness",
+        "responses": {
+            "200": {"description": "The model is loaded and ready."},
+            "404": _error("No such model or version.", "V2Error"),
+            "503": _error("The model is loading.", "V2Error"),
+        },
+    }
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -250,38 +322,35 @@ def build(
                     },
                 }
             },
-            "/v2/models/{name}/infer": {
-                "post": {
-                    "summary": "Open Inference Protocol v2 inference",
-                    "security": security,
-                    "parameters": name_param,
-                    "requestBody": {"required": True, **_json("V2InferenceRequest")},
-                    "responses": {
-                        "200": {
-                            "description": f"Outputs {', '.join(outputs)}.",
-                            **_json("V2InferenceResponse"),
-                        },
-                        **{k: v for k, v in v2_errors.items() if v is not None},
-                    },
+            "/v2": {
+                "get": {
+                    "summary": "v2 server metadata: name, version and extensions",
+                    "responses": {"200": {"description": "the server"}},
                 }
             },
-            "/v2/models/{name}": {
-                "get": {
-                    "summary": "v2 model metadata",
-                    "parameters": name_param,
-                    "responses": {
-                        "200": {
-                            "description": "Inputs and outputs with names, datatypes and shapes."
-                        },
-                        "404": _error("No such model.", "V2Error"),
-                    },
-                }
+            "/v2/models/{name}": {"get": {**model_metadata, "parameters": name_param}},
+            "/v2/models/{name}/ready": {"get": {**model_ready, "parameters": name_param}},
+            "/v2/models/{name}/infer": {"post": {**infer, "parameters": name_param}},
+            "/v2/models/{name}/versions/{version}": {
+                "get": {**model_metadata, "parameters": version_params}
+            },
+            "/v2/models/{name}/versions/{version}/ready": {
+                "get": {**model_ready, "parameters": version_params}
+            },
+            "/v2/models/{name}/versions/{version}/infer": {
+                "post": {**infer, "parameters": version_params}
             },
             "/v2/health/live": {
                 "get": {"summary": "v2 liveness", "responses": {"200": {"description": "live"}}}
             },
             "/v2/health/ready": {
-                "get": {"summary": "v2 readiness", "responses": {"200": {"description": "ready"}}}
+                "get": {
+                    "summary": "v2 readiness",
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "the model is loading"},
+                    },
+                }
             },
             "/health": {
                 "get": {
@@ -306,6 +375,36 @@ def build(
                     "responses": {"200": {"description": "text exposition"}},
                 }
             },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.0"}},
+                }
+            },
+            "/docs": {
+                "get": {
+                    "summary": "Swagger UI of this document",
+                    "responses": {"200": {"description": "an HTML page"}},
+                }
+            },
+            "/docs/static/{path}": {
+                "get": {
+                    "summary": "Swagger UI's scripts and styles (no CDN)",
+                    "parameters": [
+                        {"name": "path", "in": "path", "required": True, "schema": _STATIC}
+                    ],
+                    "responses": {
+                        "200": {"description": "a static file"},
+                        "404": {"description": "no such file"},
+                    },
+                }
+            },
+            "/": {
+                "get": {
+                    "summary": "The web page: a form for one record, the model's card",
+                    "responses": {"200": {"description": "an HTML page"}},
+                }
+            },
         },
         "components": {
             "schemas": {
@@ -325,7 +424,8 @@ def build(
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/Record"},
                             "minItems": 1,
-                            "maxItems": max_rows,
+                            "description": f"At most {max_rows} records (the server's "
+                            "max_rows): more are answered 413.",
                         },
                     ]
                 },
@@ -374,28 +474,66 @@ def build(
                             "maxItems": 2,
                         },
                         "datatype": {"type": "string"},
-                        "parameters": {"type": "object"},
+                        "parameters": {"type": "object", "nullable": True},
                         "data": {"type": "array"},
                     },
-                    "required": ["name", "shape", "datatype", "data"],
+                    "required": ["name", "shape", "datatype"],
+                },
+                "V2Input": {
+                    "type": "object",
+                    "description": "An input tensor: 'data' (flat or nested, row-major, each "
+                    "value fitting the datatype; null for a missing value), or the parameter "
+                    "binary_data_size and its bytes after the JSON header.",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "shape": {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 1},
+                            "minItems": 1,
+                            "maxItems": 2,
+                        },
+                        "datatype": {"type": "string", "enum": datatypes},
+                        "parameters": {
+                            "type": "object",
+                            "nullable": True,
+                            "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+                        },
+                        "data": {"type": "array"},
+                    },
+                    "required": ["name", "shape", "datatype"],
                 },
                 "V2InferenceRequest": {
                     "type": "object",
                     "properties": {
-                        "id": {"type": "string"},
-                        "parameters": {"type": "object"},
+                        "id": {"type": "string", "nullable": True},
+                        "parameters": {
+                            "type": "object",
+                            "nullable": True,
+                            "properties": {"binary_data_output": {"type": "boolean"}},
+                        },
                         "inputs": {
                             "type": "array",
-                            "items": {"$ref": "#/components/schemas/V2Tensor"},
+                            "items": {"$ref": "#/components/schemas/V2Input"},
                             "minItems": 1,
                             "maxItems": bundle.validator.max_fields,
                         },
                         "outputs": {
                             "type": "array",
+                            "nullable": True,
+                            "description": "The outputs to send (all of them when absent or "
+                            "null), each once.",
                             "uniqueItems": True,
                             "items": {
                                 "type": "object",
-                                "properties": {"name": {"enum": outputs}},
+                                "properties": {
+                                    "name": {"type": "string", "enum": outputs},
+                                    "parameters": {
+                                        "type": "object",
+                                        "nullable": True,
+                                        "properties": {"binary_data": {"type": "boolean"}},
+                                    },
+                                },
+                                "required": ["name"],
                             },
                         },
                     },
