@@ -30,9 +30,11 @@ render it (or its fields) without parsing strings::
      │                                         given in more than one way
      ├── NoProbabilitiesError(ValueError)      probabilities were asked of a regressor, or of a
      │                                         classifier without predict_proba
-     └── ThresholdError(ValueError)            a check threshold was given for the other task
-                                               (--min-r2 on a classifier, --min-accuracy on a
-                                               regressor)
+     ├── ThresholdError(ValueError)            a check threshold was given for the other task
+     │                                         (--min-r2 on a classifier, --min-accuracy on a
+     │                                         regressor)
+     └── ModelSourceError(ValueError)          a server's model source cannot be opened or read,
+                                               or its new version cannot replace the served one
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -445,3 +447,14 @@ class ThresholdError(SkbundleError, ValueError):
             f"{' or '.join(option(n) for n in self.expected)}. Leave "
             f"{', '.join(self.given)} out, or check {other}."
         )
+
+
+class ModelSourceError(SkbundleError, ValueError):
+    """What a server follows (a bundle directory, ``models:/NAME@ALIAS``) cannot be opened or
+    read, or the version it now names cannot replace the one being served."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        self.source = source
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"Model source {source}: {problem}. {hint}")
