@@ -125,7 +125,7 @@ async def _swap_under_load(url: str, record: bytes, link: Path, targets: dict[st
                 break
             assert time.monotonic() - flipped < SWITCH_SECONDS, (version, seen)
         done = time.monotonic()
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(0.5)
         phases.append((version, done, time.monotonic()))
     stop.set()
     await asyncio.gather(*clients)
@@ -137,7 +137,7 @@ async def _swap_under_load(url: str, record: bytes, link: Path, targets: dict[st
         # A request sent once every worker serves the new version is answered by it.
         stale = [a for a in answers if done < a[0] and a[0] + 0.3 < until and a[2] != version]
         assert stale == [], (version, stale[:3])
-        assert sum(1 for a in answers if done < a[0] < until) > 50, "too little load to judge"
+        assert sum(1 for a in answers if done < a[0] < until) > 20, "too little load to judge"
 
 
 def test_flipping_the_link_under_load_drops_no_request_and_each_answer_names_its_version(
