@@ -75,16 +75,14 @@ def _wait(check: Any, seconds: float = SWITCH_SECONDS) -> float:
 
 
 # -- under load, two workers -----------------------------------------------------------------
-async def _versions_by_worker(url: str, pids: set[int]) -> dict[int, str]:
-    """Ask /health on fresh connections until every worker in ``pids`` has answered."""
-    seen: dict[int, str] = {}
-    for _ in range(200):
-        async with httpx.AsyncClient() as fresh:
-            body = (await fresh.get(f"{url}/health")).json()
+async def _versions_by_worker(probes: list[httpx.AsyncClient], url: str) -> dict[int, str]:
+    """pid -> version, asked on kept-alive connections (each bound to one worker): a fresh
+    connection would wait for a busy worker to win its accept."""
+    seen = {}
+    for probe in probes:
+        body = (await probe.get(f"{url}/health")).json()
         seen[body["pid"]] = body["version"]
-        if pids <= seen.keys():
-            return seen
-    raise AssertionError(f"workers {sorted(pids - seen.keys())} never answered /health")
+    return seen
 
 
 async def _swap_under_load(url: str, record: bytes, link: Path, targets: dict[str, Path]) -> None:
@@ -113,6 +111,7 @@ async def _swap_under_load(url: str, record: bytes, link: Path, targets: dict[st
         assert time.monotonic() < deadline, f"only workers {pids} answered"
         async with httpx.AsyncClient() as fresh:
             pids.add((await fresh.get(f"{url}/health")).json()["pid"])
+    probes = [httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) for _ in range(8)]
     clients = [asyncio.create_task(client()) for _ in range(32)]
     await asyncio.sleep(1.0)
     phases: list[tuple[str, float, float]] = []  # (version, switch complete at, next flip at)
@@ -120,8 +119,8 @@ async def _swap_under_load(url: str, record: bytes, link: Path, targets: dict[st
         flipped = time.monotonic()
         point(link, targets[version])
         while True:
-            seen = await _versions_by_worker(url, pids)
-            if set(seen.values()) == {version}:
+            seen = await _versions_by_worker(probes, url)
+            if pids <= seen.keys() and set(seen.values()) == {version}:
                 break
             assert time.monotonic() - flipped < SWITCH_SECONDS, (version, seen)
         done = time.monotonic()
@@ -129,6 +128,9 @@ async def _swap_under_load(url: str, record: bytes, link: Path, targets: dict[st
         phases.append((version, done, time.monotonic()))
     stop.set()
     await asyncio.gather(*clients)
+    assert set(await _versions_by_worker(probes, url)) <= pids  # no worker was restarted
+    for probe in probes:
+        await probe.aclose()
 
     assert errors == []
     assert [a for a in answers if a[1] != 200] == []
