@@ -24,7 +24,6 @@ def serve(
     spec: Annotated[
         str,
         typer.Argument(
-            metavar="SPEC",
             help="What to serve: a bundle directory, a link to one (flip it to swap versions), "
             "or a registry name models:/NAME@ALIAS or models:/NAME/VERSION.",
         ),
