@@ -4,6 +4,7 @@ the v2 protocol, metrics, the API key and the prediction hook, on real bundles."
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -42,6 +43,13 @@ def _post(client: TestClient, url: str, payload: Any) -> Any:
     return client.post(url, content=raw, headers={"content-type": "application/json"})
 
 
+def _served(results: Any, version: str = "1.0.0") -> Any:
+    """What /predict answers for ``Bundle.predict`` results: each names the version served."""
+    if isinstance(results, dict):
+        return {**results, "model_version": version}
+    return [_served(r, version) for r in results]
+
+
 # -- /predict ------------------------------------------------------------------------------
 def test_one_record_gives_the_same_result_object_as_bundle_predict(
     client: TestClient, bundle: Bundle, cancer: Case
@@ -49,7 +57,8 @@ def test_one_record_gives_the_same_result_object_as_bundle_predict(
     row = cancer.X_test.iloc[0].to_dict()
     response = _post(client, "/predict", row)
     assert response.status_code == 200
-    assert response.json() == bundle.predict(row)[0]
+    assert response.json() == _served(bundle.predict(row)[0])
+    assert response.headers["x-model-version"] == "1.0.0"
 
 
 def test_a_list_of_records_gives_a_list_in_the_same_order(
@@ -59,7 +68,7 @@ def test_a_list_of_records_gives_a_list_in_the_same_order(
     response = _post(client, "/predict", rows)
     assert response.status_code == 200
     body = response.json()
-    assert body == bundle.predict(rows)
+    assert body == _served(bundle.predict(rows))
     assert [r["prediction"] for r in body] == [
         cancer.class_names[i] for i in cancer.pipeline.predict(cancer.X_test.iloc[:20])
     ]
@@ -72,7 +81,7 @@ def test_a_large_batch_is_predicted_off_the_event_loop_with_the_same_results(
     with TestClient(create_app(bundle)) as c:
         response = _post(c, "/predict", rows)
         assert response.status_code == 200
-        assert response.json() == bundle.predict(rows)
+        assert response.json() == _served(bundle.predict(rows))
         request = {"inputs": [{"name": "x", "shape": [1200, 30], "datatype": "FP64",
                                "data": [list(r.values()) for r in rows]}]}  # fmt: skip
         body = _post(c, "/v2/models/breast-cancer/infer", request).json()
@@ -191,7 +200,7 @@ def test_ignore_unknown_in_the_query_drops_extra_fields_with_a_note(
     extra = {**record, "colour": "red"}
     response = _post(client, "/predict?ignore_unknown=true", extra)
     assert response.status_code == 200
-    assert response.json() == bundle.predict(extra, ignore_unknown=True)[0]
+    assert response.json() == _served(bundle.predict(extra, ignore_unknown=True)[0])
     assert response.json()["warnings"] == ["ignored unknown fields: ['colour']"]
     assert _post(client, "/predict?ignore_unknown=false", extra).status_code == 422
     bad = _post(client, "/predict?ignore_unknown=maybe", extra)
@@ -696,6 +705,7 @@ def test_health_and_metadata_hold_no_internal_paths(
         "status": "ok",
         "model": "breast-cancer",
         "version": "1.0.0",
+        "pid": os.getpid(),
     }
     response = client.get("/metadata")
     body = response.json()
@@ -821,7 +831,7 @@ def test_a_prediction_log_that_stops_writing_shows_in_metrics_and_health(
     (tmp_path / "predictions.jsonl.1" / "keep").touch()
     with logger, TestClient(create_app(bundle, log_predictions=logger)) as c:
         assert c.get("/health").json() == {
-            "status": "ok", "model": "breast-cancer", "version": "1.0.0",
+            "status": "ok", "model": "breast-cancer", "version": "1.0.0", "pid": os.getpid(),
             "prediction_log": _log_status("predictions.jsonl", 0, 0, 0, None),
         }  # fmt: skip
         assert _post(c, "/predict", record).status_code == 200
@@ -834,7 +844,7 @@ def test_a_prediction_log_that_stops_writing_shows_in_metrics_and_health(
         text = c.get("/metrics").text
     assert health.status_code == 200
     assert health.json() == {
-        "status": "degraded", "model": "breast-cancer", "version": "1.0.0",
+        "status": "degraded", "model": "breast-cancer", "version": "1.0.0", "pid": os.getpid(),
         "prediction_log": _log_status(
             "predictions.jsonl", 1, 2, 1, "IsADirectoryError: [Errno 21] Is a directory"
         ),
@@ -976,7 +986,7 @@ def test_a_failing_hook_is_counted_and_the_client_still_gets_its_prediction(
         response = _post(c, "/predict", record)
         text = c.get("/metrics").text
     assert response.status_code == 200
-    assert response.json() == bundle.predict(record)[0]
+    assert response.json() == _served(bundle.predict(record)[0])
     assert _sample(text, "skbundle_prediction_hook_errors_total") == 1.0
     assert [r.getMessage() for r in caplog.records if r.name == "skbundle.serve"] == [
         "the on_prediction hook raised; the prediction was still returned"

@@ -113,6 +113,13 @@ def _post(client: TestClient, url: str, payload: Any) -> Any:
     )
 
 
+def _served(results: Any) -> Any:
+    """What /predict answers for ``Bundle.predict`` results: each names the version served."""
+    if isinstance(results, dict):
+        return {**results, "model_version": "1.0.0"}
+    return [_served(r) for r in results]
+
+
 # -- /predict --------------------------------------------------------------------------------
 @pytest.mark.parametrize("cid", IDS)
 def test_predict_answers_equal_bundle_predict(
@@ -122,12 +129,14 @@ def test_predict_answers_equal_bundle_predict(
     fitted: dict[str, zoo.Fitted],
 ) -> None:
     rows = records(fitted[cid].X_test)
-    expected = bundles[cid].predict(rows)
+    expected = _served(bundles[cid].predict(rows))
     response = _post(clients[cid], "/predict", rows)
     assert response.status_code == 200
     assert response.json() == expected
     # One record alone: the runtime may round a batch of one differently from a batch.
-    assert _post(clients[cid], "/predict", rows[0]).json() == bundles[cid].predict(rows[0])[0]
+    assert _post(clients[cid], "/predict", rows[0]).json() == _served(
+        bundles[cid].predict(rows[0])[0]
+    )
 
 
 def test_each_output_kind_has_its_result_shape(
@@ -137,9 +146,10 @@ def test_each_output_kind_has_its_result_shape(
         cid: set(_post(clients[cid], "/predict", records(fitted[cid].X_test, 1)[0]).json())
         for cid in IDS
     }
-    assert keys[FOREST] == {"prediction", "probabilities", "confidence", "warnings"}
-    assert keys[SVC_ERROR] == keys[INT_SVC] == {"prediction", "decision", "warnings"}
-    assert keys[RIDGE] == {"prediction", "interval", "warnings"}
+    version = "model_version"
+    assert keys[FOREST] == {"prediction", "probabilities", "confidence", "warnings", version}
+    assert keys[SVC_ERROR] == keys[INT_SVC] == {"prediction", "decision", "warnings", version}
+    assert keys[RIDGE] == {"prediction", "interval", "warnings", version}
     one = _post(clients[INT_SVC], "/predict", records(fitted[INT_SVC].X_test, 1)[0]).json()
     assert type(one["prediction"]) is int and type(one["decision"]) is float
     ridge = _post(clients[RIDGE], "/predict", records(fitted[RIDGE].X_test, 1)[0]).json()
@@ -221,7 +231,7 @@ def test_an_unknown_category_is_answered_with_a_warning_where_the_pipeline_accep
         f"{field!r} = 'Atlantis' is a category never seen in training; the pipeline handles it "
         "as unknown"
     ]
-    assert body == bundles[cid].predict(record)[0]
+    assert body == _served(bundles[cid].predict(record)[0])
 
 
 def test_missing_values_are_accepted_where_training_had_them(
@@ -230,7 +240,7 @@ def test_missing_values_are_accepted_where_training_had_them(
     record = {**records(fitted[FOREST].X_test, 1)[0], "sex": None, "bill_depth_mm": None}
     response = _post(clients[FOREST], "/predict", record)
     assert response.status_code == 200
-    assert response.json() == bundles[FOREST].predict(record)[0]
+    assert response.json() == _served(bundles[FOREST].predict(record)[0])
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -326,7 +336,8 @@ def test_a_category_holding_markup_is_text_in_the_page(
     assert _config(page)["features"][0]["categories"] == categories
     # And the server answers the category as sent.
     record = {"island": SCRIPT, "bill_length_mm": 40.0}
-    assert _post(clients[EVIL], "/predict", record).json() == bundles[EVIL].predict(record)[0]
+    answer = _post(clients[EVIL], "/predict", record).json()
+    assert answer == _served(bundles[EVIL].predict(record)[0])
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------

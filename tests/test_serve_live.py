@@ -35,7 +35,8 @@ def test_live_server_answers_survives_bad_input_and_stops(
     with live_server(
         cancer.path, tmp_path / "serve.log", "--trust-pickle", "--max-body-bytes", "100000"
     ) as live:
-        expected = skbundle.load(cancer.path, trust_pickle=True).predict(record)[0]
+        result = skbundle.load(cancer.path, trust_pickle=True).predict(record)[0]
+        expected = {**result, "model_version": "1.0.0"}
         ok = httpx.post(f"{live.url}/predict", content=orjson.dumps(record))
         assert ok.status_code == 200
         assert ok.json() == expected
@@ -166,7 +167,7 @@ def test_a_regressor_with_categorical_features_served_live(
     with live_server(path, tmp_path / "serve.log", "--workers", "2") as live:
         ok = httpx.post(f"{live.url}/predict", content=orjson.dumps(rows))
         assert ok.status_code == 200
-        assert ok.json() == expected
+        assert ok.json() == [{**r, "model_version": "1.0.0"} for r in expected]
         bad = httpx.post(f"{live.url}/predict", content=orjson.dumps({**rows[0], "sex": 1}))
         assert bad.status_code == 422
         assert bad.json()["problems"] == [

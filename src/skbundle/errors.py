@@ -33,19 +33,21 @@ render it (or its fields) without parsing strings::
      ├── ThresholdError(ValueError)            a check threshold was given for the other task
      │                                         (--min-r2 on a classifier, --min-accuracy on a
      │                                         regressor)
-     └── RegistryError(ValueError)             the model registry refused an operation: a bad
-          │                                    reference, name or alias, or a wrong setting
-          ├── RegistryLookupError(LookupError) no such model, version or alias in the registry
-          ├── RegistryConflictError            the operation contradicts what is stored: a
-          │                                    version pushed again with other bytes, a
-          │                                    version deleted while an alias points at it
-          ├── RegistryUnavailableError         the registry's database or blob store cannot
-          │                                    be opened or used
-          ├── RegistryIntegrityError           a stored blob no longer matches its SHA-256
-          │                                    (also a BundleIntegrityError): nothing written
-          └── PromotionRefusedError            an alias move failed its gate (readiness
-                                               checklist, required signature); force=True
-                                               overrides and is recorded
+     ├── RegistryError(ValueError)             the model registry refused an operation: a bad
+     │    │                                    reference, name or alias, or a wrong setting
+     │    ├── RegistryLookupError(LookupError) no such model, version or alias in the registry
+     │    ├── RegistryConflictError            the operation contradicts what is stored: a
+     │    │                                    version pushed again with other bytes, a
+     │    │                                    version deleted while an alias points at it
+     │    ├── RegistryUnavailableError         the registry's database or blob store cannot
+     │    │                                    be opened or used
+     │    ├── RegistryIntegrityError           a stored blob no longer matches its SHA-256
+     │    │                                    (also a BundleIntegrityError): nothing written
+     │    └── PromotionRefusedError            an alias move failed its gate (readiness
+     │                                         checklist, required signature); force=True
+     │                                         overrides and is recorded
+     └── ModelSourceError(ValueError)          a server's model source cannot be opened or read,
+                                               or its new version cannot replace the served one
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -534,3 +536,14 @@ class PromotionRefusedError(RegistryError):
             "'skbundle check DIR' to see the evidence), or override with force=True and a "
             "reason (CLI: --force --reason TEXT); a forced move is recorded in the audit log.",
         )
+
+
+class ModelSourceError(SkbundleError, ValueError):
+    """What a server follows (a bundle directory, ``models:/NAME@ALIAS``) cannot be opened or
+    read, or the version it now names cannot replace the one being served."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        self.source = source
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"Model source {source}: {problem}. {hint}")

@@ -9,7 +9,6 @@ import typer
 from rich.text import Text
 
 from skbundle.cli._common import (
-    BundlePath,
     MismatchOpt,
     RuntimeOpt,
     TrustOpt,
@@ -22,7 +21,13 @@ from skbundle.cli._common import (
 
 
 def serve(
-    path: BundlePath,
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help="What to serve: a bundle directory, a link to one (flip it to swap versions), "
+            "or a registry name models:/NAME@ALIAS or models:/NAME/VERSION.",
+        ),
+    ],
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")
     ] = "127.0.0.1",
@@ -68,6 +73,26 @@ def serve(
         int,
         typer.Option("--max-body-bytes", min=1, help="Largest request body (413 above)."),
     ] = 10 * 1024 * 1024,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            envvar="SKBUNDLE_REGISTRY",
+            metavar="DIR_OR_URL",
+            help="The model registry that models:/ names are looked up in (a directory or a "
+            "database URL).",
+        ),
+    ] = None,
+    poll: Annotated[
+        float,
+        typer.Option(
+            "--poll",
+            min=0,
+            metavar="SECONDS",
+            help="Check SPEC every SECONDS for a new version and swap it in without dropping "
+            "a request; 0 checks only on SIGHUP.",
+        ),
+    ] = 2.0,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request (costs throughput).")
@@ -75,7 +100,11 @@ def serve(
 ) -> None:
     """Serve a bundle over HTTP: /predict, Open Inference Protocol v2, /metrics, a web page.
 
-    The bundle is verified and loaded once per worker.
+    The bundle is verified and loaded once per worker. Every worker follows SPEC: when it
+    names a new version (checked every --poll seconds, and at once on SIGHUP), the version is
+    verified and loaded with the same options, then swapped in between requests; one that
+    fails to load is not served, and /health says so. Every answer names its version
+    (X-Model-Version).
 
     Open http://HOST:PORT/ to try the model in a browser, and /docs for the API.
 
@@ -93,7 +122,9 @@ def serve(
         )
 
     config = ServeConfig(
-        path=str(Path(path)),
+        path=spec,
+        registry=registry,
+        poll=poll,
         runtime=runtime,
         trust_pickle=trust_pickle,
         trusted_types=tuple(trust_type or ()),

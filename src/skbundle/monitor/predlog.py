@@ -65,6 +65,13 @@ LINGER_SECONDS = 0.05
 _DRAIN = 100_000
 
 
+@dataclass(frozen=True)
+class _Switch:
+    """Queued by :meth:`PredictionLogger.switch`: the next batches go to a file with this header."""
+
+    header: bytes
+
+
 def timestamp(seconds: float) -> str:
     """The log's time format: UTC, millisecond precision, fixed width (sorts as text)."""
     moment = datetime.fromtimestamp(seconds, timezone.utc)
@@ -116,18 +123,7 @@ class PredictionLogger:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
-        self.header = (
-            orjson.dumps(
-                {
-                    HEADER_KEY: LOG_FORMAT,
-                    "bundle": bundle,
-                    "features": list(features),
-                    "classes": list(classes),
-                    "output": output,
-                }
-            )
-            + b"\n"
-        )
+        self.header = _header(bundle, features, classes, output)
         self.written = 0
         self.dropped = 0
         self.rotations = 0
@@ -159,6 +155,20 @@ class PredictionLogger:
             output=bundle.manifest.output,
             **options,
         )
+
+    def switch(self, bundle: Any) -> None:
+        """Log what comes next into a new file whose header names ``bundle`` (a server swapped
+        versions): the current file is rotated as a full one is, so each file's header names
+        the bundle that made its rows. Batches queued before are written to the old file."""
+        if self._closed:
+            return
+        header = _header(
+            f"{bundle.name} {bundle.version}",
+            bundle.feature_names,
+            bundle.classes,
+            bundle.manifest.output,
+        )
+        self._queue.put(_Switch(header))
 
     # -- the hot path ---------------------------------------------------------------------
     def log(self, X: np.ndarray, proba: np.ndarray) -> None:
@@ -228,20 +238,47 @@ class PredictionLogger:
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item in items)
-            batch = [item for item in items if item is not _STOP]
-            try:
-                if batch and self.error is None:
-                    self._write(batch)
-                elif batch:  # the log stopped on an error: what it no longer writes is counted
-                    with self._lock:
-                        self.dropped += sum(len(X) for _, X, _ in batch)
-            except Exception as exc:  # the thread's boundary: a full disk (or a bug) must not
-                self.error = exc  # take the server down, nor leave flush() waiting forever
+            batch: list[Any] = []
+            for item in [*items, None]:
+                if item is _STOP:
+                    continue
+                if item is not None and not isinstance(item, _Switch):
+                    batch.append(item)
+                    continue
+                self._write_or_count(batch)
+                batch = []
+                if isinstance(item, _Switch):
+                    self._write_or_count(item)
+            for _ in items:
+                self._queue.task_done()
+
+    def _write_or_count(self, work: list[Any] | _Switch) -> None:
+        """Write a batch (or start the next file); on an error, or once stopped, count it."""
+        try:
+            if isinstance(work, _Switch):
+                if self.error is None:
+                    self._start_file(work.header)
+            elif work and self.error is None:
+                self._write(work)
+            elif work:  # the log stopped on an error: what it no longer writes is counted
                 with self._lock:
-                    self.dropped += sum(len(X) for _, X, _ in batch)
-            finally:
-                for _ in items:
-                    self._queue.task_done()
+                    self.dropped += sum(len(X) for _, X, _ in work)
+        except Exception as exc:  # the thread's boundary: a full disk (or a bug) must not
+            self.error = exc  # take the server down, nor leave flush() waiting forever
+            if not isinstance(work, _Switch):
+                with self._lock:
+                    self.dropped += sum(len(X) for _, X, _ in work)
+
+    def _start_file(self, header: bytes) -> None:
+        if self._fh.tell() > len(self.header):
+            self.header = header
+            self._rotate()
+        else:  # nothing logged under the old header: it is replaced
+            self.header = header
+            self._fh.truncate(0)
+            self._fh.seek(0)
+            self._fh.write(header)
+            self._fh.flush()
 
     def flush(self) -> None:
         """Wait until every queued batch is written."""
@@ -595,3 +632,18 @@ def _first_difference(a: Sequence[Any], b: Sequence[Any]) -> str:
         if x != y:
             return f"position {i}: {x!r} vs {y!r}"
     return f"lengths {len(a)} vs {len(b)}"
+
+
+def _header(bundle: str, features: Sequence[str], classes: Sequence[str], output: str) -> bytes:
+    return (
+        orjson.dumps(
+            {
+                HEADER_KEY: LOG_FORMAT,
+                "bundle": bundle,
+                "features": list(features),
+                "classes": list(classes),
+                "output": output,
+            }
+        )
+        + b"\n"
+    )

@@ -32,11 +32,22 @@ CACHE_NAME = "cache"
 
 @dataclass(frozen=True)
 class SourceState:
-    """What a source says should be served now (the fields of ``skbundle.serve.sources``')."""
+    """What a model source names now: the state a server follows (``skbundle.serve.sources``
+    uses this one class for directories and registry versions alike).
 
-    version: str  # the manifest's version, e.g. "1.0.0": what responses report
-    path: Path  # a bundle directory to load (verified by the loader as always)
-    token: str  # changes exactly when what should be served changes
+    Attributes
+    ----------
+    version
+        The manifest's version (``"1.0.0"``): what responses report.
+    path
+        A bundle directory to load (verified by the loader as always, never trusted).
+    token
+        Changes exactly when what should be served changes.
+    """
+
+    version: str
+    path: Path
+    token: str
 
 
 class RegistrySource:

@@ -23,10 +23,21 @@ time, so that a full disk is seen rather than silently ending the log:
 ``skbundle_prediction_log_dropped_total`` (rows dropped because the writer fell behind) and
 ``skbundle_prediction_log_errors_total`` (write errors; the logger stops at the first, so 0 or
 1). Logging needs a single worker, so these live in the process's own registry.
+
+A server that follows a model source (``skbundle serve``) swaps versions without a restart,
+and says what each worker serves: ``skbundle_model_version_info{version}`` is 1 for the
+version served and 0 for one served before (with several workers, one series per worker
+``pid``), ``skbundle_model_reloads_total`` counts versions swapped in,
+``skbundle_model_reload_failures_total`` versions that failed to verify or load (the old one
+went on serving), and ``skbundle_model_reload_failed`` is 1 while the source names a version
+that failed (see ``/health``'s ``reload``). The counters above carry on across a swap: a new
+version adds its own class and feature labels to the same series
+(see :meth:`ServerMetrics.for_model`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +48,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -178,15 +190,70 @@ class ServerMetrics:
             "Exceptions raised by the on_prediction hook (the prediction was still returned).",
             registry=self.registry,
         )
-        self._classes = list(classes)
-        self._by_class = (
-            [] if output == "values" else [self.predictions.labels(c) for c in self._classes]
+        # Per process, not summed: each worker reports what it serves and whether it failed.
+        self.version_info = Gauge(
+            "skbundle_model_version_info",
+            "1 for the model version this worker serves now, 0 for one it served before.",
+            ["version"],
+            multiprocess_mode="liveall",
+            registry=self.registry,
         )
-        self._features = frozenset(features)
+        self.reloads = Counter(
+            "skbundle_model_reloads",
+            "New model versions verified, loaded and swapped in without a restart.",
+            registry=self.registry,
+        )
+        self.reload_failures = Counter(
+            "skbundle_model_reload_failures",
+            "New model versions that failed to verify or load; the served one went on serving.",
+            registry=self.registry,
+        )
+        self.reload_failed = Gauge(
+            "skbundle_model_reload_failed",
+            "1 while the model source names a version that failed to load (see /health).",
+            multiprocess_mode="liveall",
+            registry=self.registry,
+        )
         self._latency: dict[str, Histogram] = {}
         self._requests: dict[tuple[str, int], Counter] = {}
+        self._version: str | None = None
+        self._bind(classes, features)
+
+    def _bind(self, classes: Sequence[str], features: Iterable[str]) -> None:
+        self._classes = list(classes)
+        self._by_class = (
+            [] if self._output == "values" else [self.predictions.labels(c) for c in self._classes]
+        )
+        self._features = frozenset(features)
         for name in (*self._features, WHOLE_INPUT, UNKNOWN_FIELD):
             self.validation_errors.labels(name)
+
+    def for_model(
+        self, classes: Sequence[str], features: Iterable[str], *, output: str
+    ) -> ServerMetrics:
+        """The metrics of another version of the model, on the same series: what is counted
+        after a swap adds to what was counted before (a counter that restarted at zero would
+        read as a reset). Its classes and features become label values of the same metrics.
+
+        Raises
+        ------
+        ValueError
+            ``output`` is not this one's: the series of a classifier and a regressor differ.
+        """
+        if output != self._output:
+            raise ValueError(
+                f"the new version's output is {output!r}, the served one's {self._output!r}"
+            )
+        other = copy.copy(self)
+        other._bind(classes, features)
+        return other
+
+    def serving(self, version: str) -> None:
+        """Record that ``version`` is the one served now (``skbundle_model_version_info``)."""
+        if self._version is not None and self._version != version:
+            self.version_info.labels(self._version).set(0)
+        self.version_info.labels(version).set(1)
+        self._version = version
 
     def watch_prediction_log(self, log: PredictionLogCounts) -> None:
         """Export ``log``'s written, dropped and error counts (see the module docstring)."""

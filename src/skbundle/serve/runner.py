@@ -7,6 +7,14 @@ and each worker loads the bundle once in its lifespan. Before any worker starts,
 is checked here without deserializing anything (hashes, trust, runtime, environment), so a
 bad bundle ends with one clear error instead of workers failing in a loop.
 
+Swapping versions
+-----------------
+Every worker follows the model source itself (``ServeConfig.poll``, see
+:mod:`skbundle.serve.app`), and SIGHUP makes it check at once. With one worker, the app's
+lifespan takes SIGHUP (which would otherwise end the process). With several, uvicorn's
+supervisor gets the signal and would restart every worker; :class:`_Supervisor` forwards it
+to the workers instead, which reload in place: no request is dropped and no worker restarts.
+
 The API key
 -----------
 A key on the command line (``--api-key``) is in ``/proc/PID/cmdline``, which every local user
@@ -19,6 +27,7 @@ user, so the two uses cannot disagree, and :func:`run` restores the variable whe
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -29,9 +38,11 @@ from pathlib import Path
 import orjson
 from starlette.applications import Starlette
 
-from skbundle.bundle import AUTO, load, plan_load
+from skbundle.bundle import AUTO, plan_load
 from skbundle.errors import ApiKeyError
-from skbundle.serve.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, create_app
+from skbundle.registry import SourceState
+from skbundle.serve.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, LoadOptions, create_app
+from skbundle.serve.sources import ModelSource, open_source
 
 ENV_CONFIG = "SKBUNDLE_SERVE_CONFIG"
 ENV_API_KEY = "SKBUNDLE_API_KEY"
@@ -41,7 +52,12 @@ MAX_KEY_FILE_LINE = 4096
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """Everything a worker needs to build the app (the API key travels separately)."""
+    """Everything a worker needs to build the app (the API key travels separately).
+
+    ``path`` is what the user typed: a bundle directory (or a link to one) or ``models:/...``
+    (looked up in ``registry``); ``poll`` is the seconds between checks of it (0: on SIGHUP
+    only).
+    """
 
     path: str
     runtime: str = AUTO
@@ -51,6 +67,17 @@ class ServeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     trusted_types: tuple[str, ...] = ()
     log_predictions: str | None = None
+    registry: str | None = None
+    poll: float = 2.0
+
+    @property
+    def loading(self) -> LoadOptions:
+        return LoadOptions(
+            self.runtime, self.trust_pickle, self.trusted_types, self.allow_version_mismatch
+        )
+
+    def source(self) -> ModelSource:
+        return open_source(self.path, registry=self.registry)
 
 
 def app_from_env() -> Starlette:
@@ -60,8 +87,11 @@ def app_from_env() -> Starlette:
         raise RuntimeError(f"{ENV_CONFIG} is not set; start workers with 'skbundle serve'")
     data = orjson.loads(raw)
     config = ServeConfig(**{**data, "trusted_types": tuple(data.get("trusted_types", ()))})
+    # Until the lifespan takes SIGHUP, one forwarded by the supervisor must not end the worker
+    # (its default action): the lifespan loads what the source names then anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     return create_app(
-        config.path,
+        config.source(),
         api_key=os.environ.get(ENV_API_KEY) or None,
         max_rows=config.max_rows,
         max_body_bytes=config.max_body_bytes,
@@ -70,6 +100,8 @@ def app_from_env() -> Starlette:
         trusted_types=config.trusted_types,
         allow_version_mismatch=config.allow_version_mismatch,
         log_predictions=config.log_predictions,
+        poll=config.poll,
+        reload_on_sighup=True,
     )
 
 
@@ -207,12 +239,15 @@ def preflight(config: ServeConfig) -> str:
 
     Raises
     ------
+    ModelSourceError
+        The source cannot be opened (``models:/`` without a registry).
     ManifestError, BundleIntegrityError, UntrustedArtifactError, RuntimeUnavailableError,
     IncompatibleEnvironmentError
         As :func:`skbundle.load` would.
     """
+    state = config.source().current()
     plan = plan_load(
-        config.path,
+        state.path,
         runtime=config.runtime,
         trust_pickle=config.trust_pickle,
         allow_version_mismatch=config.allow_version_mismatch,
@@ -271,23 +306,31 @@ def run(
         "proxy_headers": False,
         "server_header": False,
     }
+    if config.poll < 0:
+        raise ValueError(f"poll must be 0 (no polling) or more seconds, got {config.poll}")
     if workers == 1:
-        bundle = load(
-            config.path,
-            runtime=config.runtime,
-            trust_pickle=config.trust_pickle,
-            trusted_types=config.trusted_types,
-            allow_version_mismatch=config.allow_version_mismatch,
-        )
+        # Loaded here, before listening, so a bad bundle ends with its own clear error.
+        source = config.source()
+        state: SourceState = source.current()
+        bundle = config.loading.load(state.path)
         app = create_app(
-            bundle,
+            source,
             api_key=api_key,
             max_rows=config.max_rows,
             max_body_bytes=config.max_body_bytes,
             log_predictions=config.log_predictions,
+            runtime=config.runtime,
+            trust_pickle=config.trust_pickle,
+            trusted_types=config.trusted_types,
+            allow_version_mismatch=config.allow_version_mismatch,
+            poll=config.poll,
+            reload_on_sighup=True,
+            loaded=(state, bundle),
         )
         if on_start is not None:
             on_start(f"{bundle.name} {bundle.version} (runtime {bundle.runtime.format})")
+        # SIGHUP while uvicorn starts must not end the process; the lifespan takes it over.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     description = preflight(config)
@@ -304,9 +347,31 @@ def run(
             }
         ),
     ):
-        uvicorn.run(
-            "skbundle.serve.runner:app_from_env",
-            factory=True,
-            workers=workers,
-            **common,  # type: ignore[arg-type]
-        )
+        _serve_workers(workers, common)
+
+
+def _serve_workers(workers: int, common: dict[str, object]) -> None:
+    """What ``uvicorn.run(..., workers=N)`` does, with a supervisor that forwards SIGHUP."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class _Supervisor(Multiprocess):
+        """uvicorn's supervisor, but SIGHUP reaches the workers (each reloads in place)
+        instead of restarting them all."""
+
+        def handle_hup(self) -> None:
+            for process in self.processes:
+                if process.pid is not None and process.exitcode is None:
+                    os.kill(process.pid, signal.SIGHUP)
+
+    config = uvicorn.Config(
+        "skbundle.serve.runner:app_from_env",
+        factory=True,
+        workers=workers,
+        **common,  # type: ignore[arg-type]
+    )
+    sock = config.bind_socket()
+    try:
+        _Supervisor(config, sockets=[sock]).run()
+    finally:
+        sock.close()
