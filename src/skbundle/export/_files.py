@@ -122,7 +122,7 @@ def runtime_requirements(bundle: str | os.PathLike[str], runtime: str) -> Requir
         if not _PIN.fullmatch(line):
             # The file is the bundle author's: it goes into a Dockerfile's pip command line.
             raise ExportError(
-                str(root / artifact.path),
+                f"{artifact.path} of the bundle {manifest.name!r}",
                 f"the line {line[:80]!r} is not a plain pin NAME==VERSION",
                 "A bundle's requirements pin exact versions only; rebuild the bundle.",
             )

@@ -21,9 +21,12 @@ booleans to ``boolean``; a feature that allows missing values is optional.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from skbundle.core.atomic import write_directory
 from skbundle.core.environment import missing_extra, skbundle_version
@@ -37,7 +40,12 @@ from skbundle.export._files import (
 )
 
 LOADER_MODULE = "skbundle.export.mlflow_flavor"
+MLFLOW_IMPORT_WARNING = ".*Any type hint is inferred as AnyType"
+"""What MLflow 3 warns about its own type hints when ``mlflow.pyfunc`` is first imported:
+nothing the caller did or can fix."""
 MLMODEL = "MLmodel"
+EXAMPLE = "input_example.json"
+SERVING_EXAMPLE = "serving_input_example.json"
 
 
 @dataclass(frozen=True)
@@ -147,10 +155,10 @@ def export_mlflow(
     """
     try:
         # Imported here: MLflow is an optional extra, and slow to import.
-        import mlflow
-        import pandas as pd
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=MLFLOW_IMPORT_WARNING, category=UserWarning)
+            import mlflow.pyfunc
         from mlflow.models import Model
-        from mlflow.models.utils import _save_example
     except ImportError as exc:
         raise (missing_extra(exc, "skbundle export mlflow") or exc) from exc
     target = Path(out)
@@ -181,8 +189,18 @@ def export_mlflow(
             skbundle_version=skbundle_version(),
         )
         record, source = input_example(manifest)
-        # MLflow's own flavours save their example with this function.
-        _save_example(model, pd.DataFrame([record], columns=manifest.feature_names), str(tmp))
+        # MLflow's "split" DataFrame example, as its own _save_example writes it.
+        split = {"columns": manifest.feature_names, "data": [list(record.values())]}
+        (tmp / EXAMPLE).write_bytes(orjson.dumps(split))
+        (tmp / SERVING_EXAMPLE).write_bytes(
+            orjson.dumps({"dataframe_split": split}, option=orjson.OPT_INDENT_2)
+        )
+        model.saved_input_example_info = {
+            "artifact_path": EXAMPLE,
+            "type": "dataframe",
+            "pandas_orient": "split",
+            "serving_input_path": SERVING_EXAMPLE,
+        }
         model.save(str(tmp / MLMODEL))
         return MlflowExport(target, runtime, source)
 
