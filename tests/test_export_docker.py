@@ -220,3 +220,32 @@ def test_export_of_a_damaged_bundle_writes_nothing(bundle_copy: Path, tmp_path: 
     with pytest.raises(skbundle.BundleIntegrityError, match=r"model\.onnx"):
         export_docker(bundle_copy, tmp_path / "out", skbundle_wheel_path=wheel)
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_writes_the_recipe_and_prints_a_runtimes_requirements(
+    bundle_copy: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from skbundle.cli import app
+
+    wheel = tmp_path / "skbundle-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK")
+    runner = CliRunner()
+    out = tmp_path / "recipe"
+    done = runner.invoke(
+        app,
+        ["export", "docker", str(bundle_copy), "--out", str(out), "--skbundle-wheel", str(wheel)],
+    )
+    assert done.exit_code == 0, done.output
+    assert "onnx runtime" in " ".join(done.output.split())
+    assert (out / wheel.name).read_bytes() == b"PK"
+    again = runner.invoke(
+        app,
+        ["export", "docker", str(bundle_copy), "--out", str(out), "--skbundle-wheel", str(wheel)],
+    )
+    assert again.exit_code == 1
+    assert "--overwrite" in again.output
+    shown = runner.invoke(app, ["export", "requirements", str(bundle_copy), "--runtime", "skops"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == (bundle_copy / "requirements-skops.txt").read_text()

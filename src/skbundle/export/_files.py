@@ -180,8 +180,18 @@ def skbundle_wheel(target_dir: Path, wheel: str | os.PathLike[str] | None = None
             "Pass the wheel you installed it from with --skbundle-wheel PATH.",
         )
     with tempfile.TemporaryDirectory(prefix="skbundle-wheel-") as tmp:
+        # Built from a copy: a setuptools build writes egg-info into the tree it builds.
+        tree = Path(tmp) / "source"
+        shutil.copytree(
+            source / "src" / SELF,
+            tree / "src" / SELF,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        for name in ("pyproject.toml", "README.md"):
+            if (source / name).is_file():
+                shutil.copyfile(source / name, tree / name)
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, str(source)],
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, str(tree)],
             capture_output=True,
             text=True,
             check=False,

@@ -100,8 +100,7 @@ def _signature(manifest: Manifest) -> Any:
     from mlflow.types.schema import ColSpec, Schema
 
     columns = [
-        ColSpec(column_type(f), f.name, required=not f.missing_allowed)
-        for f in manifest.features
+        ColSpec(column_type(f), f.name, required=not f.missing_allowed) for f in manifest.features
     ]
     return ModelSignature(inputs=Schema(columns))  # type: ignore[arg-type]
 
