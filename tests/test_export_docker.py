@@ -8,6 +8,7 @@ directory.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import httpx
@@ -88,7 +89,7 @@ def test_recipe_serves_the_bundle_from_a_fresh_venv(
     url = f"http://127.0.0.1:{port}"
     with running(argv, f"{url}/v2/health/ready", tmp_path / "serve.log", env=env):
         probe = exec_form(light.dockerfile, "HEALTHCHECK")
-        health = light.run(" ".join(f"'{w}'" for w in probe), SKBUNDLE_PORT=port)
+        health = light.run(shlex.join(probe), SKBUNDLE_PORT=port)
         assert health.returncode == 0, health.stderr
         record = cancer.X_test.iloc[0].to_dict()
         refused = httpx.post(f"{url}/predict", json=record, timeout=10)
