@@ -200,7 +200,7 @@ def test_skops_with_the_booster_trusted_still_loads(saved: Any, case_id: str, li
                                                   ("diabetes-xgboost", "xgboost-cpu")])  # fmt: skip
 def test_requirements_pin_the_library(saved: Any, case_id: str, package: str) -> None:
     _, path = saved(case_id)
-    lines = (path / "requirements.txt").read_text().splitlines()
+    lines = (path / "requirements-skops.txt").read_text().splitlines()
     assert any(line.startswith(f"{package}==") for line in lines), lines
 
 

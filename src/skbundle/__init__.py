@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from skbundle.bundle import Bundle, load
-from skbundle.core.environment import skbundle_version
+from skbundle.core.environment import missing_extra, skbundle_version
 from skbundle.core.integrity import verify
 from skbundle.core.manifest import FORMAT_VERSION, Manifest, read_manifest
 from skbundle.errors import (
@@ -37,8 +37,10 @@ def __getattr__(name: str) -> Any:
     # save() needs scikit-learn's metrics, pandas and pyarrow; loading and serving a bundle
     # need none of them, so ``import skbundle`` leaves them out until save is first used.
     if name == "save":
-        from skbundle.build.save import save
-
+        try:
+            from skbundle.build.save import save
+        except ImportError as exc:
+            raise (missing_extra(exc, "skbundle.save") or exc) from exc
         return save
     raise AttributeError(f"module 'skbundle' has no attribute {name!r}")
 

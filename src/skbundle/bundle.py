@@ -117,6 +117,17 @@ def _choose_runtime(
     raise RuntimeUnavailableError(AUTO, present, "; ".join(skipped) or "no model format")
 
 
+def auto_format(manifest: Manifest, *, trusted_pickle: bool = False) -> str | None:
+    """The format ``runtime="auto"`` would load for this manifest, or None when it would refuse.
+
+    Reads the manifest only (no file is checked): what a bundle's default runtime is, e.g.
+    for the requirements a deployment installs.
+    """
+    present = [a.format for a in manifest.artifacts if a.role == "model" and a.format in FORMATS]
+    order = [f for f in PREFERENCE if f in present] + [f for f in present if f not in PREFERENCE]
+    return next((f for f in order if _auto_ok(f, manifest, trusted_pickle) is not None), None)
+
+
 def _skip_reason(fmt: str, manifest: Manifest) -> str:
     parity = manifest.parity.get(fmt)
     if parity is None:

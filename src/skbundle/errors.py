@@ -46,8 +46,12 @@ render it (or its fields) without parsing strings::
      │    └── PromotionRefusedError            an alias move failed its gate (readiness
      │                                         checklist, required signature); force=True
      │                                         overrides and is recorded
-     └── ModelSourceError(ValueError)          a server's model source cannot be opened or read,
-                                               or its new version cannot replace the served one
+     ├── ModelSourceError(ValueError)          a server's model source cannot be opened or read,
+     │                                         or its new version cannot replace the served one
+     ├── MissingExtraError(ImportError)        a command needs an optional part of skbundle
+     │                                         (pip install 'skbundle[build]') not installed
+     └── ExportError(ValueError)               an export cannot be written (target exists, no
+                                               skbundle wheel can be built or found)
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -547,3 +551,32 @@ class ModelSourceError(SkbundleError, ValueError):
         self.problem = problem
         self.hint = hint
         super().__init__(f"Model source {source}: {problem}. {hint}")
+
+
+class MissingExtraError(SkbundleError, ImportError):
+    """What was asked needs an optional extra of skbundle that is not installed.
+
+    ``pip install skbundle`` installs the light core that verifies, loads and serves an ONNX
+    bundle; building bundles, scoring files and the other runtimes need extras.
+    """
+
+    def __init__(self, module: str, extra: str, what: str = "") -> None:
+        self.module = module
+        self.extra = extra
+        self.what = what
+        needs = f"{what} needs" if what else "This needs"
+        super().__init__(
+            f"{needs} skbundle's {extra!r} extra, which is not installed: the module "
+            f"{module!r} cannot be imported. Install it with: pip install 'skbundle[{extra}]'",
+            name=module,
+        )
+
+
+class ExportError(SkbundleError, ValueError):
+    """An export (MLflow model, container recipe) cannot be written."""
+
+    def __init__(self, target: str, reason: str, hint: str) -> None:
+        self.target = target
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"Cannot export to {target}: {reason}. {hint}")

@@ -11,12 +11,19 @@ from collections.abc import Callable
 
 import orjson
 
-from skbundle.build.context import BuildContext
+from skbundle.build.context import BuildContext, estimators
 from skbundle.build.evaluation import evaluate
 from skbundle.build.parity import FittedModel
+from skbundle.bundle import auto_format
 from skbundle.core import environment
 from skbundle.core.codes import Codec
-from skbundle.core.layout import IMPORTANCE_PNG, MODEL_CARD_NAME, REFERENCE_NAME, REQUIREMENTS_NAME
+from skbundle.core.layout import (
+    IMPORTANCE_PNG,
+    MODEL_CARD_NAME,
+    REFERENCE_NAME,
+    REQUIREMENTS_NAME,
+    RUNTIME_REQUIREMENTS,
+)
 from skbundle.core.update import NewFile
 from skbundle.monitor.reference import DEFAULT_BINS, build_reference
 from skbundle.readiness.check import compute_for_build
@@ -26,9 +33,33 @@ from skbundle.report.plots import feature_importance_png
 
 
 def write_requirements(ctx: BuildContext) -> None:
-    """``requirements.txt``: the packages that built the bundle, pinned."""
-    text = environment.requirements_txt(
-        ctx.environment, name=ctx.name, version=ctx.version, created_at=ctx.created_at
+    """One ``requirements-<format>.txt`` per model format, each pinning what that runtime
+    needs at the versions that built the bundle, and ``requirements.txt``: the default
+    runtime's (the one ``load()`` picks without trusting a pickle)."""
+    formats = [a.format for a in ctx.artifacts if a.role == "model"]
+    objects = estimators(ctx.pipeline)
+    texts = {}
+    for fmt in formats:
+        filename = RUNTIME_REQUIREMENTS.format(format=fmt)
+        texts[fmt] = environment.requirements_txt(
+            ctx.environment,
+            name=ctx.name,
+            version=ctx.version,
+            created_at=ctx.created_at,
+            pins=environment.runtime_pins(fmt, objects),
+            runtime=fmt,
+            filename=filename,
+        )
+        (ctx.directory / filename).write_text(texts[fmt], encoding="utf-8")
+        ctx.add_file(filename, role="runtime-requirements", fmt="pip-requirements")
+    manifest = ctx.manifest()
+    default = auto_format(manifest) or auto_format(manifest, trusted_pickle=True)
+    text = (
+        texts[default].replace(RUNTIME_REQUIREMENTS.format(format=default), REQUIREMENTS_NAME)
+        if default in texts
+        else environment.requirements_txt(
+            ctx.environment, name=ctx.name, version=ctx.version, created_at=ctx.created_at
+        )
     )
     (ctx.directory / REQUIREMENTS_NAME).write_text(text, encoding="utf-8")
     ctx.add_file(REQUIREMENTS_NAME, role="requirements", fmt="pip-requirements")

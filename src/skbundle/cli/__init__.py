@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "drift_commands",
     "serve_commands",
     "registry_commands",
+    "export_commands",
 ]
 
 for _module in COMMAND_MODULES:
@@ -34,5 +35,22 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Entry point of the ``skbundle`` console script."""
-    app()
+    """Entry point of the ``skbundle`` console script.
+
+    A command that needs an extra that is not installed (``skbundle demo`` without
+    ``skbundle[build]``) ends with the install command, not an ImportError traceback.
+    """
+    import sys
+
+    from skbundle.core.environment import missing_extra
+
+    try:
+        app()
+    except ImportError as exc:
+        missing = missing_extra(exc, f"'skbundle {' '.join(sys.argv[1:2])}'")
+        if missing is None:
+            raise
+        from skbundle.cli._common import print_error
+
+        print_error(missing)
+        raise SystemExit(1) from None

@@ -11,6 +11,11 @@ MANIFEST_NAME = "bundle.json"
 SIGNATURE_NAME = "signature.json"
 """Optional: a signature over the exact bytes of the manifest."""
 REQUIREMENTS_NAME = "requirements.txt"
+"""The default runtime's pinned requirements (before skbundle 0.2: the whole build
+environment's)."""
+RUNTIME_REQUIREMENTS = "requirements-{format}.txt"
+"""One runtime's pinned requirements, e.g. ``requirements-onnx.txt``; absent from older
+bundles."""
 REFERENCE_NAME = "reference.json"
 """Training statistics for drift monitoring."""
 READINESS_NAME = "readiness.json"
