@@ -25,6 +25,7 @@ from tests.export_fixtures import LightVenv, light_venv
 ROOT = Path(__file__).resolve().parents[1]
 OLD_BUNDLE = ROOT / "tests" / "data" / "bundles" / "skbundle-0.1.0" / "iris-forest"
 BUILD_ONLY = ("sklearn", "pandas", "matplotlib", "scipy", "skl2onnx", "skops", "pyarrow")
+OTHER_EXTRAS = ("sqlalchemy", "alembic", "psycopg", "fsspec", "dask", "distributed", "pyspark")
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +142,9 @@ def test_serving_an_onnx_bundle_imports_nothing_of_the_build_extra(cancer: Case)
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "skbundle.serve.app" in imported and "onnxruntime" in imported
     assert not {m for m in imported if m.split(".")[0] in BUILD_ONLY}
+    # nor of the registry, dask or spark extras (the server imports skbundle.registry for
+    # its SourceState, which must not need SQLAlchemy)
+    assert not {m for m in imported if m.split(".")[0] in OTHER_EXTRAS}
 
 
 def test_a_missing_extra_is_named_with_its_install_command() -> None:

@@ -14,11 +14,33 @@ blobs).
 
 from __future__ import annotations
 
-from skbundle.registry._db import DEFAULT_LOCATION, ENV_BLOBS, ENV_REGISTRY
-from skbundle.registry.records import AliasEvent, FileEntry, GateRecord, ModelVersion
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from skbundle.registry.records import AliasEvent, FileEntry, GateRecord, ModelVersion, SourceState
 from skbundle.registry.refs import Ref, parse_model_uri, parse_ref
-from skbundle.registry.source import RegistrySource, SourceState
-from skbundle.registry.store import Registry
+
+if TYPE_CHECKING:
+    from skbundle.registry._db import DEFAULT_LOCATION, ENV_BLOBS, ENV_REGISTRY
+    from skbundle.registry.source import RegistrySource
+    from skbundle.registry.store import Registry
+
+# What needs SQLAlchemy is imported on first use, so that a server (which imports this
+# package for SourceState) starts without the registry extra installed.
+_LAZY = {
+    "DEFAULT_LOCATION": "skbundle.registry._db",
+    "ENV_BLOBS": "skbundle.registry._db",
+    "ENV_REGISTRY": "skbundle.registry._db",
+    "RegistrySource": "skbundle.registry.source",
+    "Registry": "skbundle.registry.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skbundle.registry' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "DEFAULT_LOCATION",

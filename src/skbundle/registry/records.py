@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from skbundle.errors import GateFailure
@@ -107,3 +108,23 @@ class AliasEvent:
         data = asdict(self)
         data["gate"] = self.gate.to_dict()
         return data
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What a model source names now: the state a server follows (``skbundle.serve.sources``
+    uses this one class for directories and registry versions alike).
+
+    Attributes
+    ----------
+    version
+        The manifest's version (``"1.0.0"``): what responses report.
+    path
+        A bundle directory to load (verified by the loader as always, never trusted).
+    token
+        Changes exactly when what should be served changes.
+    """
+
+    version: str
+    path: Path
+    token: str

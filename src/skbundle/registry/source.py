@@ -17,37 +17,16 @@ import hashlib
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from skbundle.core.files import MAX_MANIFEST_BYTES, read_bundle_file
 from skbundle.core.layout import MANIFEST_NAME
 from skbundle.errors import BundleExistsError, SkbundleError
-from skbundle.registry.records import ModelVersion
+from skbundle.registry.records import ModelVersion, SourceState
 from skbundle.registry.refs import Ref, parse_model_uri
 from skbundle.registry.store import Registry
 
 CACHE_NAME = "cache"
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """What a model source names now: the state a server follows (``skbundle.serve.sources``
-    uses this one class for directories and registry versions alike).
-
-    Attributes
-    ----------
-    version
-        The manifest's version (``"1.0.0"``): what responses report.
-    path
-        A bundle directory to load (verified by the loader as always, never trusted).
-    token
-        Changes exactly when what should be served changes.
-    """
-
-    version: str
-    path: Path
-    token: str
 
 
 class RegistrySource:

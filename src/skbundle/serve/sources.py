@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from skbundle.core.manifest import read_manifest
-from skbundle.registry import RegistrySource, SourceState
+from skbundle.registry.records import SourceState
 
 REGISTRY_SCHEME = "models:/"
 ENV_REGISTRY = "SKBUNDLE_REGISTRY"
@@ -100,4 +100,6 @@ def open_source(spec: str | os.PathLike[str], registry: str | None = None) -> Mo
     text = os.fspath(spec)
     if not text.startswith(REGISTRY_SCHEME):
         return DirectorySource(text)
+    from skbundle.registry.source import RegistrySource  # needs the registry extra
+
     return RegistrySource(text, registry=registry or os.environ.get(ENV_REGISTRY))
