@@ -177,11 +177,12 @@ def _histogram_boundary_set(
 ) -> EvaluationSet:
     """Boundary rows for histogram gradient boosting, whose predictors compare the float64
     value itself with ``num_threshold``: rows on it and one float64 ulp either side."""
-    if getattr(final, "_preprocessor", None) is not None:
-        # Native categorical support: the model reorders its features (categorical first),
-        # so a node's feature index is not a schema column.
+    columns = _hist_columns(final, pre, base.shape[1])
+    if columns is None:
         return EvaluationSet(
-            "boundary", np.empty((0, base.shape[1])), "the model reorders its features"
+            "boundary",
+            np.empty((0, base.shape[1])),
+            "the model reorders its features after other preprocessing",
         )
     splits: list[tuple[int, float]] = []
     for iteration in final._predictors:
@@ -193,12 +194,28 @@ def _histogram_boundary_set(
                 nodes["feature_idx"][keep].tolist(), nodes["num_threshold"][keep].tolist(),
                 strict=True,
             ):  # fmt: skip
-                splits.append((int(feature), float(threshold)))
+                splits.append((columns[int(feature)], float(threshold)))
     rows = [
         (feature, np.array([np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf)]), i)
         for i, (feature, t) in enumerate(_sample(splits))
     ]
     return _landing_rows(pipeline, pre, base, codec, rows, np.float64)
+
+
+def _hist_columns(final: Any, pre: list[Any], width: int) -> list[int] | None:
+    """The input column of each feature a histogram gradient boosting model's nodes name.
+
+    With native categorical support the model's own ColumnTransformer puts the categorical
+    columns first (``_preprocessor``): a node's ``feature_idx`` counts in that order. None
+    when that order cannot be mapped to the pipeline's input (other steps come first).
+    """
+    own = getattr(final, "_preprocessor", None)
+    if own is None:
+        return list(range(width))
+    if pre:
+        return None
+    inputs = own._transformer_to_input_indices
+    return [int(c) for c in (*inputs.get("encoder", []), *inputs.get("numerical", []))]
 
 
 def _library_boundary_set(

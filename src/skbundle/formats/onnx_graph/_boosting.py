@@ -12,6 +12,7 @@ from skbundle.errors import ExactConversionUnsupported
 from skbundle.formats.onnx_graph._ensemble import Ensemble
 from skbundle.formats.onnx_graph._graph import Graph
 from skbundle.formats.onnx_graph._links import with_link
+from skbundle.formats.onnx_graph._native import NativeCategories
 
 
 def _boosting_start(estimator: Any, init_class: str) -> np.ndarray:
@@ -79,13 +80,17 @@ def _hist_raw(g: Graph, estimator: Any, x: str) -> str:
     """Histogram gradient boosting: the baseline, then every predictor's leaf values in order.
 
     Its predictors compare the float64 value with ``num_threshold`` (no float32 cast) and send
-    NaN where each node recorded; leaf values already include the learning rate. Categorical
-    splits (bitsets) are not converted.
+    NaN where each node recorded; leaf values already include the learning rate. With native
+    categorical support, categorical nodes become set tests of the codes (``_native``).
     """
-    if getattr(estimator, "_preprocessor", None) is not None or (
-        estimator.is_categorical_ is not None and bool(np.any(estimator.is_categorical_))
-    ):
-        raise ExactConversionUnsupported(f"{type(estimator).__name__} with categorical features")
+    native = None
+    if getattr(estimator, "_preprocessor", None) is not None:
+        if not g.direct:
+            raise ExactConversionUnsupported(
+                f"{type(estimator).__name__} with categorical features after other steps: "
+                "its categories are converted only when it reads the schema's columns itself"
+            )
+        native = NativeCategories(estimator, g.schema)
     k_trees = int(estimator.n_trees_per_iteration_)
     baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
     ensemble = Ensemble()
@@ -94,14 +99,16 @@ def _hist_raw(g: Graph, estimator: Any, x: str) -> str:
     for iteration in estimator._predictors:
         for k, predictor in enumerate(iteration):
             nodes = predictor.nodes
+            feature = nodes["feature_idx"].astype(np.int64)
             ensemble.add_nodes(
                 k,
                 left=np.where(nodes["is_leaf"] != 0, -1, nodes["left"].astype(np.int64)),
                 right=nodes["right"],
-                feature=nodes["feature_idx"],
+                feature=native.columns[feature] if native is not None else feature,
                 threshold=nodes["num_threshold"],
                 leaf_values=nodes["value"],
                 missing_left=nodes["missing_go_to_left"],
+                member_sets=native.member_sets(predictor) if native is not None else None,
             )
     return ensemble.emit(g, x, k_trees, as_float32=False)
 

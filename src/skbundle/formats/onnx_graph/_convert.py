@@ -28,6 +28,12 @@ _SPARSE_EXACT = frozenset(kind for kind in (*CLASSIFIERS, *REGRESSORS) if "._log
 to float32 and compare either way; a linear model's sparse dot product sums in another order)."""
 
 
+_HIST = tuple(
+    f"sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoosting{kind}"
+    for kind in ("Classifier", "Regressor")
+)
+
+
 def _numeric_schema(n_features: int) -> tuple[FeatureSpec, ...]:
     return tuple(
         FeatureSpec(
@@ -64,13 +70,17 @@ def convert(pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | No
     pre = [s for s in pre if s is not None and not (isinstance(s, str) and s == "passthrough")]
     coded = [f.name for f in schema if f.kind != "numeric"]
     first_is_ct = bool(pre) and qualified_name(pre[0]) == COLUMN_TRANSFORMER
-    if coded and not first_is_ct:
+    # histogram gradient boosting with native categorical support reads the codes itself
+    native = not pre and qualified_name(final) in _HIST and final._preprocessor is not None
+    if coded and not first_is_ct and not native:
         first = pre[0] if pre else final
         raise ExactConversionUnsupported(
             f"{type(first).__name__} reads the categorical features ({', '.join(coded)}) "
-            "directly: only a ColumnTransformer's encoders are converted"
+            "directly: only a ColumnTransformer's encoders and histogram gradient boosting's "
+            "native categorical support are converted"
         )
     g = Graph()
+    g.schema = schema
     x = INPUT
     sparse = False
     for i, step in enumerate(pre):
@@ -98,6 +108,7 @@ def convert(pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | No
         convert_final, output, width = REGRESSORS[kind], VALUES_OUTPUT, 1
     else:
         raise ExactConversionUnsupported(f"no exact conversion for {type(final).__name__}")
+    g.direct = not pre
     out = convert_final(g, final, x)
     g.nodes.append(helper.make_node("Identity", [out], [output]))
     outputs = [helper.make_tensor_value_info(output, TensorProto.DOUBLE, [None, width])]

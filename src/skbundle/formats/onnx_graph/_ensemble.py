@@ -34,6 +34,8 @@ class Ensemble:
         self.missing_true: list[int] = []
         self.leaf_targets: list[int] = []
         self.leaf_weights: list[float] = []
+        self.members: list[float] = []
+        """The sets of ``BRANCH_MEMBER`` nodes, in node order, each followed by a NaN."""
 
     def add_constant(self, target: int, value: float) -> None:
         """A tree that is one leaf: a node whose both branches reach it."""
@@ -72,11 +74,15 @@ class Ensemble:
         leaf_values: np.ndarray,
         missing_left: Any = None,
         mode: int = 0,
+        member_sets: dict[int, tuple[list[float], bool]] | None = None,
     ) -> None:
         """One tree given as node arrays, root at 0; a node whose ``left`` is -1 is a leaf.
 
         ``mode`` is the comparison sending a value left: 0 ``x <= threshold`` (scikit-learn,
-        LightGBM), 1 ``x < threshold`` (XGBoost)."""
+        LightGBM), 1 ``x < threshold`` (XGBoost). ``member_sets[node]`` makes that node a set
+        test (``BRANCH_MEMBER``, integer members only): ``(values, left)``, the values that go
+        left (``left`` True) or right (False); every other non-missing value goes the other way.
+        """
         internal = [int(n) for n in np.flatnonzero(left != -1)]
         leaves = [int(n) for n in np.flatnonzero(left == -1)]
         if not internal:
@@ -89,10 +95,20 @@ class Ensemble:
             return (leaf_at[n], 1) if left[n] == -1 else (node_at[n], 0)
 
         self.roots.append(node_at[0])
+        sets = member_sets or {}
         for n in internal:
             nan_left = bool(missing_left[n]) if missing_left is not None else False
-            self._node(int(feature[n]), float(threshold[n]), child(int(left[n])),
-                       child(int(right[n])), missing_left=nan_left, mode=mode)  # fmt: skip
+            go_left, go_right = child(int(left[n])), child(int(right[n]))
+            if n not in sets:
+                self._node(int(feature[n]), float(threshold[n]), go_left, go_right,
+                           missing_left=nan_left, mode=mode)  # fmt: skip
+                continue
+            values, members_left = sets[n]
+            self.members.extend([*values, float("nan")])
+            true, false = (go_left, go_right) if members_left else (go_right, go_left)
+            # missing_left names where NaN goes; the node's flag says "NaN takes true"
+            self._node(int(feature[n]), 0.0, true, false,
+                       missing_left=nan_left == members_left, mode=6)  # fmt: skip
         for n in leaves:
             self.leaf_targets.append(target)
             self.leaf_weights.append(float(leaf_values[n]))
@@ -107,7 +123,7 @@ class Ensemble:
         missing_left: bool,
         mode: int = 0,
     ) -> None:
-        self.modes.append(mode)  # 0 BRANCH_LEQ, 1 BRANCH_LT: true goes to the left branch
+        self.modes.append(mode)  # 0 BRANCH_LEQ, 1 BRANCH_LT, 6 BRANCH_MEMBER: true goes left
         self.features.append(feature)
         self.splits.append(split)
         self.true_ids.append(true[0])
@@ -138,11 +154,15 @@ class Ensemble:
         elif as_float32:
             x32 = g.op("Cast", [x], "as_float32", to=1)
             x = g.op("Cast", [x32], "float32_as_double", to=11)
+        sets: dict[str, Any] = {}
+        if self.members:
+            sets["membership_values"] = numpy_helper.from_array(np.array(self.members, dtype=dtype))
         return g.op(
             "TreeEnsemble",
             [x],
             "tree_sum",
             domain="ai.onnx.ml",
+            **sets,
             aggregate_function=1,  # SUM
             post_transform=0,
             n_targets=n_targets,

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from skbundle.core.manifest import FeatureSpec
+
 INPUT = "X"
 OUTPUT = "probabilities"
 """A classifier's output: float64 probabilities, one column per class."""
@@ -28,6 +30,10 @@ class Graph:
         self._n = 0
         self.raw: tuple[str, int, str] | None = None
         """(raw-score tensor, width, link) when the probabilities are a link of raw scores."""
+        self.schema: tuple[FeatureSpec, ...] = ()
+        """The features of the graph's input, in order (categorical ones as codes)."""
+        self.direct = False
+        """True while the final step reads the graph's input itself (no step before it)."""
 
     def name(self, stem: str) -> str:
         self._n += 1
