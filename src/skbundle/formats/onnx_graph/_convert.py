@@ -20,8 +20,9 @@ from skbundle.formats.onnx_graph._graph import (
     VALUES_OUTPUT,
     Graph,
 )
-from skbundle.formats.onnx_graph._preprocess import PREPROCESSORS
+from skbundle.formats.onnx_graph._preprocess import PREPROCESSORS, UFUNCS
 from skbundle.formats.onnx_graph._registry import CLASSIFIERS, REGRESSORS
+from skbundle.formats.onnx_graph._target import INVERSES, TARGET, unwrap
 
 _SPARSE_EXACT = frozenset(kind for kind in (*CLASSIFIERS, *REGRESSORS) if "._logistic." not in kind)
 """Final steps whose result on a sparse matrix equals the dense one bit for bit (trees cast
@@ -66,6 +67,10 @@ def convert(pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | No
 
     schema = tuple(features) if features is not None else _numeric_schema(n_features)
     steps = [s for _, s in getattr(pipeline, "steps", [("model", pipeline)])]
+    inverse = None
+    if qualified_name(steps[-1]) == TARGET:
+        inside, inverse = unwrap(steps[-1])
+        steps = [*steps[:-1], *inside]
     *pre, final = steps
     pre = [s for s in pre if s is not None and not (isinstance(s, str) and s == "passthrough")]
     coded = [f.name for f in schema if f.kind != "numeric"]
@@ -110,6 +115,9 @@ def convert(pipeline: Any, n_features: int, features: Sequence[FeatureSpec] | No
         raise ExactConversionUnsupported(f"no exact conversion for {type(final).__name__}")
     g.direct = not pre
     out = convert_final(g, final, x)
+    if inverse is not None:
+        g.raw = (out, 1, INVERSES[inverse])
+        out = UFUNCS[inverse][1](g, out)
     g.nodes.append(helper.make_node("Identity", [out], [output]))
     outputs = [helper.make_tensor_value_info(output, TensorProto.DOUBLE, [None, width])]
     if g.raw is not None:

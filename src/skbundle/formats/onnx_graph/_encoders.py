@@ -12,7 +12,7 @@ from skbundle.core.manifest import FeatureSpec
 from skbundle.core.runtime import qualified_name
 from skbundle.errors import ExactConversionUnsupported
 from skbundle.formats.onnx_graph._graph import Graph
-from skbundle.formats.onnx_graph._preprocess import PREPROCESSORS
+from skbundle.formats.onnx_graph._preprocess import PREPROCESSORS, output_width
 
 # -- ColumnTransformer: numeric columns as graph steps, categorical codes by lookup tables ----
 
@@ -214,9 +214,10 @@ def _code_table(ct: Any, features: Sequence[FeatureSpec], column: int, width: in
     return np.vstack([out[0], known, out[1]])
 
 
-def _numeric_steps(g: Graph, name: str, transformer: Any, x: str) -> str:
+def _numeric_steps(g: Graph, name: str, transformer: Any, x: str, width: int) -> tuple[str, int]:
+    """The transformer's steps on its ``width`` numeric columns, and the columns they give."""
     if _is_identity(transformer):
-        return x
+        return x, width
     for step in _steps_of(transformer):
         convert_step = PREPROCESSORS.get(qualified_name(step))
         if convert_step is None:
@@ -224,8 +225,8 @@ def _numeric_steps(g: Graph, name: str, transformer: Any, x: str) -> str:
                 f"no exact conversion for {type(step).__name__} in ColumnTransformer "
                 f"transformer {name!r}"
             )
-        x = convert_step(g, step, x)
-    return x
+        x, width = convert_step(g, step, x), output_width(step, width)
+    return x, width
 
 
 def column_transformer(g: Graph, ct: Any, x: str, features: Sequence[FeatureSpec]) -> str:
@@ -249,15 +250,16 @@ def column_transformer(g: Graph, ct: Any, x: str, features: Sequence[FeatureSpec
             continue
         categorical = [c for c in columns if features[c].kind != "numeric"]
         if not categorical:
-            if len(columns) != out.stop - out.start:
+            picked = g.op("Gather", [x, g.const("columns", np.array(columns))], "selected", axis=1)
+            piece, given = _numeric_steps(g, name, transformer, picked, len(columns))
+            if given != out.stop - out.start:
                 raise ExactConversionUnsupported(
                     f"ColumnTransformer transformer {name!r} changes the number of columns"
                 )
-            picked = g.op("Gather", [x, g.const("columns", np.array(columns))], "selected", axis=1)
-            pieces.append(_numeric_steps(g, name, transformer, picked))
-            for i in range(len(columns)):
+            pieces.append(piece)
+            for i in range(given):
                 order[out.start + i] = placed + i
-            placed += len(columns)
+            placed += given
             continue
         if len(categorical) != len(columns) and not _is_identity(transformer):
             numeric = [features[c].name for c in columns if features[c].kind == "numeric"]
