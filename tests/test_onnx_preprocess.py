@@ -33,7 +33,7 @@ from skbundle.build.categories import encoder_categories, unknown_handling
 from skbundle.core.codes import Codec
 from skbundle.core.runtime import Signature, own_output
 from skbundle.core.schema import infer_schema
-from skbundle.errors import ExactConversionUnsupported
+from skbundle.errors import ExactConversionUnsupported, UntrustedArtifactError
 from skbundle.formats import FORMATS, SaveContext, onnx_format, onnx_graph
 from skbundle.formats.onnx_graph._preprocess import UFUNCS
 from tests import zoo
@@ -248,3 +248,21 @@ def test_what_cannot_be_converted_is_refused(build: Any, message: str) -> None:
     with pytest.raises(ExactConversionUnsupported) as info:
         onnx_graph.convert(f.pipeline, f.X_train.shape[1])
     assert str(info.value) == message
+
+
+# --- a forged link ---------------------------------------------------------------------------
+def test_a_link_the_runtime_does_not_know_is_refused_at_load() -> None:
+    """The metadata only picks a function from skbundle's own table (onnx_format.LINKS): a
+    model naming any other is refused before a prediction runs."""
+    f = zoo.case("penguins-mass-log-target-hgb").build()
+    features = infer_schema(f.X_train, encoder_categories(f.pipeline, list(f.X_train.columns)))
+    model = onnx_graph.convert(f.pipeline, len(features), features)
+    [entry] = [p for p in model.metadata_props if p.key == onnx_graph.LINK_KEY]
+    entry.value = "numpy.frombuffer"
+    with pytest.raises(UntrustedArtifactError) as info:
+        FORMATS["onnx"].load(model.SerializeToString(), source="model.onnx")
+    assert str(info.value) == (
+        "Refusing to load model.onnx: its metadata names a link this skbundle does not know "
+        "('numpy.frombuffer') or it has no 'raw_scores' output. Rebuild the bundle with this "
+        "version of skbundle."
+    )
