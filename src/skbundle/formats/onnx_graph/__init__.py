@@ -6,13 +6,17 @@ with float32 thresholds, while scikit-learn scales in float64, casts the scaled 
 and compares it (``<=``) with float64 thresholds, then sums the trees' leaf values in float64 in
 tree order and divides by the number of trees. This package emits exactly those operations:
 
-- input float64; ``SimpleImputer`` as ``Where(IsNaN(x), statistics, x)``; ``StandardScaler``
-  as ``Sub`` then ``Div`` in float64 (scikit-learn's ``X -= mean_; X /= scale_``);
+- input float64; ``SimpleImputer`` as ``Where(IsNaN(x), statistics, x)`` (with its missing
+  indicator columns after); ``StandardScaler`` as ``Sub`` then ``Div`` in float64
+  (scikit-learn's ``X -= mean_; X /= scale_``), and the other scalers and the numpy
+  functions of a ``FunctionTransformer`` likewise (``_preprocess``);
 - trees: ``Cast`` to float32 and back to float64, then one ``ai.onnx.ml`` opset-5
   ``TreeEnsemble`` with float64 thresholds (``BRANCH_LEQ``) and float64 leaf values taken
   unchanged from ``tree_.value``; each tree appears once per class, each copy feeding one
   class, so every class sums its trees in tree order; ``SUM`` aggregation, then one ``Div`` by
-  the number of trees. The session must run on one thread (see ``onnx_format``): onnxruntime
+  the number of trees. From three classes on, each tree is walked once instead: its leaf
+  gives a row of a table of class values, and ``CumSum`` along the trees adds them in tree
+  order (``_trees``). The session must run on one thread (see ``onnx_format``): onnxruntime
   may otherwise split the trees among threads and add partial sums in another order;
 - ``GradientBoostingClassifier`` (default prior init, log loss): the same ``TreeEnsemble``,
   with the init estimator's constant raw score as a one-leaf tree added first and each leaf
@@ -26,7 +30,11 @@ tree order and divides by the number of trees. This package emits exactly those 
   prediction into a float64 zero array in tree order, then divides by ``n_estimators``);
   ``GradientBoostingRegressor`` (any loss: all four have the identity link, and ``predict``
   returns the raw score) and ``HistGradientBoostingRegressor`` (identity-link losses only)
-  are summed as their classifiers are, with no link;
+  are summed as their classifiers are, with no link; a ``TransformedTargetRegressor``'s
+  regressor likewise, its inverse numpy function left to the runtime (``_target``);
+- histogram gradient boosting with native categorical splits (``categorical_features=``,
+  pandas ``category`` columns): each bitset node a ``BRANCH_MEMBER`` test of skbundle's codes
+  (``_native``);
 - LightGBM (``LGBMClassifier``, ``LGBMRegressor``): the trees of ``booster_.dump_model()``
   (17 significant digits: every double round-trips), float64 ``x <= threshold`` with NaN sent
   per node (``missing_type`` None reads NaN as 0.0, NaN takes ``default_left``; Zero only when
@@ -62,7 +70,8 @@ The package, one module per concept: ``_graph`` (the graph under construction, n
 opsets), ``_ensemble`` (the ``TreeEnsemble`` node), ``_trees`` (forests and single trees),
 ``_boosting`` (scikit-learn's gradient boosting), ``_lightgbm``, ``_xgboost`` and ``_libm``
 (the libraries' trees and the C math they link with), ``_linear``, ``_links``, ``_preprocess``
-(numeric steps), ``_encoders`` (the ColumnTransformer), ``_registry`` (final steps by
+(numeric steps), ``_encoders`` (the ColumnTransformer), ``_native`` (histogram gradient
+boosting's own categories), ``_target`` (a transformed target), ``_registry`` (final steps by
 qualified name), ``_splits`` (the libraries' thresholds, for parity) and ``_convert``.
 """
 
