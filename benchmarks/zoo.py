@@ -122,9 +122,10 @@ def _onnx_parity(path: Path, fitted: Fitted) -> str:
     with np.errstate(all="ignore"):
         ulps = np.abs(got - want) / scale
     gap = float(np.nanmax(ulps)) if ulps.size else 0.0
+    meta = onnx._predictor.session.get_modelmeta().custom_metadata_map
     return (
-        f"max diff {parity.max_abs_diff:.1e}, labels {parity.label_agreement:.1%}, "
-        f"{gap:,.0f} ulp on test"
+        f"{meta.get('skbundle.converter', '?')}: max diff {parity.max_abs_diff:.1e}, "
+        f"labels {parity.label_agreement:.1%}, {gap:,.0f} ulp on test"
     )
 
 
