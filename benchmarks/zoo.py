@@ -8,11 +8,14 @@ Run from the repository root with the project's virtualenv:
 For each pipeline: ``skbundle.save`` wall time (the second of two saves, so the first pays the
 one-off imports), and where it goes (the format files with their parity, the reports, the
 rest); the runtime ``load()`` picks with no flags; whether every recorded parity set is exact
-for it; ``Bundle.predict(dict)`` p50 per loadable runtime (onnx, skops, and joblib with
-``trust_pickle``), one test record at a time, rounds interleaved across runtimes; batch rows/s
-per runtime on the test split repeated to 20,000 rows. Targets (issue 11): the demo saves in
-1 s, no zoo pipeline over 5 s. Every fit and prediction runs on one thread (OpenMP threads
-crawl on a shared 2-core machine; the numbers are the same).
+for it; how exact the ONNX file is (exact on every parity set; or the largest difference and
+the label agreement the manifest records, with the largest gap on the test split in ulps of
+each row's largest value; or why no ONNX file was written); ``Bundle.predict(dict)`` p50 per
+loadable runtime (onnx, skops, and joblib with ``trust_pickle``), one test record at a time,
+rounds interleaved across runtimes; batch rows/s per runtime on the test split repeated to
+20,000 rows. Targets (issue 11): the demo saves in 1 s, no zoo pipeline over 5 s. Every fit
+and prediction runs on one thread (OpenMP threads crawl on a shared 2-core machine; the
+numbers are the same).
 """
 
 from __future__ import annotations
@@ -96,6 +99,36 @@ def _p50_us(bundle: Any, records: list[dict[str, Any]], rounds: int) -> float:
     return statistics.median(times) / 1000
 
 
+def _onnx_parity(path: Path, fitted: Fitted) -> str:
+    """The ONNX file's exactness as the manifest records it, and its largest gap in ulps
+    (differences over the spacing of the fitted pipeline's value) on the test split."""
+    from skbundle.build.parity import FittedModel
+    from skbundle.core.codes import Codec
+
+    manifest = skbundle.load(path, runtime="skops", trusted_types=TRUST).manifest
+    parity = manifest.parity.get("onnx")
+    if parity is None:
+        why = manifest.unavailable_formats.get("onnx", "not written")
+        return f"no file ({why.split('(')[-1].split(')')[0][:60]})"
+    if parity.exact:
+        return "exact"
+    onnx = skbundle.load(path, runtime="onnx")
+    codec = Codec(manifest.features)
+    X = onnx.validate(fitted.X_test).X
+    got = onnx._predictor.predict_output(X)  # the runtime's raw layout, as parity compares
+    want = FittedModel(fitted.pipeline, codec, manifest.output).predict_output(X)
+    # in ulps of each row's largest value: a probability of 1e-20 off by 1e-17 is no news
+    scale = np.spacing(np.nanmax(np.abs(want), axis=1, keepdims=True))
+    with np.errstate(all="ignore"):
+        ulps = np.abs(got - want) / scale
+    gap = float(np.nanmax(ulps)) if ulps.size else 0.0
+    meta = onnx._predictor.session.get_modelmeta().custom_metadata_map
+    return (
+        f"{meta.get('skbundle.converter', '?')}: max diff {parity.max_abs_diff:.1e}, "
+        f"labels {parity.label_agreement:.1%}, {gap:,.0f} ulp on test"
+    )
+
+
 def _rows_per_s(bundle: Any, records: list[dict[str, Any]]) -> float:
     batch = (records * (20_000 // len(records) + 1))[:20_000]
     checked = bundle.validate(batch)
@@ -142,8 +175,10 @@ def main() -> None:
                     _p50_us(bundle, records, args.rounds),
                     _rows_per_s(bundle, records),
                 )
+            onnx_parity = _onnx_parity(path, fitted)
             rows.append(
                 {
+                    "onnx_parity": onnx_parity,
                     "id": case.id,
                     "task": case.task,
                     "save_s": seconds,
@@ -158,16 +193,16 @@ def main() -> None:
             print(
                 f"{case.id:40s} save {seconds:5.2f}s (formats {clock.spent.get('formats', 0):.2f}, "
                 f"reports {clock.spent.get('reports', 0):.2f}) auto={auto.runtime.format:5s} "
-                f"exact={exact} {line}",
+                f"exact={exact} onnx={onnx_parity} {line}",
                 flush=True,
             )
     if args.markdown:
         print()
         print(
-            "| pipeline | task | save s (formats + reports) | auto runtime | exact | "
+            "| pipeline | task | save s (formats + reports) | auto runtime | exact | ONNX parity | "
             "p50 µs onnx / skops / joblib | batch rows/s onnx / skops / joblib |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
             s = r["speeds"]
 
@@ -177,9 +212,21 @@ def main() -> None:
             print(
                 f"| {r['id']} | {r['task']} | {r['save_s']:.2f} ({r['formats_s']:.2f} + "
                 f"{r['reports_s']:.2f}) | {r['auto']} | {'yes' if r['exact'] else 'no'} | "
+                f"{r['onnx_parity']} | "
                 f"{cell('onnx', 0)} / {cell('skops', 0)} / {cell('joblib', 0)} | "
                 f"{cell('onnx', 1)} / {cell('skops', 1)} / {cell('joblib', 1)} |"
             )
+        onnx_auto = [r for r in rows if r["auto"] == "onnx"]
+        demo = next((r for r in rows if r["id"] == "cancer-demo-forest"), None)
+        print(f"\nserved by ONNX: {len(onnx_auto)} of {len(rows)}")
+        if demo is not None and "onnx" in demo["speeds"]:
+            base = demo["speeds"]["onnx"][0]
+            slow = [
+                f"{r['id']} {r['speeds']['onnx'][0] / base:.1f}x"
+                for r in onnx_auto
+                if r["speeds"]["onnx"][0] > 2 * base
+            ]
+            print(f"ONNX p50 over 2x the demo forest's ({base:.0f} µs): {slow or 'none'}")
         saves = [r["save_s"] for r in rows]
         print(f"\nmax save {max(saves):.2f} s; over 5 s: {sum(s > 5 for s in saves)}")
 

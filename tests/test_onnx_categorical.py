@@ -1,4 +1,5 @@
-"""Exact ONNX for pipelines whose first step is a ColumnTransformer with encoders.
+"""Exact ONNX for pipelines whose first step is a ColumnTransformer with encoders, and for
+histogram gradient boosting with native categorical splits.
 
 The ONNX model reads the same float64 codes every runtime gets (``skbundle.core.codes``), so
 an encoder over a categorical column is a lookup of its code. Each case is a real fitted
@@ -22,7 +23,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -112,7 +118,34 @@ def _diabetes_by_name_forest() -> Fitted:
     return zoo._regress(Pipeline([("prep", prep), ("model", model)]), zoo._integers("diabetes"))
 
 
+def _penguins_many_levels_hgb() -> Fitted:
+    """Bill length rounded to half a millimetre as a pandas category column (about 50
+    levels, so a node's bitset spans two 32-bit words), island and sex as categories too,
+    HistGradientBoosting with categorical_features="from_dtype"."""
+    X, y = zoo._penguins_species()
+    X = X.astype({"island": "category", "sex": "category"})
+    halves = (X["bill_length_mm"] * 2).round() / 2
+    X["bill_mm"] = halves.map(lambda v: None if np.isnan(v) else f"{v:.1f}").astype("category")
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=zoo.RANDOM_STATE)
+    return zoo._classify(model, (X, y))
+
+
+def _penguins_year_category_hgb() -> Fitted:
+    """categorical_features by name, including year: a number in the schema, a category to
+    the model (its values are not codes)."""
+    X, y = zoo._penguins_mass()
+    X = X.astype({c: "category" for c in zoo.PENGUIN_MASS_STRINGS})
+    model = HistGradientBoostingRegressor(
+        max_iter=20,
+        categorical_features=[*zoo.PENGUIN_MASS_STRINGS, "year"],
+        random_state=zoo.RANDOM_STATE,
+    )
+    return zoo._regress(model, (X, y))
+
+
 _LOCAL = {
+    "penguins-many-levels-hgb": _penguins_many_levels_hgb,
+    "penguins-year-category-hgb": _penguins_year_category_hgb,
     "penguins-sparse-onehot-forest": lambda: _penguins_sparse(
         RandomForestClassifier(n_estimators=30, max_depth=6, random_state=zoo.RANDOM_STATE)
     ),
@@ -185,6 +218,9 @@ EXACT = [
     "penguins-drop-first-forest",
     "cancer-bool-forest",
     "diabetes-by-name-forest",
+    "penguins-category-hgb",
+    "penguins-mass-category-hgb",
+    "penguins-many-levels-hgb",
 ]
 
 
@@ -211,6 +247,24 @@ def test_unseen_categories_are_in_the_category_rows() -> None:
     assert [f.unknown for f in c.features if f.kind == "categorical"] == ["accept", "accept"]
     rows = _evaluation_rows(c)["categories"]
     assert (rows == -1.0).any()
+
+
+@pytest.mark.parametrize("id", ["penguins-category-hgb", "penguins-many-levels-hgb"])
+def test_native_categorical_splits_are_set_tests_of_the_codes(id: str) -> None:
+    """The cases really split on categories (else they prove nothing): the graph holds
+    BRANCH_MEMBER nodes, and the many-level case has categories past the first bitset word."""
+    c = _prepare(id)
+    model = onnx_graph.convert(c.fitted.pipeline, len(c.features), c.features)
+    [ensemble] = [n for n in model.graph.node if n.op_type == "TreeEnsemble"]
+    modes = next(a for a in ensemble.attribute if a.name == "nodes_modes").t.raw_data
+    assert 6 in set(modes)  # BRANCH_MEMBER
+    if id == "penguins-many-levels-hgb":
+        levels = next(f for f in c.features if f.name == "bill_mm").categories or []
+        assert len(levels) > 32
+        features = next(a for a in ensemble.attribute if a.name == "nodes_featureids").ints
+        column = [f.name for f in c.features].index("bill_mm")
+        assert any(m == 6 and f == column for m, f in zip(modes, features, strict=True))
+        assert (parity.category_set(c.codes_test, Codec(c.features)).X == -1.0).any()
 
 
 def test_a_sparse_output_reaches_the_model() -> None:
@@ -260,11 +314,12 @@ REFUSED = [
         id="sparse-logistic",
     ),
     pytest.param(
-        "penguins-category-hgb",
+        "penguins-year-category-hgb",
         "the pipeline has categorical features and the exact ONNX writer cannot convert it "
-        "(HistGradientBoostingClassifier reads the categorical features (island, sex) "
-        f"directly: only a ColumnTransformer's encoders are converted); {_NO_SKL2ONNX}",
-        id="category-dtype-hgb",
+        "(HistGradientBoostingRegressor with categorical feature 'year', which the schema "
+        "holds as a number: only categorical and boolean schema features arrive as codes); "
+        f"{_NO_SKL2ONNX}",
+        id="numeric-column-as-category-hgb",
     ),
     pytest.param(
         "penguins-mass-custom-log1p-ridge",

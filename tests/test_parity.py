@@ -22,7 +22,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from skbundle.build import parity
@@ -229,14 +229,14 @@ RandomForestClassifierLookalike.__name__ = "RandomForestClassifier"
     ("pipeline", "message"),
     [
         pytest.param(
-            make_pipeline(MinMaxScaler(), RandomForestClassifier(3, random_state=0)),
-            "no exact conversion for MinMaxScaler",
+            make_pipeline(Normalizer(), RandomForestClassifier(3, random_state=0)),
+            "no exact conversion for Normalizer",
             id="other-scaler",
         ),
         pytest.param(
-            make_pipeline(SimpleImputer(add_indicator=True), RandomForestClassifier(3)),
-            "SimpleImputer other than missing_values=nan without indicator",
-            id="imputer-indicator",
+            make_pipeline(SimpleImputer(missing_values=-1.0), RandomForestClassifier(3)),
+            "SimpleImputer other than missing_values=nan",
+            id="imputer-other-missing-value",
         ),
         pytest.param(
             make_pipeline(
@@ -468,6 +468,7 @@ def test_histogram_gradient_boosting_with_categorical_splits_falls_back(cancer_d
     ).fit(X, y)
     with pytest.raises(
         ExactConversionUnsupported,
-        match=r"^HistGradientBoostingClassifier with categorical features$",
+        match=r"^HistGradientBoostingClassifier with categorical feature 'x30', which the schema "
+        r"holds as a number: only categorical and boolean schema features arrive as codes$",
     ):
         onnx_graph.convert(fitted, X.shape[1])

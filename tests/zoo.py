@@ -72,8 +72,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
     OneHotEncoder,
     OrdinalEncoder,
+    RobustScaler,
     StandardScaler,
 )
 from sklearn.svm import SVC, SVR, LinearSVC
@@ -983,3 +986,86 @@ def _iris_xgboost() -> Fitted:
 
     model = XGBClassifier(n_estimators=50, random_state=RANDOM_STATE, n_jobs=1)
     return _classify(make_pipeline(StandardScaler(), model), _integers("iris"))
+
+
+# --- the other scalers, imputation with an indicator, numpy functions -------------------------
+
+
+@_register("cancer-minmax-forest", "classification", "forest", "breast_cancer")
+def _cancer_minmax_forest() -> Fitted:
+    """MinMaxScaler -> RandomForestClassifier(50, max_depth=8), string labels."""
+    model = RandomForestClassifier(n_estimators=50, max_depth=8, random_state=RANDOM_STATE)
+    return _classify(make_pipeline(MinMaxScaler(), model), _named("breast_cancer"))
+
+
+@_register("diabetes-robust-extra-trees", "regression", "forest", "diabetes")
+def _diabetes_robust_extra_trees() -> Fitted:
+    """RobustScaler (median and IQR) -> ExtraTreesRegressor(50, max_depth=8)."""
+    model = ExtraTreesRegressor(n_estimators=50, max_depth=8, random_state=RANDOM_STATE)
+    return _regress(make_pipeline(RobustScaler(), model), _integers("diabetes"))
+
+
+@_register("wine-sqrt-maxabs-tree", "classification", "tree", "wine")
+def _wine_sqrt_maxabs_tree() -> Fitted:
+    """FunctionTransformer(np.sqrt) (every wine feature is >= 0), MaxAbsScaler(clip=True),
+    then DecisionTreeClassifier(max_depth=5), string labels."""
+    pipe = make_pipeline(
+        FunctionTransformer(np.sqrt),
+        MaxAbsScaler(clip=True),
+        DecisionTreeClassifier(max_depth=5, random_state=RANDOM_STATE),
+    )
+    return _classify(pipe, _named("wine"))
+
+
+@_register(
+    "penguins-indicator-hgb",
+    "classification",
+    "hgb",
+    "penguins",
+    categorical=True,
+    missing=True,
+)
+def _penguins_indicator_hgb() -> Fitted:
+    """SimpleImputer(strategy="mean", add_indicator=True) on the numbers (missing-value
+    columns appended), OrdinalEncoder (unknown -> -1) on the strings, then
+    HistGradientBoosting."""
+    prep = ColumnTransformer(
+        [
+            ("num", SimpleImputer(strategy="mean", add_indicator=True), PENGUIN_SPECIES_NUMERIC),
+            (
+                "cat",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                PENGUIN_SPECIES_STRINGS,
+            ),
+        ]
+    )
+    model = HistGradientBoostingClassifier(max_iter=50, random_state=RANDOM_STATE)
+    return _classify(Pipeline([("prep", prep), ("model", model)]), _penguins_species())
+
+
+@_register(
+    "penguins-mass-minmax-clip-forest",
+    "regression",
+    "forest",
+    "penguins",
+    categorical=True,
+    missing=True,
+)
+def _penguins_mass_minmax_clip_forest() -> Fitted:
+    """Numbers imputed (constant 0) with an indicator, then MinMaxScaler(clip=True); strings
+    one-hot encoded (unknown ignored); RandomForestRegressor(50, max_depth=8)."""
+    prep = ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True),
+                    MinMaxScaler(clip=True),
+                ),
+                PENGUIN_MASS_NUMERIC,
+            ),
+            ("cat", _impute_onehot(handle_unknown="ignore"), PENGUIN_MASS_STRINGS),
+        ]
+    )
+    model = RandomForestRegressor(n_estimators=50, max_depth=8, random_state=RANDOM_STATE)
+    return _regress(Pipeline([("prep", prep), ("model", model)]), _penguins_mass())

@@ -92,9 +92,29 @@ class FittedModel:
         return predict_output(self.pipeline, model_input(self.pipeline, X, self.codec), self.output)
 
 
+_TARGET = "sklearn.compose._target.TransformedTargetRegressor"
+
+
 def _final_and_preprocessing(pipeline: Any) -> tuple[Any, list[Any]]:
+    """The model whose splits decide the boundaries, and the steps before it (a
+    ``TransformedTargetRegressor``'s regressor: the target transform is after the splits)."""
     steps = [s for _, s in getattr(pipeline, "steps", [("model", pipeline)])]
+    final = steps[-1]
+    if qualified_name(final) == _TARGET:
+        inner = final.regressor_
+        inside = [s for _, s in getattr(inner, "steps", [("model", inner)])]
+        steps = [*steps[:-1], *inside]
     return steps[-1], [s for s in steps[:-1] if s is not None and s != "passthrough"]
+
+
+def _through(pre: list[Any], X: np.ndarray, codec: Codec) -> Any:
+    """Rows through the preprocessing steps, as the pipeline hands them on."""
+    if not pre:
+        return X
+    data = model_input(pre[0], X, codec)
+    for step in pre:
+        data = step.transform(data)
+    return data
 
 
 def _inverse(steps: list[Any], feature: int, value: np.ndarray) -> np.ndarray | None:
@@ -107,7 +127,18 @@ def _inverse(steps: list[Any], feature: int, value: np.ndarray) -> np.ndarray | 
                 out = out * float(step.scale_[feature])
             if step.with_mean:
                 out = out + float(step.mean_[feature])
-        elif kind == "sklearn.impute._base.SimpleImputer" and not step.add_indicator:
+        elif kind == "sklearn.preprocessing._data.RobustScaler":
+            if step.with_scaling:
+                out = out * float(step.scale_[feature])
+            if step.with_centering:
+                out = out + float(step.center_[feature])
+        elif kind == "sklearn.preprocessing._data.MinMaxScaler":
+            out = (out - float(step.min_[feature])) / float(step.scale_[feature])
+        elif kind == "sklearn.preprocessing._data.MaxAbsScaler":
+            out = out * float(step.scale_[feature])
+        elif kind == "sklearn.impute._base.SimpleImputer":
+            if feature >= len(step.statistics_):
+                return None  # a missing-indicator column: 0.0 or 1.0, no threshold's neighbour
             continue  # a present value passes through unchanged
         else:
             return None
@@ -149,11 +180,7 @@ def boundary_set(pipeline: Any, base: np.ndarray, codec: Codec) -> EvaluationSet
     trees = list(np.asarray(getattr(final, "estimators_", [final]), dtype=object).ravel())
     if not all(hasattr(t, "tree_") for t in trees):
         return EvaluationSet("boundary", np.empty((0, base.shape[1])), "not a tree model")
-    head = pipeline[:-1] if pre else None
-    prepared = np.asarray(
-        head.transform(model_input(head, base, codec)) if head else base,
-        dtype=np.float32,
-    )
+    prepared = np.asarray(_through(pre, base, codec), dtype=np.float32)
     nodes: list[tuple[int, int, int]] = []  # (tree, node, base row)
     for t, tree_est in enumerate(trees):
         tree = tree_est.tree_
@@ -177,11 +204,12 @@ def _histogram_boundary_set(
 ) -> EvaluationSet:
     """Boundary rows for histogram gradient boosting, whose predictors compare the float64
     value itself with ``num_threshold``: rows on it and one float64 ulp either side."""
-    if getattr(final, "_preprocessor", None) is not None:
-        # Native categorical support: the model reorders its features (categorical first),
-        # so a node's feature index is not a schema column.
+    columns = _hist_columns(final, pre)
+    if columns is None:
         return EvaluationSet(
-            "boundary", np.empty((0, base.shape[1])), "the model reorders its features"
+            "boundary",
+            np.empty((0, base.shape[1])),
+            "the model reorders its features after other preprocessing",
         )
     splits: list[tuple[int, float]] = []
     for iteration in final._predictors:
@@ -193,12 +221,28 @@ def _histogram_boundary_set(
                 nodes["feature_idx"][keep].tolist(), nodes["num_threshold"][keep].tolist(),
                 strict=True,
             ):  # fmt: skip
-                splits.append((int(feature), float(threshold)))
+                splits.append((columns[int(feature)], float(threshold)))
     rows = [
         (feature, np.array([np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf)]), i)
         for i, (feature, t) in enumerate(_sample(splits))
     ]
     return _landing_rows(pipeline, pre, base, codec, rows, np.float64)
+
+
+def _hist_columns(final: Any, pre: list[Any]) -> list[int] | None:
+    """The input column of each feature a histogram gradient boosting model's nodes name.
+
+    With native categorical support the model's own ColumnTransformer puts the categorical
+    columns first (``_preprocessor``): a node's ``feature_idx`` counts in that order. None
+    when that order cannot be mapped to the pipeline's input (other steps come first).
+    """
+    own = getattr(final, "_preprocessor", None)
+    if own is None:
+        return list(range(int(final.n_features_in_)))
+    if pre:
+        return None
+    inputs = own._transformer_to_input_indices
+    return [int(c) for c in (*inputs.get("encoder", []), *inputs.get("numerical", []))]
 
 
 def _library_boundary_set(
@@ -248,12 +292,13 @@ def _landing_rows(
     width = base.shape[1]
     rows: list[np.ndarray] = []
     wanted: list[tuple[int, Any]] = []
+    probe = np.zeros(1)
+    if splits and not any(_inverse(pre, f, probe) is not None for f in range(width)):
+        return EvaluationSet("boundary", np.empty((0, width)), "preprocessing is not invertible")
     for feature, targets, row in splits:
-        raw = _inverse(pre, feature, targets)
+        raw = _inverse(pre, feature, targets) if feature < width else None
         if raw is None:
-            return EvaluationSet(
-                "boundary", np.empty((0, width)), "preprocessing is not invertible"
-            )
+            continue  # a column the preprocessing adds (an imputer's missing indicator)
         if codec.features[feature].kind != "numeric":
             continue  # a categorical feature's value is a code, not a threshold's neighbour
         for value, target in zip(raw, targets, strict=True):
@@ -264,8 +309,7 @@ def _landing_rows(
     if not rows:
         return EvaluationSet("boundary", np.empty((0, width)), "no split nodes")
     X = np.vstack(rows)
-    head = pipeline[:-1] if pre else None
-    seen = np.asarray(head.transform(model_input(head, X, codec)) if head else X, dtype=dtype)
+    seen = np.asarray(_through(pre, X, codec), dtype=dtype)
     ok = np.array([seen[i, f] == target for i, (f, target) in enumerate(wanted)], dtype=bool)
     precision = "float32" if dtype is np.float32 else "float64"
     note = (

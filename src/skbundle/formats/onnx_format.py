@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,14 +179,33 @@ def _xgboost_softmax(raw: np.ndarray) -> np.ndarray:
     return out
 
 
+def _numpy(function: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """A ``TransformedTargetRegressor``'s inverse function as scikit-learn calls it: the numpy
+    ufunc on the ``(n, 1)`` float64 predictions."""
+
+    def inverse(raw: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.asarray(function(np.asarray(raw, dtype=np.float64)))
+        return out
+
+    return inverse
+
+
 LINKS = {
     "expit": _expit,
     "softmax": _softmax,
     "lightgbm-softmax": _lightgbm_softmax,
     "xgboost-expit": _xgboost_expit,
     "xgboost-softmax": _xgboost_softmax,
+    "numpy.expm1": _numpy(np.expm1),
+    "numpy.exp": _numpy(np.exp),
+    "numpy.log1p": _numpy(np.log1p),
+    "numpy.log": _numpy(np.log),
+    "numpy.sqrt": _numpy(np.sqrt),
+    "numpy.square": _numpy(np.square),
 }
-"""Links a graph may leave to the runtime (``onnx_graph.LINK_KEY``): raw scores -> probabilities."""
+"""Links a graph may leave to the runtime (``onnx_graph.LINK_KEY``): raw scores ->
+probabilities, or a regressor's raw prediction -> its inverse-transformed value. A fixed
+table of skbundle's own functions: the model's metadata only picks one by name."""
 
 
 class OnnxPredictor:
