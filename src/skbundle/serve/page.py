@@ -180,6 +180,8 @@ def render(bundle: Bundle, example: dict[str, Any], *, auth: bool) -> str:
         "classes": bundle.classes,
         "interval": None if manifest.interval is None else manifest.interval.level,
         "example": example,
+        "held_out": held_out,
+        "example_label": manifest.example_label if held_out else None,
         "auth": auth,
     }
     fields = [
