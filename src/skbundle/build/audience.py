@@ -29,23 +29,24 @@ EXAMPLE_ROWS = 50
 _BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
-def _text_problem(text: str, limit: int) -> str | None:
+def _text_problem(text: str, limit: int) -> tuple[str, str] | None:
+    """What is wrong with a description or unit, and how to fix it; None when nothing is."""
     if len(text) > limit:
-        return f"{len(text)} characters (at most {limit})"
+        return f"{len(text)} characters", "Shorten it: every page shows it whole."
     for k, ch in enumerate(text):
         if unicodedata.category(ch) == "Cc" or _BIDI.match(ch):
-            return f"the control character {ch!r} at position {k}"
+            return (
+                f"the control character {ch!r} at position {k}",
+                "Remove line breaks, tabs and other control characters.",
+            )
     return None
 
 
 def _check_text(what: str, text: str, limit: int, kind: str) -> None:
-    why = _text_problem(text, limit)
-    if why is not None:
+    problem = _text_problem(text, limit)
+    if problem is not None:
         raise PipelineError(
-            what,
-            f"a {kind} of plain text on one line, at most {limit} characters",
-            why,
-            "Remove line breaks, tabs and other control characters.",
+            what, f"a {kind} of plain text on one line, at most {limit} characters", *problem
         )
 
 
