@@ -80,8 +80,13 @@ def confusion_png(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> by
     return _png(fig)
 
 
+def _text(value: object) -> str:
+    """Bundle text as matplotlib shows it literally: a ``$`` would start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
 def _about(positive: str | None) -> str:
-    return f"positive class: {positive}, " if positive is not None else ""
+    return f"positive class: {_text(positive)}, " if positive is not None else ""
 
 
 def roc_png(roc: dict[str, Any], *, positive: str | None = None) -> bytes:
@@ -90,11 +95,11 @@ def roc_png(roc: dict[str, Any], *, positive: str | None = None) -> bytes:
     fig = _figure()
     ax = fig.add_subplot()
     for name, curve in roc.items():
-        ax.plot(curve["fpr"], curve["tpr"], label=f"{name} (AUC {curve['auc']:.3f})")
+        ax.plot(curve["fpr"], curve["tpr"], label=f"{_text(name)} (AUC {curve['auc']:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     if positive is not None:
         ax.set_xlabel("false positive rate (1 - specificity)")
-        ax.set_ylabel(f"true positive rate (sensitivity: {positive} cases found)")
+        ax.set_ylabel(f"true positive rate (sensitivity: {_text(positive)} cases found)")
     else:
         ax.set_xlabel("false positive rate")
         ax.set_ylabel("true positive rate")
@@ -110,7 +115,8 @@ def pr_png(pr: dict[str, Any], *, positive: str | None = None) -> bytes:
     fig = _figure()
     ax = fig.add_subplot()
     for name, curve in pr.items():
-        line = ax.plot(curve["recall"], curve["precision"], label=f"{name} (AP {curve['ap']:.3f})")
+        label = f"{_text(name)} (AP {curve['ap']:.3f})"
+        line = ax.plot(curve["recall"], curve["precision"], label=label)
         ax.axhline(curve["prevalence"], linestyle=":", color=line[0].get_color(), alpha=0.6)
     ax.set_xlabel("recall (sensitivity)" if positive is not None else "recall")
     ax.set_ylabel("precision (positive predictive value)" if positive is not None else "precision")
@@ -126,11 +132,11 @@ def calibration_png(calibration: dict[str, Any], *, positive: str | None = None)
     fig = _figure()
     ax = fig.add_subplot()
     for name, curve in calibration.items():
-        ax.plot(curve["prob_pred"], curve["prob_true"], marker="o", label=name)
+        ax.plot(curve["prob_pred"], curve["prob_true"], marker="o", label=_text(name))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     if positive is not None:
-        ax.set_xlabel(f"mean predicted probability of {positive}")
-        ax.set_ylabel(f"observed share of {positive}")
+        ax.set_xlabel(f"mean predicted probability of {_text(positive)}")
+        ax.set_ylabel(f"observed share of {_text(positive)}")
     else:
         ax.set_xlabel("mean predicted probability")
         ax.set_ylabel("observed frequency")
