@@ -47,7 +47,6 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from skbundle.core.files import (
@@ -270,20 +269,6 @@ class Manifest(_Model):
                 f"version {value!r} is not a semantic version: use MAJOR.MINOR.PATCH, e.g. '1.0.0'"
             )
         return value
-
-    @model_validator(mode="after")
-    def _check_references(self) -> Manifest:
-        # What the page and the report look up by name must name something that exists.
-        if self.positive_class is not None and self.positive_class not in self.classes:
-            raise ValueError(
-                f"positive_class {self.positive_class!r} is not one of the classes "
-                f"{self.classes[:5]!r}"
-            )
-        if self.example is not None:
-            unknown = sorted(set(self.example) - {f.name for f in self.features})
-            if unknown:
-                raise ValueError(f"example names features the schema lacks: {unknown[:5]!r}")
-        return self
 
     @property
     def feature_names(self) -> list[str]:

@@ -166,7 +166,11 @@ def _figures(
     m: Manifest, data: dict[str, Any], test: dict[str, Any]
 ) -> list[tuple[bytes, str, str]]:
     """Each figure's PNG, alt text and caption (the alt text as a sentence)."""
-    return [(png, alt, f"{alt[:1].upper()}{alt[1:]}.") for png, alt in _plots(m, data, test)]
+    captions = {"confusion": "Confusion matrix: rows the actual class, columns the predicted."}
+    return [
+        (png, alt, captions.get(alt, f"{alt[:1].upper()}{alt[1:]}."))
+        for png, alt in _plots(m, data, test)
+    ]
 
 
 def _plots(m: Manifest, data: dict[str, Any], test: dict[str, Any]) -> list[tuple[bytes, str]]:

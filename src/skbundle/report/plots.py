@@ -117,7 +117,13 @@ def pr_png(pr: dict[str, Any], *, positive: str | None = None) -> bytes:
     for name, curve in pr.items():
         label = f"{_text(name)} (AP {curve['ap']:.3f})"
         line = ax.plot(curve["recall"], curve["precision"], label=label)
-        ax.axhline(curve["prevalence"], linestyle=":", color=line[0].get_color(), alpha=0.6)
+        ax.axhline(
+            curve["prevalence"],
+            linestyle=":",
+            color=line[0].get_color(),
+            alpha=0.6,
+            label=f"chance for {_text(name)} (its share, {curve['prevalence']:.2f})",
+        )
     ax.set_xlabel("recall (sensitivity)" if positive is not None else "recall")
     ax.set_ylabel("precision (positive predictive value)" if positive is not None else "precision")
     ax.set_ylim(0.0, 1.02)
