@@ -46,7 +46,8 @@ def test_inspect_shows_identity_schema_and_artifacts(cancer: Case) -> None:
     text = flat(out)
     assert "breast-cancer 1.0.0 (classification, format v2)" in text
     assert "classes: ['malignant', 'benign']" in text
-    assert re.search(r"29 worst fractal\s+0\.05504\s+0\.2075 .* dimension", text)
+    # Not a terminal: the name is whole, on its row (not folded onto a second line).
+    assert re.search(r"29 worst fractal dimension\s+0\.05504\s+0\.2075 ", text)
     assert "model.joblib" in text
     assert re.search(r"test metrics: accuracy=0\.9\d{3}", text)
 

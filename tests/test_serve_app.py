@@ -774,10 +774,11 @@ def test_the_page_is_self_contained_and_prefilled(client: TestClient, bundle: Bu
     response = client.get("/")
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
-    assert re.findall(r'(?:src|href)="([^"]+)"', page) == ["/docs", "/metadata"]
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert links == ["/model-card", "/report", "/docs", "/metadata"]  # nothing from elsewhere
     config = orjson.loads(re.search(r'id="config">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
     assert [f["name"] for f in config["features"]] == bundle.feature_names
-    assert config["example"] == bundle.validator.example()
+    assert config["example"] == bundle.manifest.example  # a real held-out record
     assert config["classes"] == ["malignant", "benign"]
 
 

@@ -41,9 +41,10 @@ def test_fill_a_field_submit_and_see_the_predicted_class(
     page = browser_page
     page.goto(server.url + "/")
     expect(page.locator("h1")).to_contain_text("breast-cancer")
-    assert page.input_value("input[name='mean radius']") == str(
-        skbundle.load(cancer.path, trust_pickle=True).validator.example()["mean radius"]
-    )
+    # The default record is the held-out example stored in the bundle.
+    example = skbundle.read_manifest(cancer.path).example
+    assert example is not None
+    assert float(page.input_value("input[name='mean radius']")) == example["mean radius"]
     # A clearly malignant record: the test row the pipeline is most sure is class 0.
     bundle = skbundle.load(cancer.path, trust_pickle=True)
     proba = bundle.predict_proba(cancer.X_test)
@@ -118,7 +119,9 @@ def test_a_regressor_page_takes_categories_from_selects_and_shows_the_interval(
     fitted = zoo.case(RIDGE).build()
     path = save_fitted(fitted, tmp_path_factory.mktemp("page-ridge") / RIDGE, RIDGE)
     bundle = skbundle.load(path)
-    record = {**bundle.validator.example(), "species": "Gentoo", "sex": None}
+    # The page starts from the bundle's held-out example; the test changes two fields of it.
+    assert bundle.manifest.example is not None
+    record = {**bundle.manifest.example, "species": "Gentoo", "sex": None}
     expected = bundle.predict(record)[0]
     with live_server(path, tmp_path / "serve.log") as live:
         page = browser_page  # the module's browser: one Playwright per thread

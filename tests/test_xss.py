@@ -105,12 +105,25 @@ def forged(bundle_copy: Path) -> Path:
         f.model_copy(update={"name": name}) if name else f
         for f, name in zip(m.features, [*NAMES, *[None] * len(m.features)], strict=False)
     ]
+    # Every feature's description and unit, the example's true label and the positive class
+    # are attacker-written too.
+    features = [
+        f.model_copy(update={"description": f"{DESCRIPTION} {CLOSE}", "unit": IMG})
+        for f in features
+    ]
+    renamed = dict(zip([f.name for f in m.features], [f.name for f in features], strict=True))
+    metrics = {**m.metrics, "test": {**m.metrics["test"]}}
+    metrics["test"]["positive"] = {**metrics["test"]["positive"], "class": CLOSE}
     write_manifest(
         bundle_copy,
         m.model_copy(
             update={
                 "description": DESCRIPTION,
                 "features": features,
+                "example": {renamed[k]: v for k, v in (m.example or {}).items()},
+                "example_label": SCRIPT,
+                "positive_class": CLOSE,
+                "metrics": metrics,
                 "classes": CLASSES,
                 "pipeline": [f"`x` {SCRIPT}", *m.pipeline[1:]],
                 "created_at": IMG,
@@ -140,7 +153,7 @@ def forged(bundle_copy: Path) -> Path:
 def test_report_html_shows_forged_text_escaped(forged: Path) -> None:
     page = (forged / "report.html").read_text(encoding="utf-8")
     parsed = assert_inert(page)
-    assert [t for t, _ in parsed.tags if t == "img"] == ["img"] * 4  # the real figures only
+    assert [t for t, _ in parsed.tags if t == "img"] == ["img"] * 5  # the real figures only
     # Each payload is there, as text.
     assert f"<p>{_html_text(DESCRIPTION)}</p>" in page
     assert (
@@ -149,6 +162,9 @@ def test_report_html_shows_forged_text_escaped(forged: Path) -> None:
     ) in page
     assert f'<th class="num">{_html_text(CLOSE)}</th>' in page
     assert f"Method: {_html_text(SCRIPT)}." in page
+    assert f"<td>{_html_text(f'{DESCRIPTION} {CLOSE}')}</td><td>{_html_text(IMG)}</td>" in page
+    assert f'alt="ROC curve for {_html_text(CLOSE)} (the positive class)"' in page
+    assert f"<p>Positive class: {_html_text(CLOSE)} (named when the bundle was saved)." in page
 
 
 # -- model_card.md --------------------------------------------------------------------------
@@ -175,7 +191,7 @@ def test_model_card_feature_table_keeps_its_columns(forged: Path) -> None:
     table = table[: table.index("</table>")]
     rows = re.findall(r"<tr>\n(.*?)</tr>", table, flags=re.S)
     assert len(rows) == 30
-    assert {row.count("<td>") for row in rows} == {5}
+    assert {row.count("<td>") for row in rows} == {7}  # feature, description, unit, 4 figures
     first = [re.findall(r"<td>(.*?)</td>", row)[0] for row in rows[:4]]
     assert first == [n.replace("<", "&lt;").replace(">", "&gt;") for n in NAMES]
 
@@ -283,7 +299,7 @@ def test_forged_report_fires_no_dialog_in_chromium(forged: Path, browser: Any) -
     assert dialogs == []
     assert f"Evil {SCRIPT} {IMG}" in text
     assert f"({IMG} CPUs)" in text
-    assert shown == [800, 800, 800, 800]
+    assert shown == [800] * 5
 
 
 def test_forged_drift_page_fires_no_dialog_in_chromium(cancer: Case, browser: Any) -> None:
@@ -303,12 +319,16 @@ def test_forged_served_page_fires_no_dialog_in_chromium(forged: Path, browser: A
     dialogs, page = _open(browser, lambda p: p.set_content(document))
     try:
         labels = page.eval_on_selector_all(".field label", "els => els.map(e => e.textContent)")
+        descriptions = page.eval_on_selector_all(".desc", "els => els.map(e => e.textContent)")
+        truth = page.inner_text("#true-label")
         title = page.title()
     finally:
         page.close()
     assert dialogs == []
-    assert labels[1:5] == NAMES  # the first label is the API key's
+    assert labels[1:5] == [f"{n} ({IMG})" for n in NAMES]  # the first label is the API key's
     assert title.startswith(f"{read_manifest(forged).name} ")
+    assert set(descriptions) == {f"{DESCRIPTION} {CLOSE}"}
+    assert truth == SCRIPT
 
 
 def test_checklist_markdown_renders_forged_text_as_text() -> None:

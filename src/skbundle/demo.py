@@ -6,6 +6,7 @@ Every figure in the report is computed in this run; nothing is printed as a cons
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,53 @@ class DemoReport:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+POSITIVE_CLASS = "malignant"
+"""The class the report's curves and sensitivity are about: the finding a miss would cost."""
+DESCRIPTION = (
+    "Breast-cancer diagnosis (malignant/benign) from 30 measurements of the cell nuclei in a "
+    "digitized image of a fine needle aspirate (FNA) of a breast mass; the skbundle worked "
+    "example. The dataset states no units for the measurements."
+)
+_STATISTICS = {
+    "mean": "Mean over the cell nuclei in the image.",
+    "error": "Standard error over the cell nuclei in the image.",
+    "worst": 'Worst ("largest"): the mean of the three largest values among the cell nuclei '
+    "in the image.",
+}
+_MEASUREMENT = re.compile(r"^\s*- ([a-z][a-z ]*?)(?: \((.+)\))?\s*$")
+
+
+def feature_descriptions(descr: str, columns: list[str]) -> dict[str, str]:
+    """What each of the 30 features means, from the dataset's own description (``DESCR``).
+
+    ``DESCR`` lists the ten measurements of a nucleus (``- radius (mean of distances from
+    center to points on the perimeter)``) and says that the mean, the standard error and the
+    "worst" (mean of the three largest values) of each were computed per image; the columns
+    are named ``mean radius``, ``radius error`` and ``worst radius``. A column whose
+    measurement ``DESCR`` does not list gets no description.
+    """
+    section = descr.split(":Attribute Information:", 1)[-1].split("- class:", 1)[0]
+    measured: dict[str, str] = {}
+    for line in section.splitlines():
+        match = _MEASUREMENT.match(line)
+        if match:
+            name, detail = match.group(1), match.group(2)
+            measured[name] = f"{name.capitalize()}" + (f": {detail}." if detail else ".")
+    out = {}
+    for column in columns:
+        for statistic, text in _STATISTICS.items():
+            prefix, suffix = f"{statistic} ", f" {statistic}"
+            if column.startswith(prefix):
+                base = column[len(prefix) :]
+            elif column.endswith(suffix):
+                base = column[: -len(suffix)]
+            else:
+                continue
+            if base in measured:
+                out[column] = f"{measured[base]} {text}"
+    return out
+
+
 def load_data() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """The bundled breast-cancer data: features as a DataFrame, labels, class names."""
     from sklearn.datasets import load_breast_cancer
@@ -117,7 +165,20 @@ class Fitted:
     names: list[str]
 
     def save(self, path: str | Path, **options: Any) -> Manifest:
-        """Bundle it as ``breast-cancer`` at ``path``; ``options`` go to :func:`skbundle.save`."""
+        """Bundle it as ``breast-cancer`` at ``path``, with the dataset's feature descriptions,
+        malignant as the positive class and the demo's description; ``options`` go to
+        :func:`skbundle.save` (and override those)."""
+        from sklearn.datasets import load_breast_cancer
+
+        described = feature_descriptions(
+            load_breast_cancer().DESCR, [str(c) for c in self.X_train.columns]
+        )
+        chosen: dict[str, Any] = {
+            "feature_descriptions": described,
+            "positive_class": POSITIVE_CLASS,
+            "description": DESCRIPTION,
+            **options,
+        }
         return save(
             self.pipeline,
             path,
@@ -128,7 +189,7 @@ class Fitted:
             name=BUNDLE_NAME,
             version=BUNDLE_VERSION,
             class_names=self.names,
-            **options,
+            **chosen,
         )
 
 
@@ -174,12 +235,7 @@ def run(
     pipeline = fitted.pipeline
     X_train, X_test, y_train, y_test = fitted.X_train, fitted.X_test, fitted.y_train, fitted.y_test
     path = Path(out) / BUNDLE_NAME
-    manifest = fitted.save(
-        path,
-        overwrite=True,
-        description="Breast-cancer diagnosis (malignant/benign) from 30 cell-nucleus "
-        "measurements; the skbundle worked example.",
-    )
+    manifest = fitted.save(path, overwrite=True)
     # No trust needed: auto picks the ONNX model, which runs no code on load and whose
     # parity with the fitted pipeline was measured exact at save time.
     bundle: Bundle = load(path)

@@ -52,6 +52,9 @@ class BuildContext:
     """The fitted pipeline's output (runtime layout) on X_train and X_test, computed once."""
     out_test: np.ndarray
     interval: Interval | None = None
+    positive_class: str | None = None
+    example: dict[str, Any] | None = None
+    example_label: str | None = None
     artifacts: list[Artifact] = field(default_factory=list)
     parity: dict[str, Parity] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -82,6 +85,9 @@ class BuildContext:
             artifacts=sorted(self.artifacts, key=lambda a: a.path),
             parity=self.parity,
             unavailable_formats=self.unavailable,
+            positive_class=self.positive_class,
+            example=self.example,
+            example_label=self.example_label,
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from skbundle.build.audience import positive_index
 from skbundle.build.parity import FittedModel
 from skbundle.core.codes import Codec
 from skbundle.core.manifest import Output
@@ -109,16 +110,22 @@ def _thin(xs: np.ndarray, ys: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def curves(
-    y: np.ndarray, proba: np.ndarray, class_values: Sequence[Any], classes: Sequence[str]
+    y: np.ndarray,
+    proba: np.ndarray,
+    class_values: Sequence[Any],
+    classes: Sequence[str],
+    positive: str | None = None,
 ) -> dict[str, Any]:
-    """ROC and calibration curves: for the positive class of a binary task, else one per class."""
+    """ROC, precision-recall and calibration curves: for the positive class of a binary task
+    (``positive``, else the second class), else one per class."""
     from sklearn.calibration import calibration_curve
-    from sklearn.metrics import auc, roc_curve
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
     index = {v: i for i, v in enumerate(class_values)}
     y_idx = np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int64)
-    shown = [1] if len(classes) == 2 else list(range(len(classes)))
+    shown = [positive_index(classes, positive)] if len(classes) == 2 else list(range(len(classes)))
     roc: dict[str, Any] = {}
+    pr: dict[str, Any] = {}
     calibration: dict[str, Any] = {}
     for k in shown:
         truth = (y_idx == k).astype(int)
@@ -129,12 +136,20 @@ def curves(
         fpr, tpr, _ = roc_curve(truth, proba[:, k])
         xs, ys = _thin(fpr, tpr)
         roc[classes[k]] = {"fpr": xs, "tpr": ys, "auc": float(auc(fpr, tpr))}
+        precision, recall, _ = precision_recall_curve(truth, proba[:, k])
+        rs, ps = _thin(recall[::-1], precision[::-1])
+        pr[classes[k]] = {
+            "recall": rs,
+            "precision": ps,
+            "ap": float(average_precision_score(truth, proba[:, k])),
+            "prevalence": float(truth.mean()),
+        }
         prob_true, prob_pred = calibration_curve(truth, proba[:, k], n_bins=10)
         calibration[classes[k]] = {
             "prob_pred": [float(v) for v in prob_pred],
             "prob_true": [float(v) for v in prob_true],
         }
-    return {"roc": roc, "calibration": calibration}
+    return {"roc": roc, "pr": pr, "calibration": calibration}
 
 
 def dataset_overview(
@@ -193,10 +208,12 @@ def evaluate(
     codec: Codec,
     output: str,
     out_test: np.ndarray,
+    positive: str | None = None,
 ) -> dict[str, Any]:
     """The content of ``readiness.json`` at save time (no checklist, benchmark or persistence).
 
-    ``out_test`` is the fitted pipeline's output on ``X_test`` in the runtime layout.
+    ``out_test`` is the fitted pipeline's output on ``X_test`` in the runtime layout;
+    ``positive`` the positive class of a binary classifier (None: the second class).
     """
     base = {
         "readiness_version": READINESS_VERSION,
@@ -210,13 +227,15 @@ def evaluate(
             "dataset": regression_overview(y_train, y_test),
             "residuals": residuals(y_test, out_test[:, 0]),
             "roc": {},
+            "pr": {},
             "calibration": {},
         }
     shown = (
-        curves(y_test, out_test, class_values, classes)
+        curves(y_test, out_test, class_values, classes, positive)
         if output == "probabilities"
         else {
             "roc": {},
+            "pr": {},
             "calibration": {},
         }
     )

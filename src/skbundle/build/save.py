@@ -8,7 +8,7 @@ write the manifest last, then publish the directory with one rename.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skbundle.build import checks, writers
+from skbundle.build import audience, checks, writers
 from skbundle.build.categories import encoder_categories, unknown_handling
 from skbundle.build.context import BuildContext, estimators
 from skbundle.build.intervals import DEFAULT_LEVEL, calibrate
@@ -44,6 +44,8 @@ def save(
     description: str = "",
     class_names: Sequence[str] | None = None,
     feature_names: Sequence[str] | None = None,
+    feature_descriptions: Mapping[str, str | tuple[str, str]] | None = None,
+    positive_class: Any = None,
     compress: int | tuple[str, int] = ("zlib", 3),
     overwrite: bool = False,
 ) -> Manifest:
@@ -72,6 +74,15 @@ def save(
         only). Without them a prediction is the class value itself.
     feature_names
         Column names, required when X is a 2-D array instead of a DataFrame.
+    feature_descriptions
+        What each feature means, for the people who fill in a record: ``{name: text}`` or
+        ``{name: (text, unit)}``, e.g. ``{"mean radius": ("Mean radius of the nuclei",
+        "mm")}``. Plain text on one line; shown (escaped) on the server's page, in the model
+        card and in the report. Features left out have none.
+    positive_class
+        The class a binary classifier is about (e.g. ``"malignant"``), as a class name or its
+        value in y: the report's ROC, precision-recall and calibration curves and the
+        sensitivity and specificity are computed for it. Default: the second class.
     compress
         joblib compression: a level 0-9 (zlib) or a ``(codec, level)`` pair.
     overwrite
@@ -85,8 +96,9 @@ def save(
     Raises
     ------
     PipelineError
-        The pipeline is unfitted or neither a classifier nor a regressor, or the data does
-        not match it.
+        The pipeline is unfitted or neither a classifier nor a regressor, the data does
+        not match it, or ``feature_descriptions`` or ``positive_class`` is not one of the
+        forms above.
     BundleExistsError
         A bundle exists at ``path`` and ``overwrite`` is False.
 
@@ -128,6 +140,8 @@ def save(
     else:
         class_values, classes = [], []
 
+    positive = audience.resolve_positive_class(positive_class, task, class_values, classes)
+
     created_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     names = [str(c) for c in train.columns]
     features = infer_schema(train, encoder_categories(pipeline, names))
@@ -135,6 +149,10 @@ def save(
     codes_train = codec.encode(train)
     codes_test = codec.encode(test)
     features = unknown_handling(pipeline, features, codes_test, output)
+    features = audience.apply_descriptions(features, feature_descriptions)
+    example, example_label = audience.pick_example(
+        test, y_te, features, bundle=name, task=task, class_values=class_values, classes=classes
+    )
     codec = Codec(features)
     fitted = FittedModel(pipeline, codec, output)
     out_test = fitted.predict_output(codes_test)
@@ -152,6 +170,10 @@ def save(
             "test": classification_metrics(y_te, out_test, class_values, classes, output),
             "train": {"n_rows": train_metrics["n_rows"], "accuracy": train_metrics["accuracy"]},
         }
+        if len(classes) == 2:
+            metrics["test"]["positive"] = audience.positive_metrics(
+                metrics["test"]["confusion_matrix"], classes, positive
+            )
 
     def build(directory: Path) -> Manifest:
         ctx = BuildContext(
@@ -178,6 +200,9 @@ def save(
             out_train=out_train,
             out_test=out_test,
             interval=interval,
+            positive_class=positive,
+            example=example,
+            example_label=example_label,
         )
         write_formats(ctx)
         for writer in writers.WRITERS:

@@ -103,6 +103,7 @@ def write_reports(ctx: BuildContext) -> None:
         codec=Codec(ctx.features),
         output=ctx.output,
         out_test=ctx.out_test,
+        positive=ctx.positive_class,
     )
     png = feature_importance_png(data["importance"])
     (ctx.directory / IMPORTANCE_PNG).write_bytes(png)

@@ -10,6 +10,14 @@ write to the clipboard (OSC 52), retitle the window, clear the screen, move the 
 reorder text with bidi overrides; and the result is a :class:`rich.text.Text`, which Rich
 prints as it is, so ``[link=...]`` or ``[red]`` in a name is shown, never interpreted.
 Markup in format strings is only ever our own, with no bundle value inside it.
+
+Output that is not a terminal
+-----------------------------
+When stdout (or stderr) is a pipe or a file, what reads it is a program or a log: a line is
+as long as it is, never wrapped at 80 columns, and a table's cells are never cut (``worst
+radi...``) or folded onto a second line, so ``skbundle inspect PATH | grep 'worst radius'``
+finds the whole row. Tables keep their natural width (their columns fit their cells); only a
+frame that fills the line (a rule, a panel) is drawn at ``FRAME_WIDTH``.
 """
 
 from __future__ import annotations
@@ -19,14 +27,45 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.panel import Panel
+from rich.rule import Rule
 from rich.text import Text
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+PLAIN_WIDTH = 100_000
+"""The width of a console that is not a terminal: wider than any line skbundle prints."""
+FRAME_WIDTH = 80
+"""The width of a rule or a panel printed to a console that is not a terminal."""
+
+
+class _Console(Console):
+    """A Rich console that prints for a program when its stream is not a terminal (see the
+    module docstring); on a terminal it is Rich's own."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PLAIN_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        if (
+            not self.is_terminal
+            and options.get("width") is None
+            and any(isinstance(o, (Panel, Rule)) for o in objects)
+        ):
+            options["width"] = FRAME_WIDTH  # a frame fills the line: as wide as a terminal's
+        super().print(*objects, **options)
+
+
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
 
 # C0 controls (ESC, BEL, CR, backspace...), DEL and C1 controls (CSI and OSC have one-byte
 # forms at 0x9b and 0x9d); Unicode bidi embeddings, overrides, isolates and marks, which

@@ -10,7 +10,10 @@ the old version to ``skbundle/manifest_compat/v<N>.py`` (convert it to the new m
 and keep loading the released bundles under ``tests/data/bundles/``. Version 1 is the format
 of skbundle 0.1.0 (classification on numeric features); version 2 adds feature kinds
 (categorical and boolean features, their categories), regression, classifiers served by label,
-and prediction intervals. Version 1 manifests are read by
+prediction intervals, and what a person reading a prediction needs: each feature's
+``description`` and ``unit``, the binary classifier's ``positive_class``, and ``example`` (one
+real held-out record, with its true ``example_label``). Version 2 is not released yet, so these
+additions are not a bump; once it is, any further addition is. Version 1 manifests are read by
 :func:`skbundle.core.manifest_compat.upgrade_v1`, which refuses any field version 1 did not
 have.
 
@@ -34,10 +37,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from skbundle.core.files import (
     MAX_ARTIFACT_BYTES,
@@ -59,6 +69,10 @@ MAX_ITEMS = 10_000
 MAX_NAME = 1_024
 MAX_PATH = 1_024
 MAX_CATEGORIES = 10_000
+MAX_DESCRIPTION = 2_000
+"""The longest feature description, in characters."""
+MAX_UNIT = 64
+"""The longest feature unit (``mm``, ``mg/dL``), in characters."""
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -74,6 +88,8 @@ class _Model(BaseModel):
 FeatureKind = Literal["numeric", "categorical", "boolean"]
 Category = str | bool | int
 """A known value of a categorical feature: all of one feature's categories share one type."""
+Example = Annotated[str, Field(max_length=MAX_NAME)] | bool | int | float | None
+"""One value of the stored example record: a number, a category, or missing (None)."""
 
 
 class FeatureSpec(_Model):
@@ -85,6 +101,9 @@ class FeatureSpec(_Model):
     :mod:`skbundle.core.schema`); ``unknown`` says what the pipeline does with a category it
     never saw (``error``: refused before the model runs; ``accept``: passed on with a warning);
     ``missing_as`` is the missing marker the pipeline was fitted with (``nan`` or ``none``).
+    ``description`` and ``unit`` are what the feature means and what it is measured in, for a
+    person filling in a record (given to :func:`skbundle.save` as ``feature_descriptions``);
+    both are plain text, escaped wherever they are shown.
     """
 
     name: str = Field(max_length=MAX_NAME)
@@ -99,6 +118,8 @@ class FeatureSpec(_Model):
     categories: list[Category] | None = Field(default=None, max_length=MAX_CATEGORIES)
     unknown: Literal["error", "accept"] | None = None
     missing_as: Literal["nan", "none"] | None = None
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
+    unit: str = Field(default="", max_length=MAX_UNIT)
 
     @field_validator("categories")
     @classmethod
@@ -221,6 +242,14 @@ class Manifest(_Model):
     unavailable_formats: dict[str, str] = Field(default_factory=dict, max_length=MAX_ITEMS)
     benchmarks: dict[str, Any] | None = None
     interval: Interval | None = None
+    positive_class: str | None = Field(default=None, max_length=MAX_NAME)
+    """The class a binary classifier's ROC, precision-recall and calibration curves and its
+    sensitivity are about (e.g. ``malignant``); None: the second class, as scikit-learn's
+    binary metrics take it."""
+    example: dict[str, Example] | None = Field(default=None, max_length=MAX_FEATURES)
+    """One real record of the held-out test split, by feature name: the page's default."""
+    example_label: str | None = Field(default=None, max_length=MAX_NAME)
+    """The true class (or a regressor's true value, as text) of ``example``."""
 
     @field_validator("name")
     @classmethod

@@ -58,6 +58,12 @@ def metrics_item(
     shown = ", ".join(
         f"{k} {test[k]:.4f}" for k in ("accuracy", "f1_macro", "roc_auc") if k in test
     )
+    positive = test.get("positive")
+    if manifest.positive_class is not None and isinstance(positive, dict):
+        # The class a miss costs most was named at save time: its recall is evidence too.
+        sensitivity = positive.get("sensitivity")
+        if isinstance(sensitivity, (int, float)):
+            shown += f", sensitivity ({manifest.positive_class}) {sensitivity:.4f}"
     evidence = f"test split (n={test.get('n_rows')}): {shown}"
     if min_accuracy is None:
         return Item("model", "metrics", title, PASS, f"{evidence}; no --min-accuracy set")

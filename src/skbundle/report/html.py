@@ -14,9 +14,11 @@ from skbundle.report import plots, templates
 from skbundle.report.checklist import Checklist
 from skbundle.report.model_card import (
     NO_PROBABILITIES,
+    NOT_A_SUBSTITUTE,
     category_preview,
     interval_lines,
     output_text,
+    positive_lines,
     unseen_text,
 )
 
@@ -124,8 +126,21 @@ def _metrics(m: Manifest) -> tuple[Any, ...]:
     return ["metric", "test", "train"], rows, [1, 2]
 
 
+def schema_header(m: Manifest) -> list[str]:
+    """The input schema table's headings; description and unit only when some feature has
+    them."""
+    described = ["description", "unit"] if _described(m) else []
+    return ["feature", *described, "kind", "values seen in training", "missing", "unseen category"]
+
+
+def _described(m: Manifest) -> bool:
+    return any(f.description or f.unit for f in m.features)
+
+
 def _schema(m: Manifest) -> list[list[str]]:
-    """One row per feature: name, kind, what it takes, missing values, unseen categories."""
+    """One row per feature: name, (description, unit,) kind, what it takes, missing values,
+    unseen categories."""
+    described = _described(m)
 
     def takes(f: Any) -> str:
         if f.kind != "numeric":
@@ -137,6 +152,7 @@ def _schema(m: Manifest) -> list[list[str]]:
     return [
         [
             f.name,
+            *([f.description or "-", f.unit or "-"] if described else []),
             f.kind if f.kind == "numeric" else f"{f.kind} ({len(f.categories or [])})",
             takes(f),
             "accepted" if f.missing_allowed else "refused",
@@ -146,7 +162,18 @@ def _schema(m: Manifest) -> list[list[str]]:
     ]
 
 
-def _figures(m: Manifest, data: dict[str, Any], test: dict[str, Any]) -> list[tuple[bytes, str]]:
+def _figures(
+    m: Manifest, data: dict[str, Any], test: dict[str, Any]
+) -> list[tuple[bytes, str, str]]:
+    """Each figure's PNG, alt text and caption (the alt text as a sentence)."""
+    captions = {"confusion": "Confusion matrix: rows the actual class, columns the predicted."}
+    return [
+        (png, alt, captions.get(alt, f"{alt[:1].upper()}{alt[1:]}."))
+        for png, alt in _plots(m, data, test)
+    ]
+
+
+def _plots(m: Manifest, data: dict[str, Any], test: dict[str, Any]) -> list[tuple[bytes, str]]:
     figures = []
     residuals = data.get("residuals")
     if m.task == "regression" and isinstance(residuals, dict) and residuals.get("actual"):
@@ -154,11 +181,32 @@ def _figures(m: Manifest, data: dict[str, Any], test: dict[str, Any]) -> list[tu
         figures.append((plots.residuals_png(residuals), "residuals vs predicted"))
     if "confusion_matrix" in test:
         figures.append((plots.confusion_png(test["confusion_matrix"], m.classes), "confusion"))
+    about = _curves_about(m)
     if data.get("roc"):
-        figures.append((plots.roc_png(data["roc"]), "ROC curve"))
+        figures.append((plots.roc_png(data["roc"], positive=about), f"ROC curve{_for(about)}"))
+    if data.get("pr"):
+        figures.append(
+            (plots.pr_png(data["pr"], positive=about), f"precision-recall curve{_for(about)}")
+        )
     if data.get("calibration"):
-        figures.append((plots.calibration_png(data["calibration"]), "calibration curve"))
+        figures.append(
+            (
+                plots.calibration_png(data["calibration"], positive=about),
+                f"calibration curve{_for(about)}",
+            )
+        )
     return figures
+
+
+def _for(positive: str | None) -> str:
+    return f" for {positive} (the positive class)" if positive is not None else ""
+
+
+def _curves_about(m: Manifest) -> str | None:
+    """The class a binary classifier's curves are about (None for any other model)."""
+    if m.task != "classification" or len(m.classes) != 2:
+        return None
+    return m.positive_class if m.positive_class is not None else m.classes[1]
 
 
 def render(
@@ -199,10 +247,13 @@ def render(
         interval=interval_lines(m) if m.task == "regression" else None,
         per_class=per_class,
         schema=_schema(m),
+        schema_header=schema_header(m),
+        positive=positive_lines(m),
         figures=_figures(m, data, test),
         importance=importance,
         persistence=_persistence(data.get("persistence")),
         bench=_benchmark(m.benchmarks),
         single_row_columns=SINGLE_ROW_COLUMNS,
         checklist=checklist,
+        not_a_substitute=NOT_A_SUBSTITUTE,
     )

@@ -27,6 +27,11 @@ NO_PROBABILITIES = (
     "calibration curve."
 )
 """What every rendered file says about a classifier served by label."""
+NOT_A_SUBSTITUTE = (
+    "It is a statistical model: not a substitute for expert judgement where an error has "
+    "serious consequences."
+)
+"""What the model card, the report and the server's page say about every model."""
 
 
 def category_text(value: Category) -> str:
@@ -77,8 +82,11 @@ _KINDS = ("numeric", "categorical", "boolean")
 
 
 def _example(manifest: Manifest, limit: int | None = None) -> dict[str, Any]:
+    """The stored held-out example where there is one (its features in schema order), else a
+    typical record."""
     features = manifest.features if limit is None else manifest.features[:limit]
-    return {f.name: _typical(f) for f in features}
+    stored = manifest.example or {}
+    return {f.name: stored[f.name] if f.name in stored else _typical(f) for f in features}
 
 
 def _typical(f: FeatureSpec) -> Any:
@@ -160,8 +168,7 @@ def _use_lines(m: Manifest) -> list[str]:
         "its training range is accepted with a warning attached to that prediction.",
         f"- It learned from {m.dataset.n_rows} rows; data drawn from another population, or "
         "drifting away from the training data, can make it wrong without any error.",
-        "- It is a statistical model: not a substitute for expert judgement where an error "
-        "has serious consequences.",
+        f"- {NOT_A_SUBSTITUTE}",
     ]
     return lines
 
@@ -241,18 +248,72 @@ def interval_lines(m: Manifest) -> list[str]:
     ]
 
 
+def positive_lines(m: Manifest, escape: Callable[[str], str] = str) -> list[str]:
+    """What a binary classifier does for its positive class, in words (report and card).
+
+    ``escape`` is applied to each class name (``md_escape`` for Markdown); the rest is ours.
+    """
+    positive = m.metrics.get("test", {}).get("positive")
+    if m.task != "classification" or len(m.classes) != 2 or not isinstance(positive, dict):
+        return []
+    raw = str(positive.get("class"))
+    name = escape(raw)
+    other = escape(next((c for c in m.classes if c != raw), "the other class"))
+    named = (
+        "named when the bundle was saved"
+        if m.positive_class is not None
+        else "not named when the bundle was saved: the second class is taken"
+    )
+
+    def share(key: str, hits: str, misses: str) -> str:
+        value, a, b = positive.get(key), positive.get(hits), positive.get(misses)
+        if not isinstance(value, (int, float)) or not isinstance(a, int) or not isinstance(b, int):
+            return "-"
+        return f"{value:.4f} ({a} of {a + b})"
+
+    def count(key: str) -> str:
+        value = positive.get(key)
+        return str(value) if isinstance(value, int) else "-"
+
+    return [
+        f"Positive class: {name} ({named}). The curves, sensitivity and specificity are about "
+        f"{name}.",
+        f"Sensitivity (recall of {name}: the share of {name} cases the model finds): "
+        f"{share('sensitivity', 'true_positives', 'false_negatives')}; missed {name} cases "
+        f"(predicted {other}): {count('false_negatives')}.",
+        f"Specificity (the share of {other} cases predicted {other}): "
+        f"{share('specificity', 'true_negatives', 'false_positives')}; false alarms "
+        f"(predicted {name}): {count('false_positives')}.",
+        f"Positive predictive value (a {name} prediction is right): "
+        f"{share('ppv', 'true_positives', 'false_positives')}; negative predictive value "
+        f"(a {other} prediction is right): {share('npv', 'true_negatives', 'false_negatives')}.",
+    ]
+
+
 def _feature_lines(m: Manifest) -> list[str]:
     numeric = [f for f in m.features if f.kind == "numeric"]
     other = [f for f in m.features if f.kind != "numeric"]
     lines: list[str] = []
+    described = any(f.description or f.unit for f in m.features)
+    head = " description | unit |" if described else ""
+    rule = " --- | --- |" if described else ""
+
+    def about(f: FeatureSpec) -> str:
+        if not described:
+            return ""
+        return f" {md_escape(f.description) or '-'} | {md_escape(f.unit) or '-'} |"
+
     if numeric:
         if other:
             lines += ["### Numeric features", ""]
-        lines += ["| feature | min | max | mean | missing |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"| feature |{head} min | max | mean | missing |",
+            f"| --- |{rule} --- | --- | --- | --- |",
+        ]
         for f in numeric:
             cells = (f"{v:.4g}" if v is not None else "-" for v in (f.min, f.max, f.mean))
             lines.append(
-                f"| {md_escape(f.name)} | {' | '.join(cells)} | "
+                f"| {md_escape(f.name)} |{about(f)} {' | '.join(cells)} | "
                 f"{'accepted' if f.missing_allowed else 'refused'} |"
             )
     if other:
@@ -263,13 +324,13 @@ def _feature_lines(m: Manifest) -> list[str]:
             "",
             f"Categories as a caller sends them (the first {CATEGORY_PREVIEW} of each).",
             "",
-            "| feature | kind | categories | unseen category | missing |",
-            "| --- | --- | --- | --- | --- |",
+            f"| feature |{head} kind | categories | unseen category | missing |",
+            f"| --- |{rule} --- | --- | --- | --- |",
         ]
         for f in other:
             n = len(f.categories or [])
             lines.append(
-                f"| {md_escape(f.name)} | {f.kind} ({n}) | "
+                f"| {md_escape(f.name)} |{about(f)} {f.kind} ({n}) | "
                 f"{category_preview(f, escape=md_escape)} | {unseen_text(f)} | "
                 f"{'accepted' if f.missing_allowed else 'refused'} |"
             )
@@ -301,7 +362,10 @@ def render(manifest: Manifest, data: dict[str, Any], checklist: Checklist | None
         "",
         *_metric_lines(m),
         "",
+        *(f"- {line}" for line in positive_lines(m, md_escape)),
     ]
+    if positive_lines(m):
+        out.append("")
     if m.task == "regression":
         out += ["## Prediction interval", "", *(f"- {line}" for line in interval_lines(m)), ""]
     importance = data.get("importance")

@@ -80,31 +80,73 @@ def confusion_png(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> by
     return _png(fig)
 
 
-def roc_png(roc: dict[str, Any]) -> bytes:
-    """ROC curve of each class shown (the positive class of a binary task)."""
+def _text(value: object) -> str:
+    """Bundle text as matplotlib shows it literally: a ``$`` would start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def _about(positive: str | None) -> str:
+    return f"positive class: {_text(positive)}, " if positive is not None else ""
+
+
+def roc_png(roc: dict[str, Any], *, positive: str | None = None) -> bytes:
+    """ROC curve of each class shown (the positive class of a binary task, named in the
+    title and on the axes)."""
     fig = _figure()
     ax = fig.add_subplot()
     for name, curve in roc.items():
-        ax.plot(curve["fpr"], curve["tpr"], label=f"{name} (AUC {curve['auc']:.3f})")
+        ax.plot(curve["fpr"], curve["tpr"], label=f"{_text(name)} (AUC {curve['auc']:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC curve (test split)")
+    if positive is not None:
+        ax.set_xlabel("false positive rate (1 - specificity)")
+        ax.set_ylabel(f"true positive rate (sensitivity: {_text(positive)} cases found)")
+    else:
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC curve ({_about(positive)}test split)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return _png(fig)
 
 
-def calibration_png(calibration: dict[str, Any]) -> bytes:
+def pr_png(pr: dict[str, Any], *, positive: str | None = None) -> bytes:
+    """Precision against recall of each class shown, with the chance level (its prevalence):
+    for a rare positive class this shows what the ROC curve hides, the cost of false alarms."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for name, curve in pr.items():
+        label = f"{_text(name)} (AP {curve['ap']:.3f})"
+        line = ax.plot(curve["recall"], curve["precision"], label=label)
+        ax.axhline(
+            curve["prevalence"],
+            linestyle=":",
+            color=line[0].get_color(),
+            alpha=0.6,
+            label=f"chance for {_text(name)} (its share, {curve['prevalence']:.2f})",
+        )
+    ax.set_xlabel("recall (sensitivity)" if positive is not None else "recall")
+    ax.set_ylabel("precision (positive predictive value)" if positive is not None else "precision")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_title(f"Precision-recall curve ({_about(positive)}test split)")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def calibration_png(calibration: dict[str, Any], *, positive: str | None = None) -> bytes:
     """Mean predicted probability against observed frequency, in ten bins."""
     fig = _figure()
     ax = fig.add_subplot()
     for name, curve in calibration.items():
-        ax.plot(curve["prob_pred"], curve["prob_true"], marker="o", label=name)
+        ax.plot(curve["prob_pred"], curve["prob_true"], marker="o", label=_text(name))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("observed frequency")
-    ax.set_title("Calibration curve (test split)")
+    if positive is not None:
+        ax.set_xlabel(f"mean predicted probability of {_text(positive)}")
+        ax.set_ylabel(f"observed share of {_text(positive)}")
+    else:
+        ax.set_xlabel("mean predicted probability")
+        ax.set_ylabel("observed frequency")
+    ax.set_title(f"Calibration curve ({_about(positive)}test split)")
     ax.legend(loc="upper left")
     fig.tight_layout()
     return _png(fig)

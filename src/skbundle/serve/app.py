@@ -775,6 +775,12 @@ def create_app(
     async def index(request: Request) -> Response:
         return HTMLResponse(service().page)
 
+    async def bundle_document(request: Request) -> Response:
+        found = page.document(service().bundle, request.url.path)
+        if found is None:
+            raise HTTPException(404, "not in this bundle")
+        return Response(found[0], media_type=found[1], headers=page.DOCUMENT_HEADERS)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HttpError):
             body = (
@@ -824,6 +830,7 @@ def create_app(
         Route("/docs", docs, methods=["GET"]),
         Mount("/docs/static", app=StaticFiles(directory=openapi.swagger_ui_dir()), name="swagger"),
         Route("/", index, methods=["GET"]),
+        *(Route(path, bundle_document, methods=["GET"]) for path in page.DOCUMENTS),
     ]
     return Starlette(
         routes=routes,
