@@ -67,7 +67,7 @@ def _routes(app: Any) -> dict[str, set[str]]:
 def test_every_route_is_documented_with_its_methods(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     routes = _routes(client.app)
-    assert len(routes) == 17
+    assert len(routes) == 19
     documented = {path: set(item) for path, item in paths.items()}
     assert documented == routes
 

@@ -405,6 +405,24 @@ def build(
                     "responses": {"200": {"description": "an HTML page"}},
                 }
             },
+            "/report": {
+                "get": {
+                    "summary": "The bundle's report.html, checked against the loaded manifest",
+                    "responses": {
+                        "200": {"description": "an HTML page, under a strict CSP"},
+                        "404": {"description": "the bundle has no report, or it changed"},
+                    },
+                }
+            },
+            "/model-card": {
+                "get": {
+                    "summary": "The bundle's model card (Markdown, sent as plain text)",
+                    "responses": {
+                        "200": {"description": "model_card.md"},
+                        "404": {"description": "the bundle has no model card, or it changed"},
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
