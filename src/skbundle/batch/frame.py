@@ -201,7 +201,7 @@ class FrameScorer:
         return names
 
     def _check_keep(self) -> None:
-        taken = set(self.output_names()) - set(self.keep)
+        taken = set(self.output_names()[1 + len(self.keep) :])
         taken.update({"row", "decision"} | {f"decision_{c}" for c in self.classes})
         for name in self.keep:
             if name in taken:

@@ -437,15 +437,17 @@ def parquet_batches(
 ) -> Generator[tuple[Any, tuple[str, ...]], None, None]:
     """``(record batch, ignored columns)`` of a Parquet file, ``chunk_size`` rows at most.
 
-    pyarrow reads one row group's column chunks at a time and decodes them batch by batch;
-    only the ``wanted`` columns are read when ``ignore_unknown`` lets the others be dropped
+    pyarrow decodes the pages of one row group's column chunks batch by batch, so memory
+    follows ``chunk_size``, not the row group's size; only the ``wanted`` columns are read when ``ignore_unknown`` lets the others be dropped
     (otherwise every column is read, so that an unknown one is reported, as for CSV).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        # pre_buffer=False: with it, pyarrow keeps every row group's buffers it has read
+        # ahead, and memory grows with the file (363 MB after 1M rows of 30 columns).
+        parquet = pq.ParquetFile(path, pre_buffer=False)
         names = list(parquet.schema_arrow.names)
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(label, exc) from None
