@@ -438,8 +438,9 @@ def parquet_batches(
     """``(record batch, ignored columns)`` of a Parquet file, ``chunk_size`` rows at most.
 
     pyarrow decodes the pages of one row group's column chunks batch by batch, so memory
-    follows ``chunk_size``, not the row group's size; only the ``wanted`` columns are read when ``ignore_unknown`` lets the others be dropped
-    (otherwise every column is read, so that an unknown one is reported, as for CSV).
+    follows ``chunk_size``, not the row group's size. Only the ``wanted`` columns are read
+    when ``ignore_unknown`` lets the others be dropped (otherwise every column is read, so
+    that an unknown one is reported, as for CSV).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
