@@ -305,9 +305,7 @@ def _score_chunk(
 ) -> tuple[Any, _Stats, Chunk]:
     """One chunk, in a scoring thread: encode, predict, and prepare what the writer appends."""
     data = chunk.data
-    if hasattr(data, "to_pandas"):  # a pyarrow RecordBatch
-        data = data.to_pandas()
-    if hasattr(data, "columns"):
+    if hasattr(data, "columns"):  # a DataFrame or a pyarrow RecordBatch
         encoded = scorer.encode(
             data, offset=chunk.offset, source=chunk.source, ignored=chunk.ignored
         )

@@ -449,7 +449,9 @@ def parquet_batches(
         # pre_buffer=False: with it, pyarrow keeps every row group's buffers it has read
         # ahead, and memory grows with the file (363 MB after 1M rows of 30 columns).
         parquet = pq.ParquetFile(path, pre_buffer=False)
-        names = list(parquet.schema_arrow.names)
+        schema = parquet.schema_arrow
+        index = set((schema.pandas_metadata or {}).get("index_columns", []))
+        names = [n for n in schema.names if n not in index]  # pandas' stored index
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(label, exc) from None
     columns: list[str] | None = None
