@@ -16,6 +16,7 @@ render it (or its fields) without parsing strings::
      │    └── KeyFileError                     a key given by the caller cannot be read
      ├── PipelineError(ValueError)             save() was given a pipeline or data it cannot bundle
      ├── InputValidationError(ValueError)      prediction input does not fit the feature schema
+     │    └── BatchValidationError             ... and it was read from a file, which it names
      ├── RuntimeUnavailableError(ValueError)   the requested runtime is not in the bundle
      ├── MonitoringError(ValueError)           drift cannot be computed (no reference, bad log)
      ├── ReadinessError(ValueError)            readiness.json is missing or unreadable
@@ -50,8 +51,11 @@ render it (or its fields) without parsing strings::
      │                                         or its new version cannot replace the served one
      ├── MissingExtraError(ImportError)        a command needs an optional part of skbundle
      │                                         (pip install 'skbundle[build]') not installed
-     └── ExportError(ValueError)               an export cannot be written (target exists, no
-                                               skbundle wheel can be built or found)
+     ├── ExportError(ValueError)               an export cannot be written (target exists, no
+     │                                         skbundle wheel can be built or found)
+     └── BatchOptionError(ValueError)          a batch option cannot be honoured (an unknown
+                                               or inapplicable output column, a kept column
+                                               that collides with one)
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -580,3 +584,38 @@ class ExportError(SkbundleError, ValueError):
         self.reason = reason
         self.hint = hint
         super().__init__(f"Cannot export to {target}: {reason}. {hint}")
+
+
+class BatchValidationError(InputValidationError):
+    """Input read from a file (or a part of a larger input) does not fit the schema.
+
+    ``source`` names where the rows came from (a file); record numbers in ``problems`` count
+    from the start of the whole input, over every file, as the output's ``row`` column does.
+    """
+
+    def __init__(
+        self,
+        bundle: str,
+        problems: Sequence[InputProblem],
+        *,
+        source: str = "",
+        truncated: bool = False,
+    ) -> None:
+        super().__init__(bundle, problems, truncated=truncated)
+        self.source = source
+        if source:
+            message = str(self).replace("Input does", f"Input from {source} does", 1)
+            self.args = (message,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "source": self.source}
+
+
+class BatchOptionError(SkbundleError, ValueError):
+    """A batch option cannot be honoured: an output column that does not exist or does not
+    apply to the model, or a kept column that collides with an output column."""
+
+    def __init__(self, option: str, value: str, problem: str, hint: str) -> None:
+        self.option = option
+        self.value = value
+        super().__init__(f"Cannot use {option} {value!r}: {problem}. {hint}")

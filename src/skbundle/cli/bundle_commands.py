@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +29,6 @@ from skbundle.cli._common import (
     number,
     plain,
     print_error,
-    progress_bar,
 )
 
 if TYPE_CHECKING:
@@ -367,8 +369,8 @@ def predict(
     input: Annotated[
         str,
         typer.Argument(
-            help="Records to score: a .json/.jsonl/.csv/.parquet file, inline JSON, "
-            "or - for stdin.",
+            help="Records to score: a .json/.jsonl/.csv/.parquet file, a directory of them, a "
+            "glob pattern such as 'data/*.parquet' (quoted), inline JSON, or - for stdin.",
             show_default=False,
         ),
     ],
@@ -377,7 +379,8 @@ def predict(
         typer.Option(
             "--output",
             "-o",
-            help="Write results here (.json, .jsonl, .csv or .parquet) instead of printing JSON.",
+            help="Write results here: a .json, .jsonl, .csv or .parquet file, or a directory "
+            "(a name without extension, or ending in /) of Parquet parts. Default: print JSON.",
         ),
     ] = None,
     runtime: RuntimeOpt = "auto",
@@ -393,23 +396,53 @@ def predict(
     chunk_size: Annotated[
         int,
         typer.Option(
-            "--chunk-size", min=1, help="Records scored at a time (memory stays constant)."
+            "--chunk-size", min=1, help="Records scored at a time (memory stays bounded)."
         ),
     ] = 10_000,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Chunks scored at once, in threads. Default: every core."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Output columns, comma-separated, from prediction, confidence, probabilities, "
+            "decision, interval, warnings. Default: all that apply to the model.",
+        ),
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            help="An input column carried through to the output, e.g. an id (repeat for several).",
+        ),
+    ] = None,
 ) -> None:
     """Predict with a bundle: one result per record (a class with its probabilities, or a
     regressor's value with its interval).
 
-    Input of any size is scored in chunks with a progress bar. Invalid input exits 1 with
-    every problem listed, and nothing is written to --output.
+    Input of any size is scored in chunks on every core, with a progress bar; memory stays
+    bounded by the chunk size. Invalid input exits 1 with every problem listed (file, record
+    number, field), and nothing is written to --output.
     """
     from skbundle import batch
     from skbundle.bundle import load
 
     with errors_to_exit():
+        options: dict[str, Any] = {
+            "jobs": jobs,
+            "chunk_size": chunk_size,
+            "ignore_unknown": ignore_unknown,
+            "keep": tuple(keep or ()),
+        }
+        if columns is not None:
+            options["columns"] = tuple(c.strip() for c in columns.split(",") if c.strip())
         if output is not None:
-            batch.output_kind(output)
-        source = batch.open_source(input)
+            batch.destination(output)
+        sources = batch.open_inputs(input)
         bundle = load(
             path,
             runtime=runtime,
@@ -417,19 +450,12 @@ def predict(
             trusted_types=trust_type or (),
             allow_version_mismatch=allow_version_mismatch,
         )
-        total = batch.count_records(source)
+        total = batch.count_all(sources)
         show = total is not None and total > chunk_size
         with tempfile.TemporaryDirectory(prefix="skbundle-predict-") as tmp:
             target = output if output is not None else Path(tmp) / "results.json"
-            with progress_bar("scoring", total, show=show) as advance:
-                summary = batch.score(
-                    bundle,
-                    source,
-                    target,
-                    chunk_size=chunk_size,
-                    ignore_unknown=ignore_unknown,
-                    on_progress=advance,
-                )
+            with _rows_progress(total, show=show) as advance:
+                summary = batch.score_files(bundle, sources, target, on_progress=advance, **options)
             if output is None:
                 sys.stdout.write(json_for_terminal(target.read_text(encoding="utf-8")))
                 return
@@ -438,12 +464,47 @@ def predict(
         counts = f"predictions from {low:g} to {high:g}, mean {mean:g}"
     else:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items(), key=str))
+    parts = f" in {summary.parts} Parquet part(s)" if summary.parts else ""
     err_console.print(
         plain(
-            f"wrote {summary.rows} predictions to {output} ({counts}; "
+            f"wrote {summary.rows} predictions to {output}{parts} ({counts}; "
             f"{summary.with_warnings} with warnings)"
         )
     )
+
+
+@contextmanager
+def _rows_progress(total: int | None, *, show: bool) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on stderr: rows done (of the total when known) and rows/s."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scoring", total=total, rate="-")
+        start = time.perf_counter()
+
+        def advance(done: int) -> None:
+            elapsed = time.perf_counter() - start
+            rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
+            progress.update(task, completed=done, rate=rate)
+
+        yield advance
 
 
 def register(app: Any) -> None:

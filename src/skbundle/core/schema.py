@@ -164,7 +164,7 @@ class Validated:
     warnings: list[list[str]]
 
 
-class _Collector:
+class Collector:
     """Gathers problems up to a cap, so that one bad million-row file cannot exhaust memory."""
 
     def __init__(self, offset: int) -> None:
@@ -183,9 +183,6 @@ class _Collector:
             return
         where = None if record is None else record + self.offset
         self.problems.append(InputProblem(where, field, problem, expected))
-
-
-_PLAIN_NUMBERS = frozenset({float, int})
 
 
 def _is_frame(value: object) -> bool:
@@ -422,7 +419,7 @@ class Validator:
         raise InputValidationError(self.bundle, [InputProblem(None, None, problem, expected)])
 
     def _finish(
-        self, X: np.ndarray, found: _Collector, notes: list[list[str]] | None = None
+        self, X: np.ndarray, found: Collector, notes: list[list[str]] | None = None
     ) -> Validated:
         """Raise what was found, or return ``X`` with its notes (none per row by default, made
         only now: a million bad rows must not cost a million lists)."""
@@ -433,7 +430,7 @@ class Validator:
             rows[record - found.offset].extend(texts)
         return Validated(X, self._range_warnings(X, rows))
 
-    def _check_value(self, value: object, j: int, i: int, found: _Collector) -> float:
+    def _check_value(self, value: object, j: int, i: int, found: Collector) -> float:
         if self._maps[j] is not None:
             return self._check_category(value, j, i, found)
         name = self.names[j]
@@ -465,7 +462,7 @@ class Validator:
             found.add(i, name, f"got {number}", _FINITE)
         return number
 
-    def _check_category(self, value: object, j: int, i: int, found: _Collector) -> float:
+    def _check_category(self, value: object, j: int, i: int, found: Collector) -> float:
         """The code of a categorical or boolean value (NaN when missing); see ``core.codes``."""
         spec = self.features[j]
         name = self.names[j]
@@ -505,7 +502,7 @@ class Validator:
         )
         return math.nan
 
-    def _unknown(self, key: object, i: int | None, found: _Collector) -> None:
+    def _unknown(self, key: object, i: int | None, found: Collector) -> None:
         hint = ""
         if isinstance(key, str) and len(key) <= self._hint_chars:
             close = difflib.get_close_matches(key, self.names, n=1)
@@ -522,7 +519,7 @@ class Validator:
     def _from_dicts(
         self, records: Sequence[object], ignore_unknown: bool, offset: int
     ) -> Validated:
-        found = _Collector(offset)
+        found = Collector(offset)
         X = np.empty((len(records), self._n), dtype=np.float64)
         notes: list[list[str]] = [[] for _ in records]
         for i, record in enumerate(records):
@@ -584,7 +581,7 @@ class Validator:
         return self._from_dicts(records, ignore_unknown, offset)
 
     def _from_rows(self, rows: Sequence[object], offset: int) -> Validated:
-        found = _Collector(offset)
+        found = Collector(offset)
         X = np.empty((len(rows), self._n), dtype=np.float64)
         for i, row in enumerate(rows):
             if found.truncated:  # past the cap: the rest of the input is not looked at
@@ -627,13 +624,13 @@ class Validator:
             )
         if array.dtype.kind in "fiu" and self.codec.plain:
             X = np.ascontiguousarray(array, dtype=np.float64)
-            found = _Collector(offset)
+            found = Collector(offset)
             self._check_numeric_block(X, found)
             return self._finish(X, found)
         return self._from_rows(array.tolist() if array.dtype.kind != "O" else list(array), offset)
 
     def _check_numeric_block(
-        self, X: np.ndarray, found: _Collector, cols: Sequence[int] = ()
+        self, X: np.ndarray, found: Collector, cols: Sequence[int] = ()
     ) -> None:
         """NaN and infinity checks on float columns, vectorized; one problem per bad cell."""
         bad = ~np.isfinite(X)
@@ -652,7 +649,7 @@ class Validator:
                 return
 
     def _from_frame(self, frame: pd.DataFrame, ignore_unknown: bool, offset: int) -> Validated:
-        found = _Collector(offset)
+        found = Collector(offset)
         if len(frame) == 0:
             self._fail_whole("got a DataFrame with no rows", "at least one record", offset)
         columns = list(frame.columns)
@@ -701,16 +698,39 @@ class Validator:
 
     # -- range findings ------------------------------------------------------------------
     def _range_warnings(self, X: np.ndarray, notes: list[list[str]]) -> list[list[str]]:
+        for i, text in self.range_notes(X):
+            notes[i].append(text)
+        return notes
+
+    def range_notes(self, X: np.ndarray) -> list[tuple[int, str]]:
+        """``(row, warning)`` for every cell of ``X`` outside its feature's training range, in
+        row order, then feature order (the order the warnings of a record are listed in)."""
         with np.errstate(invalid="ignore"):
             outside = (self._lo_arr > X) | (self._hi_arr < X)
         if not outside.any():
-            return notes
-        for i, j in zip(*np.nonzero(outside), strict=True):
-            notes[i].append(
+            return []
+        return [
+            (
+                int(i),
                 f"{self.names[j]!r} = {float(X[i, j]):g} is outside the training range "
-                f"[{self._lo[j]:g}, {self._hi[j]:g}]"
+                f"[{self._lo[j]:g}, {self._hi[j]:g}]",
             )
-        return notes
+            for i, j in zip(*np.nonzero(outside), strict=True)
+        ]
+
+    # -- hooks for the columnar batch path (skbundle.batch.frame) -------------------------
+    def check_cell(self, value: object, j: int, i: int, found: Collector) -> float:
+        """One cell of feature ``j`` in record ``i``, checked as the record path checks it: its
+        float (a category's code), with any problem or note added to ``found``."""
+        return self._check_value(value, j, i, found)
+
+    def check_block(self, X: np.ndarray, found: Collector) -> None:
+        """The NaN and infinity checks of float columns, vectorized (one problem a bad cell)."""
+        self._check_numeric_block(X, found)
+
+    def unknown_field(self, key: object, i: int | None, found: Collector) -> None:
+        """The problem of a field (or column) that is no feature, with its "did you mean"."""
+        self._unknown(key, i, found)
 
 
 def _frame_missing(value: object) -> object:

@@ -1,25 +1,23 @@
-"""Batch scoring: read records from JSON, JSON lines, CSV or Parquet in chunks, predict, and
-write the results atomically.
+"""Reading batch input: JSON, JSON lines, CSV or Parquet, one file, a glob or a directory, in
+chunks of bounded size.
 
-Memory stays constant whatever the input size (except a plain JSON document, which has to be
-parsed whole). Output goes to a temporary file beside the destination and is renamed into
-place only when every chunk has passed validation, so a bad row never leaves a half-written
-file behind.
+Memory stays bounded by the chunk size whatever the input size (except a plain JSON document,
+which has to be parsed whole). Parquet is read batch by batch with only the columns scoring
+needs (:func:`read_chunks`); CSV through pandas' chunked reader behind a bound on the length of
+one record; JSON lines line by line behind a bound on the length of one line.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+import glob
 import sys
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from skbundle.core import atomic
 from skbundle.errors import BatchInputError, InputProblem, InputValidationError
 
 DEFAULT_CHUNK = 10_000
@@ -342,143 +340,168 @@ def jsonl_chunks(
         yield chunk, offset
 
 
-# -- output -------------------------------------------------------------------------------
-def flatten(result: dict[str, Any], row: int) -> dict[str, Any]:
-    """One result as a flat table row: the prediction, then what the model gives with it
-    (confidence and one ``p_<class>`` column per class; ``decision`` or one ``decision_<class>``
-    column per class; a regressor's ``interval_low`` and ``interval_high``), then warnings."""
-    flat: dict[str, Any] = {"row": row, "prediction": result["prediction"]}
-    if "confidence" in result:
-        flat["confidence"] = result["confidence"]
-    for name, p in result.get("probabilities", {}).items():
-        flat[f"p_{name}"] = p
-    decision = result.get("decision")
-    if isinstance(decision, dict):
-        for name, score in decision.items():
-            flat[f"decision_{name}"] = score
-    elif decision is not None:
-        flat["decision"] = decision
-    if "interval" in result:
-        flat["interval_low"], flat["interval_high"] = result["interval"]
-    flat["warnings"] = "; ".join(result["warnings"])
-    return flat
+# -- many files --------------------------------------------------------------------------
+_GLOB = frozenset("*?[")
 
 
-class _Writer:
-    """Streams results into a temporary file in the output's kind."""
-
-    def __init__(self, kind: str, fh: IO[bytes]) -> None:
-        self.kind = kind
-        self.fh = fh
-        self.count = 0
-        self._parquet: Any = None
-        self._header = True
-
-    def write(self, results: list[dict[str, Any]], offset: int) -> None:
-        if self.kind == "json":
-            for result in results:
-                self.fh.write(b"[\n" if self.count == 0 else b",\n")
-                self.fh.write(orjson.dumps(result))
-                self.count += 1
-        elif self.kind == "jsonl":
-            for result in results:
-                self.fh.write(orjson.dumps(result) + b"\n")
-                self.count += 1
-        else:
-            import pandas as pd
-
-            frame = pd.DataFrame([flatten(r, offset + i) for i, r in enumerate(results)])
-            self.count += len(results)
-            if self.kind == "csv":
-                frame.to_csv(self.fh, index=False, header=self._header)
-                self._header = False
-            else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if self._parquet is None:
-                    self._parquet = pq.ParquetWriter(self.fh, table.schema)
-                self._parquet.write_table(table)
-
-    def close(self) -> None:
-        if self.kind == "json":
-            self.fh.write(b"[]\n" if self.count == 0 else b"\n]\n")
-        if self._parquet is not None:
-            self._parquet.close()
+def _listed(name: str) -> bool:
+    """Whether a file found in a directory or by a pattern is input: not hidden, and not a
+    marker such as Spark's ``_SUCCESS`` or a ``_metadata`` summary."""
+    return not name.startswith((".", "_"))
 
 
-@dataclass
-class ScoreSummary:
-    """What a batch run did."""
+def open_inputs(spec: str, *, stdin: IO[str] | None = None) -> list[Source]:
+    """INPUT as the CLI takes it: ``-``, inline JSON, a file, a directory, or a glob pattern.
 
-    rows: int = 0
-    with_warnings: int = 0
-    by_class: dict[str, int] = field(default_factory=dict)
-    """Predictions per class (a classifier)."""
-    values: tuple[float, float, float] | None = None
-    """Smallest, mean and largest prediction (a regressor)."""
-    output: str | None = None
-
-
-def output_kind(path: Path) -> str:
-    kind = FILE_KINDS.get(path.suffix.lower())
-    if kind is None:
-        raise BatchInputError(
-            str(path), f"unknown output type {path.suffix!r}", f"Use one of {sorted(FILE_KINDS)}."
-        )
-    return kind
-
-
-def score(
-    bundle: Any,
-    source: Source,
-    output: Path,
-    *,
-    kind: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
-    ignore_unknown: bool = False,
-    on_progress: Callable[[int], None] | None = None,
-) -> ScoreSummary:
-    """Predict every record of ``source`` and write the results to ``output``, atomically.
-
-    ``kind`` defaults to the output's extension. ``on_progress`` is called with the number of
-    records done after each chunk.
+    A directory stands for the files directly inside it, a pattern (``data/*.parquet``, with
+    ``*``, ``?`` or ``[...]``, when no file has that very name) for the files it matches; both
+    in name order, skipping hidden names and names starting with ``_`` (``_SUCCESS``). Every
+    file must be of a known kind; files of different kinds may be mixed.
 
     Raises
     ------
-    InputValidationError
-        A chunk does not fit the schema; record numbers count from the start of the input.
-        Nothing is written to ``output``.
     BatchInputError
-        The input cannot be read.
+        Nothing matches, the directory holds no input file or holds a directory, or a file is
+        of an unknown kind.
     """
-    kind = kind or output_kind(output)
-    summary = ScoreSummary(output=str(output))
-    text_columns = frozenset(
-        f.name
-        for f in bundle.manifest.features
-        if f.categories and isinstance(f.categories[0], str)
+    if spec == "-" or spec.lstrip().startswith(("{", "[")):
+        return [open_source(spec, stdin=stdin)]
+    path = Path(spec)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if _listed(p.name))
+        empty = "the directory holds no input file"
+    elif not path.exists() and _GLOB & set(spec):
+        found = sorted(Path(p) for p in glob.glob(spec) if _listed(Path(p).name))
+        empty = "no file matches the pattern"
+    else:
+        return [open_source(spec, stdin=stdin)]
+    if not found:
+        raise BatchInputError(
+            spec, empty, f"Put .csv, .jsonl, .json or .parquet files there ({sorted(FILE_KINDS)})."
+        )
+    for item in found:
+        if item.is_dir():
+            raise BatchInputError(
+                str(item),
+                "a directory inside the input",
+                "skbundle reads the files directly inside the directory; pass a pattern such "
+                "as 'data/*/*.parquet' to read nested ones.",
+            )
+    return [open_source(str(p)) for p in found]
+
+
+def count_all(sources: Sequence[Source]) -> int | None:
+    """The number of records of every source, when each can be known cheaply."""
+    total = 0
+    for source in sources:
+        count = count_records(source)
+        if count is None:
+            return None
+        total += count
+    return total
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows of one source, as read: a pyarrow RecordBatch (Parquet), a DataFrame (CSV), or
+    records (JSON), with the global row number of the first one."""
+
+    data: Any
+    offset: int
+    source: str
+    index: int
+    """The chunk's place in the whole input: 0, 1, 2..."""
+    ignored: tuple[str, ...] = ()
+    """Columns of the file left unread (``ignore_unknown``): the rows' warnings name them."""
+
+    def __len__(self) -> int:
+        if isinstance(self.data, dict):
+            return 1
+        return len(self.data) if self.data is not None else 0
+
+
+def _parquet_error(label: str, exc: Exception) -> BatchInputError:
+    detail = " ".join(str(exc).split())[:300]
+    return BatchInputError(
+        label, f"not a Parquet file pyarrow can read ({detail})", "Check the file is whole."
     )
-    chunks = iter_chunks(source, chunk_size, text_columns=text_columns)
-    regression = bundle.manifest.output == "values"
-    low, high, total = math.inf, -math.inf, 0.0
-    with atomic.write_file(output) as fh, contextlib.closing(chunks):
-        writer = _Writer(kind, fh)
-        for records, offset in chunks:
-            results = bundle.predict(records, ignore_unknown=ignore_unknown, offset=offset)
-            writer.write(results, offset)
-            summary.rows += len(results)
-            for result in results:
-                value = result["prediction"]
-                if regression:
-                    low, high, total = min(low, value), max(high, value), total + value
-                else:
-                    summary.by_class[value] = summary.by_class.get(value, 0) + 1
-                summary.with_warnings += bool(result["warnings"])
-            if on_progress is not None:
-                on_progress(summary.rows)
-        writer.close()
-    if regression and summary.rows:
-        summary.values = (low, total / summary.rows, high)
-    return summary
+
+
+def parquet_batches(
+    path: Path,
+    chunk_size: int,
+    label: str,
+    *,
+    wanted: frozenset[str] | None = None,
+    ignore_unknown: bool = False,
+) -> Generator[tuple[Any, tuple[str, ...]], None, None]:
+    """``(record batch, ignored columns)`` of a Parquet file, ``chunk_size`` rows at most.
+
+    pyarrow decodes the pages of one row group's column chunks batch by batch, so memory
+    follows ``chunk_size``, not the row group's size. Only the ``wanted`` columns are read
+    when ``ignore_unknown`` lets the others be dropped (otherwise every column is read, so
+    that an unknown one is reported, as for CSV).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        # pre_buffer=False: with it, pyarrow keeps every row group's buffers it has read
+        # ahead, and memory grows with the file (363 MB after 1M rows of 30 columns).
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        schema = parquet.schema_arrow
+        index = set((schema.pandas_metadata or {}).get("index_columns", []))
+        names = [n for n in schema.names if n not in index]  # pandas' stored index
+    except (pa.ArrowException, OSError) as exc:
+        raise _parquet_error(label, exc) from None
+    columns: list[str] | None = None
+    ignored: tuple[str, ...] = ()
+    if wanted is not None and ignore_unknown:
+        columns = [n for n in names if n in wanted]
+        ignored = tuple(n for n in names if n not in wanted)
+    with parquet:
+        batches = parquet.iter_batches(batch_size=chunk_size, columns=columns)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError) as exc:
+                raise _parquet_error(label, exc) from None
+            yield batch, ignored
+
+
+def read_chunks(
+    sources: Sequence[Source],
+    chunk_size: int = DEFAULT_CHUNK,
+    *,
+    wanted: frozenset[str] | None = None,
+    ignore_unknown: bool = False,
+    text_columns: frozenset[str] = frozenset(),
+) -> Generator[Chunk, None, None]:
+    """Every source in turn, in chunks of at most ``chunk_size`` rows, numbered globally.
+
+    ``wanted`` names the columns scoring needs (features and kept columns): with
+    ``ignore_unknown``, Parquet files are read with those columns only.
+    """
+    offset = 0
+    index = 0
+    for source in sources:
+        if source.kind == "parquet":
+            assert source.path is not None
+            for batch, ignored in parquet_batches(
+                source.path,
+                chunk_size,
+                source.label,
+                wanted=wanted,
+                ignore_unknown=ignore_unknown,
+            ):
+                yield Chunk(batch, offset, source.label, index, ignored)
+                offset += batch.num_rows
+                index += 1
+            continue
+        for data, _ in iter_chunks(source, chunk_size, text_columns=text_columns):
+            chunk = Chunk(data, offset, source.label, index)
+            yield chunk
+            offset += len(chunk)
+            index += 1
