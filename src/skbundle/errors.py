@@ -30,9 +30,16 @@ render it (or its fields) without parsing strings::
      │                                         given in more than one way
      ├── NoProbabilitiesError(ValueError)      probabilities were asked of a regressor, or of a
      │                                         classifier without predict_proba
-     └── ThresholdError(ValueError)            a check threshold was given for the other task
-                                               (--min-r2 on a classifier, --min-accuracy on a
-                                               regressor)
+     ├── ThresholdError(ValueError)            a check threshold was given for the other task
+     │                                         (--min-r2 on a classifier, --min-accuracy on a
+     │                                         regressor)
+     └── ClusterJobError(RuntimeError)         a Dask or Spark scoring job cannot run or did
+                                               not finish (no scheduler, output exists, a
+                                               part lost); nothing was committed
+
+    InputValidationError
+     └── SourceValidationError                 the same, for rows read from a named file or
+                                               partition (batch on a cluster): names it
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -63,8 +70,23 @@ def preview(items: Sequence[Any], limit: int = MAX_LISTED) -> str:
     return f"[{shown}{more}]"
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
 class SkbundleError(Exception):
-    """Base class of every error skbundle raises on purpose."""
+    """Base class of every error skbundle raises on purpose.
+
+    Every subclass survives pickling (a process pool, a Dask worker, a Spark executor sends
+    it back to the caller) with its message and structured fields: it is rebuilt from its
+    state, not by calling ``__init__`` again with the message.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class EnvironmentMismatchWarning(UserWarning):
@@ -445,3 +467,40 @@ class ThresholdError(SkbundleError, ValueError):
             f"{' or '.join(option(n) for n in self.expected)}. Leave "
             f"{', '.join(self.given)} out, or check {other}."
         )
+
+
+class ClusterJobError(SkbundleError, RuntimeError):
+    """A scoring job on a cluster (Dask, Spark) cannot start or did not finish.
+
+    Nothing was committed to the output: it is exactly as it was before the job.
+    """
+
+    def __init__(self, what: str, problem: str, hint: str) -> None:
+        self.what = what
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"{what}: {problem}. {hint}")
+
+
+class SourceValidationError(InputValidationError):
+    """Rows read from a file or partition do not fit the schema; the message names the source.
+
+    ``source`` is the file (or partition) the rows came from; record numbers in ``problems``
+    count from the start of the whole input, not of the partition.
+    """
+
+    def __init__(
+        self,
+        bundle: str,
+        source: str,
+        problems: Sequence[InputProblem],
+        *,
+        truncated: bool = False,
+    ) -> None:
+        super().__init__(bundle, problems, truncated=truncated)
+        self.source = source
+        text = str(self).replace("Input does not fit", f"Input {source} does not fit", 1)
+        self.args = (text,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "source": self.source}
