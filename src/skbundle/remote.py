@@ -218,6 +218,12 @@ def load_ref(ref: BundleRef) -> Bundle:
         return bundle
 
 
+def clear_cache() -> None:
+    """Forget the bundles this process loaded (a long-lived worker, or a test)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
 def cached_count() -> int:
     """How many bundles this process holds loaded (the tests check it stays one per bundle)."""
     return len(_CACHE)

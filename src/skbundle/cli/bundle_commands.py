@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,6 +33,13 @@ from skbundle.cli._common import (
 if TYPE_CHECKING:
     from skbundle.core.manifest import Manifest
     from skbundle.demo import DemoReport
+
+
+class Engine(str, Enum):
+    """Where ``predict`` scores: this process, or a Dask cluster."""
+
+    local = "local"
+    dask = "dask"
 
 
 def _pct(x: float) -> str:
@@ -394,16 +402,53 @@ def predict(
             "--chunk-size", min=1, help="Records scored at a time (memory stays constant)."
         ),
     ] = 10_000,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this process. dask: a Dask cluster (Parquet in, a directory of "
+            "Parquet parts out, written atomically).",
+        ),
+    ] = Engine.local,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="--engine dask: local worker processes (default: cores)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="--engine dask: join a running cluster (tcp://HOST:8786); the bundle's "
+            "files are sent to its workers, which verify them.",
+        ),
+    ] = None,
 ) -> None:
     """Predict with a bundle: one result per record (a class with its probabilities, or a
     regressor's value with its interval).
 
     Input of any size is scored in chunks with a progress bar. Invalid input exits 1 with
-    every problem listed, and nothing is written to --output.
+    every problem listed, and nothing is written to --output. With --engine dask, INPUT is
+    Parquet (a file or a directory of files) and --output a new directory.
     """
     from skbundle import batch
     from skbundle.bundle import load
 
+    if engine is Engine.dask:
+        _predict_on_dask(
+            path,
+            input,
+            output,
+            workers=workers,
+            scheduler=scheduler,
+            runtime=runtime,
+            trust_pickle=trust_pickle,
+            trusted_types=trust_type or (),
+            allow_version_mismatch=allow_version_mismatch,
+            ignore_unknown=ignore_unknown,
+        )
+        return
     with errors_to_exit():
         if output is not None:
             batch.output_kind(output)
@@ -439,6 +484,77 @@ def predict(
     err_console.print(
         plain(
             f"wrote {summary.rows} predictions to {output} ({counts}; "
+            f"{summary.with_warnings} with warnings)"
+        )
+    )
+
+
+def _predict_on_dask(
+    path: Path,
+    input: str,
+    output: Path | None,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    runtime: str,
+    trusted_types: list[str] | tuple[str, ...],
+    trust_pickle: bool,
+    allow_version_mismatch: bool,
+    ignore_unknown: bool,
+) -> None:
+    """--engine dask: score Parquet on a Dask cluster into the directory --output."""
+    from skbundle.bundle import load
+    from skbundle.dask import JobProgress, score_files
+
+    if output is None:
+        print_error("--engine dask writes a directory of Parquet parts: give --output DIR.")
+        raise typer.Exit(2)
+    with errors_to_exit():
+        bundle = load(
+            path,
+            runtime=runtime,
+            trust_pickle=trust_pickle,
+            trusted_types=trusted_types,
+            allow_version_mismatch=allow_version_mismatch,
+        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            "{task.fields[rate]}",
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=not err_console.is_terminal,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("scoring on dask", total=None, rate="")
+
+            def advance(p: JobProgress) -> None:
+                rate = f"{p.rows_per_second:,.0f} rows/s"
+                bar.update(task, completed=p.done, total=p.total, rate=rate)
+
+            summary = score_files(
+                bundle,
+                [input],
+                output,
+                workers=workers,
+                scheduler=scheduler,
+                trust_pickle=trust_pickle,
+                trusted_types=trusted_types,
+                allow_version_mismatch=allow_version_mismatch,
+                ignore_unknown=ignore_unknown,
+                on_progress=advance,
+            )
+    if summary.values is not None:
+        low, mean, high = summary.values
+        counts = f"predictions from {low:g} to {high:g}, mean {mean:g}"
+    else:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_class.items(), key=str))
+    err_console.print(
+        plain(
+            f"wrote {summary.rows} predictions to {output}/ ({counts}; "
             f"{summary.with_warnings} with warnings)"
         )
     )
