@@ -191,11 +191,16 @@ def load_ref(ref: BundleRef) -> Bundle:
         cached = _CACHE.get(ref.key)
         if cached is not None:
             return cached
+        label = (
+            f"{ref.name!r} as the client sent it"
+            if ref.archive is not None
+            else f"{ref.name!r} at {ref.location}"
+        )
         with tempfile.TemporaryDirectory(prefix="skbundle-worker-") as tmp:
             if ref.archive is not None:
                 directory = Path(tmp) / "bundle"
                 directory.mkdir()
-                unpack(ref.archive, directory, source=f"the bundle {ref.name!r} sent by the client")
+                unpack(ref.archive, directory, source=label)
             elif ref.location is not None and is_url(ref.location):
                 directory = Path(tmp) / "bundle"
                 _fetch(ref.location, directory)
@@ -204,16 +209,21 @@ def load_ref(ref: BundleRef) -> Bundle:
             actual = manifest_sha256(directory)
             if actual != ref.manifest_sha256:
                 raise BundleIntegrityError(
-                    f"{ref.name} as this worker received it",
+                    f"{label} (its bundle.json is not the one the client verified)",
                     [IntegrityProblem(MANIFEST_NAME, "changed", ref.manifest_sha256, actual)],
                 )
-            bundle = load(
-                directory,
-                runtime=ref.runtime,
-                trust_pickle=ref.trust_pickle,
-                trusted_types=ref.trusted_types,
-                allow_version_mismatch=ref.allow_version_mismatch,
-            )
+            try:
+                bundle = load(
+                    directory,
+                    runtime=ref.runtime,
+                    trust_pickle=ref.trust_pickle,
+                    trusted_types=ref.trusted_types,
+                    allow_version_mismatch=ref.allow_version_mismatch,
+                )
+            except BundleFileError:
+                raise
+            except BundleIntegrityError as exc:  # name the bundle, not a temporary directory
+                raise BundleIntegrityError(label, exc.problems) from None
         _CACHE[ref.key] = bundle
         return bundle
 
