@@ -83,7 +83,11 @@ def test_score_files_is_bundle_predict_row_for_row(
     source = write_parquet(cancer_rows, tmp_path / "rows.parquet")
     seen: list[skdask.JobProgress] = []
     summary = skdask.score_files(
-        cancer.path, [source], tmp_path / "out", client=client, part_rows=300,
+        cancer.path,
+        [source],
+        tmp_path / "out",
+        client=client,
+        part_rows=300,
         on_progress=seen.append,
     )
     bundle = skbundle.load(cancer.path)
@@ -235,7 +239,9 @@ def test_an_existing_output_is_refused_before_anything_runs(
 ) -> None:
     (tmp_path / "out").mkdir()
     with pytest.raises(ClusterJobError) as caught:
-        skdask.score_files(cancer.path, [tmp_path / "none.parquet"], tmp_path / "out", client=client)
+        skdask.score_files(
+            cancer.path, [tmp_path / "none.parquet"], tmp_path / "out", client=client
+        )
     assert str(caught.value) == (
         f"{tmp_path / 'out'}: the output directory exists. Remove it or pass overwrite=True."
     )
@@ -252,8 +258,15 @@ def test_cli_engine_dask_joins_a_running_scheduler(
     result = CliRunner().invoke(
         app,
         [
-            "predict", str(cancer.path), str(source), "--engine", "dask",
-            "--scheduler", client.scheduler.address, "-o", str(tmp_path / "out"),
+            "predict",
+            str(cancer.path),
+            str(source),
+            "--engine",
+            "dask",
+            "--scheduler",
+            client.scheduler.address,
+            "-o",
+            str(tmp_path / "out"),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -275,7 +288,11 @@ def test_a_worker_killed_mid_job_is_survived_and_nothing_half_written_remains(
         after_kill.append(progress.done)
 
     skdask.score_files(
-        cancer.path, [source], tmp_path / "out", client=client, part_rows=100,
+        cancer.path,
+        [source],
+        tmp_path / "out",
+        client=client,
+        part_rows=100,
         on_progress=kill_once,
     )
     assert len(after_kill) == 69  # the job went on after the kill, to the last part

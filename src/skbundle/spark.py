@@ -91,6 +91,17 @@ def _score_batches(
         offset += len(frame)
 
 
+def _count_rows(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Runs in an executor: the number of rows of this partition, with its number."""
+    import pandas as pd
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    number = context.partitionId() if context is not None else 0
+    rows = sum(len(frame) for frame in batches)
+    yield pd.DataFrame({"p": [number], "n": [rows]})
+
+
 def predict(
     df: DataFrame,
     bundle: Bundle | str | os.PathLike[str],
@@ -132,8 +143,6 @@ def predict(
     >>> scored = skbundle.spark.predict(spark.read.parquet("rows/"), "models/cancer")
     >>> scored.write.parquet("scored/")
     """
-    from pyspark.sql.functions import spark_partition_id
-
     ref, loaded = make_ref(
         bundle,
         ship=ship,
@@ -146,12 +155,20 @@ def predict(
     if ignore_unknown:
         wanted = list(df.columns)
     projected = df.select(*[df[c] for c in wanted])
-    meta = output_meta(loaded, projected.limit(0).toPandas(), columns=columns, keep=keep)
+    import pandas as pd
+
+    # The kept columns' Spark types come from df.schema; pandas only needs their names here.
+    kept = pd.DataFrame({name: pd.Series([], dtype=object) for name in keep})
+    meta = output_meta(loaded, kept, columns=columns, keep=keep)
     schema = output_schema(meta, df.schema, keep)
     partitions = projected.rdd.getNumPartitions()
-    counts: dict[int, int] = dict(
-        projected.groupBy(spark_partition_id().alias("p")).count().collect()
-    )
+    # Counted through the same plan as the scoring below, so partition numbers agree (a
+    # groupBy(spark_partition_id()) can be folded to one partition by Spark's optimizer).
+    counting = projected.select(projected[wanted[0]]) if wanted else projected
+    counts = {
+        int(row["p"]): int(row["n"])
+        for row in counting.mapInPandas(_count_rows, schema="p long, n long").collect()
+    }
     offsets, running = [], 0
     for p in range(partitions):
         offsets.append(running)
