@@ -37,6 +37,7 @@ except ImportError:
     from skbundle._frame_standin import score_frame
 
 GROUP = 250_000
+"""Rows per Parquet row group (fewer for a small --rows, so that there are 16 parts or more)."""
 
 
 def make_rows(n: int, path: Path, seed: int = 0) -> None:
@@ -46,14 +47,15 @@ def make_rows(n: int, path: Path, seed: int = 0) -> None:
     std = base.std().to_numpy()
     rng = np.random.default_rng(seed)
     writer = None
-    for start in range(0, n, GROUP):
-        size = min(GROUP, n - start)
+    group = max(1, min(GROUP, n // 16))
+    for start in range(0, n, group):
+        size = min(group, n - start)
         picked = base.to_numpy()[rng.integers(0, len(base), size)]
         values = np.abs(picked + rng.normal(0.0, 0.01, picked.shape) * std)
         table = pa.Table.from_pandas(pd.DataFrame(values, columns=base.columns))
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema)
-        writer.write_table(table, row_group_size=GROUP)
+        writer.write_table(table, row_group_size=group)
     assert writer is not None
     writer.close()
 
@@ -88,7 +90,7 @@ def on_dask(bundle: skbundle.Bundle, path: Path, out: Path, workers: int) -> tup
     started = time.perf_counter() - start
     try:
         begin = time.perf_counter()
-        score_files(bundle, [path], out, client=client)
+        score_files(bundle, [path], out, client=client, part_rows=1)  # a part per group
         return started, time.perf_counter() - begin
     finally:
         client.close()
