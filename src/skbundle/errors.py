@@ -53,9 +53,12 @@ render it (or its fields) without parsing strings::
      │                                         (pip install 'skbundle[build]') not installed
      ├── ExportError(ValueError)               an export cannot be written (target exists, no
      │                                         skbundle wheel can be built or found)
-     └── BatchOptionError(ValueError)          a batch option cannot be honoured (an unknown
-                                               or inapplicable output column, a kept column
-                                               that collides with one)
+     ├── BatchOptionError(ValueError)          a batch option cannot be honoured (an unknown
+     │                                         or inapplicable output column, a kept column
+     │                                         that collides with one)
+     └── ClusterJobError(RuntimeError)         a Dask or Spark scoring job cannot run or did
+                                               not finish (no scheduler, output exists, a
+                                               part lost); nothing was committed
 
     HttpError                                  a 4xx answer of the server, with its JSON body
                                                (internal to skbundle.serve; not an SkbundleError,
@@ -86,8 +89,23 @@ def preview(items: Sequence[Any], limit: int = MAX_LISTED) -> str:
     return f"[{shown}{more}]"
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
 class SkbundleError(Exception):
-    """Base class of every error skbundle raises on purpose."""
+    """Base class of every error skbundle raises on purpose.
+
+    Every subclass survives pickling (a process pool, a Dask worker, a Spark executor sends
+    it back to the caller) with its message and structured fields: it is rebuilt from its
+    state, not by calling ``__init__`` again with the message.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class EnvironmentMismatchWarning(UserWarning):
@@ -584,6 +602,19 @@ class ExportError(SkbundleError, ValueError):
         self.reason = reason
         self.hint = hint
         super().__init__(f"Cannot export to {target}: {reason}. {hint}")
+
+
+class ClusterJobError(SkbundleError, RuntimeError):
+    """A scoring job on a cluster (Dask, Spark) cannot start or did not finish.
+
+    Nothing was committed to the output: it is exactly as it was before the job.
+    """
+
+    def __init__(self, what: str, problem: str, hint: str) -> None:
+        self.what = what
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"{what}: {problem}. {hint}")
 
 
 class BatchValidationError(InputValidationError):

@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,6 +35,13 @@ from skbundle.cli._common import (
 if TYPE_CHECKING:
     from skbundle.core.manifest import Manifest
     from skbundle.demo import DemoReport
+
+
+class Engine(str, Enum):
+    """Where ``predict`` scores: this process, or a Dask cluster."""
+
+    local = "local"
+    dask = "dask"
 
 
 def _pct(x: float) -> str:
@@ -420,17 +428,56 @@ def predict(
             help="An input column carried through to the output, e.g. an id (repeat for several).",
         ),
     ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this process. dask: a Dask cluster (Parquet in, a directory of "
+            "Parquet parts out, written atomically).",
+        ),
+    ] = Engine.local,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="--engine dask: local worker processes (default: cores)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="--engine dask: join a running cluster (tcp://HOST:8786); the bundle's "
+            "files are sent to its workers, which verify them.",
+        ),
+    ] = None,
 ) -> None:
     """Predict with a bundle: one result per record (a class with its probabilities, or a
     regressor's value with its interval).
 
     Input of any size is scored in chunks on every core, with a progress bar; memory stays
     bounded by the chunk size. Invalid input exits 1 with every problem listed (file, record
-    number, field), and nothing is written to --output.
+    number, field), and nothing is written to --output. With --engine dask, INPUT is Parquet
+    (a file, a glob or a directory of files) and --output a new directory of Parquet parts.
     """
     from skbundle import batch
     from skbundle.bundle import load
 
+    if engine is Engine.dask:
+        _predict_on_dask(
+            path,
+            input,
+            output,
+            workers=workers,
+            scheduler=scheduler,
+            runtime=runtime,
+            trust_pickle=trust_pickle,
+            trusted_types=trust_type or (),
+            allow_version_mismatch=allow_version_mismatch,
+            ignore_unknown=ignore_unknown,
+            columns=_column_list(columns),
+            keep=tuple(keep or ()),
+        )
+        return
     with errors_to_exit():
         options: dict[str, Any] = {
             "jobs": jobs,
@@ -439,7 +486,7 @@ def predict(
             "keep": tuple(keep or ()),
         }
         if columns is not None:
-            options["columns"] = tuple(c.strip() for c in columns.split(",") if c.strip())
+            options["columns"] = _column_list(columns)
         if output is not None:
             batch.destination(output)
         sources = batch.open_inputs(input)
@@ -459,6 +506,18 @@ def predict(
             if output is None:
                 sys.stdout.write(json_for_terminal(target.read_text(encoding="utf-8")))
                 return
+    _print_summary(summary, output)
+
+
+def _column_list(columns: str | None) -> tuple[str, ...] | None:
+    """``--columns a,b`` as a tuple; None when not given (every column that applies)."""
+    if columns is None:
+        return None
+    return tuple(c.strip() for c in columns.split(",") if c.strip())
+
+
+def _print_summary(summary: Any, output: Path | None) -> None:
+    """One line on stderr: what a batch run wrote, and what it predicted."""
     if summary.values is not None:
         low, mean, high = summary.values
         counts = f"predictions from {low:g} to {high:g}, mean {mean:g}"
@@ -474,7 +533,7 @@ def predict(
 
 
 @contextmanager
-def _rows_progress(total: int | None, *, show: bool) -> Iterator[Callable[[int], None]]:
+def _rows_progress(total: int | None, *, show: bool) -> Iterator[Callable[..., None]]:
     """A transient progress bar on stderr: rows done (of the total when known) and rows/s."""
     from rich.progress import (
         BarColumn,
@@ -499,12 +558,62 @@ def _rows_progress(total: int | None, *, show: bool) -> Iterator[Callable[[int],
         task = progress.add_task("scoring", total=total, rate="-")
         start = time.perf_counter()
 
-        def advance(done: int) -> None:
+        def advance(done: int, total: int | None = None) -> None:
             elapsed = time.perf_counter() - start
             rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
+            if total is not None:
+                progress.update(task, total=total)
             progress.update(task, completed=done, rate=rate)
 
         yield advance
+
+def _predict_on_dask(
+    path: Path,
+    input: str,
+    output: Path | None,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    runtime: str,
+    trusted_types: list[str] | tuple[str, ...],
+    trust_pickle: bool,
+    allow_version_mismatch: bool,
+    ignore_unknown: bool,
+    columns: tuple[str, ...] | None,
+    keep: tuple[str, ...],
+) -> None:
+    """--engine dask: score Parquet on a Dask cluster into the directory --output."""
+    from skbundle.batch import DEFAULT_COLUMNS
+    from skbundle.bundle import load
+    from skbundle.dask import score_files
+
+    if output is None:
+        print_error("--engine dask writes a directory of Parquet parts: give --output DIR.")
+        raise typer.Exit(2)
+    with errors_to_exit():
+        bundle = load(
+            path,
+            runtime=runtime,
+            trust_pickle=trust_pickle,
+            trusted_types=trusted_types,
+            allow_version_mismatch=allow_version_mismatch,
+        )
+        with _rows_progress(None, show=err_console.is_terminal) as advance:
+            summary = score_files(
+                bundle,
+                [input],
+                output,
+                workers=workers,
+                scheduler=scheduler,
+                keep=keep,
+                trust_pickle=trust_pickle,
+                trusted_types=trusted_types,
+                allow_version_mismatch=allow_version_mismatch,
+                ignore_unknown=ignore_unknown,
+                on_progress=lambda p: advance(p.done, p.total),
+                columns=DEFAULT_COLUMNS if columns is None else columns,
+            )
+    _print_summary(summary, output)
 
 
 def register(app: Any) -> None:
