@@ -142,7 +142,7 @@ def test_a_bad_row_in_one_part_of_many_names_file_global_row_and_field(
     with pytest.raises(BatchValidationError) as caught:
         skdask.score_files(cancer.path, [source], tmp_path / "out", client=client, part_rows=300)
     assert str(caught.value) == (
-        f"Input {source} does not fit the bundle 'breast-cancer' (1 problem):\n"
+        f"Input from {source} does not fit the bundle 'breast-cancer' (1 problem):\n"
         f"  - record {BAD_ROW}, field 'mean radius': got a missing value (null or NaN); "
         "expected a number (this feature had no missing values in training, so none are "
         "accepted)\n"
@@ -166,7 +166,7 @@ def test_a_bad_row_in_a_dask_partition_names_the_partition(
     assert caught.value.source == "partition 2"
     assert [(p.record, p.field) for p in caught.value.problems] == [(BAD_ROW, "mean texture")]
     assert str(caught.value).startswith(
-        "Input partition 2 does not fit the bundle 'breast-cancer' (1 problem):\n"
+        "Input from partition 2 does not fit the bundle 'breast-cancer' (1 problem):\n"
         f"  - record {BAD_ROW}, field 'mean texture': "
     )
 

@@ -120,7 +120,7 @@ def test_a_bad_row_in_one_partition_names_partition_global_row_and_field(
         skspark.predict(df, cancer.path).collect()
     assert type(caught.value).__name__ == "PythonException"
     assert (
-        "skbundle.errors.BatchValidationError: Input partition 1 does not fit the bundle "
+        "skbundle.errors.BatchValidationError: Input from partition 1 does not fit the bundle "
         "'breast-cancer' (1 problem):\n"
         "  - record 700, field 'mean radius': got a missing value (null or NaN); expected a "
         "number (this feature had no missing values in training, so none are accepted)\n"
