@@ -219,7 +219,7 @@ def test_predict_error_quotes_feature_names_safely(evil: Path, terminal: str) ->
     code, out = run("predict", str(evil), '{"x": 1}')
     assert code == 1
     assert_safe(out, terminal)
-    assert "error: Input does not fit the bundle" in OWN_STYLES.sub("", out)
+    assert "error: Input from inline JSON does not fit the bundle" in OWN_STYLES.sub("", out)
 
 
 def test_drift(evil: Path, records: Path, terminal: str) -> None:

@@ -137,7 +137,11 @@ def test_cli_and_server_answer_as_python_does(
     with TestClient(create_app(bundle)) as client:
         answer = client.post("/predict", content=orjson.dumps(records))
     assert answer.status_code == 200, answer.text
-    assert answer.json() == expected
+    served = answer.json()
+    # the server also says which version answered; the rest is the library's answer
+    assert {r.pop("model_version") for r in served} == {bundle.version}
+    assert answer.headers["x-model-version"] == bundle.version
+    assert served == expected
 
 
 @pytest.mark.parametrize("case", CUSTOM, ids=lambda c: c.id)

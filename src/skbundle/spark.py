@@ -13,7 +13,7 @@ That needs the DataFrame's partitioning to be the same both times, which holds f
 of files or a cached DataFrame (not after a non-deterministic shuffle: cache it first).
 
 A validation error on an executor reaches the driver as pyspark's ``PythonException`` whose
-text holds skbundle's message (``BatchValidationError: Input partition 3 does not fit...``):
+text holds skbundle's message (``BatchValidationError: Input from partition 3 does not fit...``):
 Spark does not carry Python exception classes back.
 """
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 SCALAR_METRICS = (
     "accuracy",
@@ -40,6 +39,8 @@ def classification_metrics(
     Labels are those the bundle itself predicts (highest probability, or the label of a
     classifier without probabilities, which has no ROC AUC and no log loss).
     """
+    from sklearn import metrics as skm  # the build extra: a server never calls this
+
     values = list(class_values)
     index = {v: i for i, v in enumerate(values)}
     # Work on class indices: labels may be ints, strings or a mix that sklearn cannot type.
@@ -87,6 +88,8 @@ def classification_metrics(
 
 def regression_metrics(y_true: Sequence[Any] | np.ndarray, output: np.ndarray) -> dict[str, Any]:
     """R², MAE, RMSE, median and largest absolute error of a regressor's predictions."""
+    from sklearn import metrics as skm  # the build extra: a server never calls this
+
     y = np.asarray(y_true, dtype=np.float64)
     pred = output[:, 0]
     error = np.abs(y - pred)
