@@ -258,3 +258,22 @@ def test_the_pipeline_raises_the_first_failure_in_input_order() -> None:
     with pytest.raises(ValueError, match="chunk 3"):
         pipeline.run(range(20), score, written.append)
     assert written == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "index",
+    ["range-index-as-metadata", "named-index-as-a-column"],
+)
+def test_parquet_written_by_pandas_defaults_scores_with_its_index_ignored(
+    bundle: skbundle.Bundle, cancer: Case, tmp_path: Path, index: str
+) -> None:
+    """``DataFrame.to_parquet()`` with its defaults stores a RangeIndex as metadata (a dict,
+    not a column name) and any other index as a column: neither is a feature."""
+    frame = rows(cancer, 300, 4)
+    frame = frame.set_index("id") if index == "named-index-as-a-column" else frame.drop("id", axis=1)
+    frame.to_parquet(tmp_path / "in.parquet")  # index=None: pandas' own default
+    out = tmp_path / "out.parquet"
+    summary = score_files(bundle, str(tmp_path / "in.parquet"), out, chunk_size=128)
+    assert summary.rows == 300
+    want = score_frame(bundle, rows(cancer, 300, 4).drop(columns="id"))
+    pd.testing.assert_frame_equal(pd.read_parquet(out), want, check_exact=True)

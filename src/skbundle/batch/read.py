@@ -450,8 +450,11 @@ def parquet_batches(
         # ahead, and memory grows with the file (363 MB after 1M rows of 30 columns).
         parquet = pq.ParquetFile(path, pre_buffer=False)
         schema = parquet.schema_arrow
-        index = set((schema.pandas_metadata or {}).get("index_columns", []))
-        names = [n for n in schema.names if n not in index]  # pandas' stored index
+        # pandas' stored index: a column name, or a dict for a RangeIndex it stores as
+        # metadata only (the default of DataFrame.to_parquet), which has no column to skip
+        stored = (schema.pandas_metadata or {}).get("index_columns", [])
+        index = {c for c in stored if isinstance(c, str)}
+        names = [n for n in schema.names if n not in index]
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(label, exc) from None
     columns: list[str] | None = None
