@@ -270,7 +270,8 @@ def test_parquet_written_by_pandas_defaults_scores_with_its_index_ignored(
     """``DataFrame.to_parquet()`` with its defaults stores a RangeIndex as metadata (a dict,
     not a column name) and any other index as a column: neither is a feature."""
     frame = rows(cancer, 300, 4)
-    frame = frame.set_index("id") if index == "named-index-as-a-column" else frame.drop("id", axis=1)
+    named = index == "named-index-as-a-column"
+    frame = frame.set_index("id") if named else frame.drop("id", axis=1)
     frame.to_parquet(tmp_path / "in.parquet")  # index=None: pandas' own default
     out = tmp_path / "out.parquet"
     summary = score_files(bundle, str(tmp_path / "in.parquet"), out, chunk_size=128)
