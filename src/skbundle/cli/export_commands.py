@@ -25,8 +25,10 @@ OverwriteOpt = Annotated[
 
 @export_app.command("mlflow")
 def mlflow_command(path: BundlePath, out: OutOpt, overwrite: OverwriteOpt = False) -> None:
-    """Write an MLflow model directory: MLmodel (python_function flavour loaded by skbundle,
-    signature from the schema, an input example) with the bundle inside, verified on load.
+    """Write an MLflow model directory, with the bundle inside, verified on load.
+
+    MLmodel has a python_function flavour loaded by skbundle, the signature from the schema
+    and an input example.
 
     Then: mlflow models serve -m OUT --env-manager local. Needs MLflow
     (pip install 'skbundle[mlflow]').
@@ -61,8 +63,10 @@ def docker_command(
     ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Write a container recipe: Dockerfile (slim Python of the bundle's version, non-root,
-    HEALTHCHECK, bundle verified at build time, skbundle serve), requirements, wheel, README.
+    """Write a container recipe: Dockerfile, requirements, skbundle's wheel and a README.
+
+    The Dockerfile starts from the slim Python of the bundle's version, runs as a non-root
+    user, verifies the bundle at build time, has a HEALTHCHECK and runs skbundle serve.
 
     Then: docker build -t NAME OUT && docker run -p 8000:8000 -e SKBUNDLE_API_KEY=... NAME
     """
@@ -91,8 +95,10 @@ def docker_command(
 
 @export_app.command("requirements")
 def requirements_command(path: BundlePath, runtime: RuntimeOpt = "auto") -> None:
-    """Print the pinned requirements one runtime of the bundle needs (verified against the
-    manifest): pip install -r <(skbundle export requirements BUNDLE --runtime onnx)."""
+    """Print the pinned requirements one runtime of the bundle needs.
+
+    Verified against the manifest: pip install -r <(skbundle export requirements BUNDLE
+    --runtime onnx)."""
     from skbundle.core.manifest import read_manifest
     from skbundle.export import choose_runtime, runtime_requirements
 
