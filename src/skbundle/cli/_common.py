@@ -134,6 +134,27 @@ MismatchOpt = Annotated[
     ),
 ]
 
+# The thresholds of a readiness checklist: 'skbundle check' and a gated 'registry alias'.
+MinAccuracyOpt = Annotated[
+    float | None,
+    typer.Option("--min-accuracy", min=0.0, max=1.0, help="Required test accuracy (classifiers)."),
+]
+MinR2Opt = Annotated[
+    float | None, typer.Option("--min-r2", max=1.0, help="Required test R² (regressors).")
+]
+MaxRmseOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rmse", min=0.0, help="Largest test RMSE allowed, in the target's unit (regressors)."
+    ),
+]
+MaxP99Opt = Annotated[
+    float, typer.Option("--max-p99-ms", min=0.0, help="Single-row p99 latency budget (ms).")
+]
+RequestsOpt = Annotated[
+    int, typer.Option("--requests", min=1, help="Requests sent by the load probe.")
+]
+
 
 @contextmanager
 def progress_bar(

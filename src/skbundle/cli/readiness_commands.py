@@ -12,6 +12,11 @@ from rich.text import Text
 
 from skbundle.cli._common import (
     BundlePath,
+    MaxP99Opt,
+    MaxRmseOpt,
+    MinAccuracyOpt,
+    MinR2Opt,
+    RequestsOpt,
     TrustOpt,
     TrustTypesOpt,
     console,
@@ -154,31 +159,11 @@ def bench(
 
 def check(
     path: BundlePath,
-    min_accuracy: Annotated[
-        float | None,
-        typer.Option(
-            "--min-accuracy", min=0.0, max=1.0, help="Required test accuracy (classifiers)."
-        ),
-    ] = None,
-    min_r2: Annotated[
-        float | None,
-        typer.Option("--min-r2", max=1.0, help="Required test R² (regressors)."),
-    ] = None,
-    max_rmse: Annotated[
-        float | None,
-        typer.Option(
-            "--max-rmse",
-            min=0.0,
-            help="Largest test RMSE allowed, in the target's unit (regressors).",
-        ),
-    ] = None,
-    max_p99_ms: Annotated[
-        float,
-        typer.Option("--max-p99-ms", min=0.0, help="Single-row p99 latency budget (ms)."),
-    ] = 100.0,
-    requests: Annotated[
-        int, typer.Option("--requests", min=1, help="Requests sent by the load probe.")
-    ] = 2000,
+    min_accuracy: MinAccuracyOpt = None,
+    min_r2: MinR2Opt = None,
+    max_rmse: MaxRmseOpt = None,
+    max_p99_ms: MaxP99Opt = 100.0,
+    requests: RequestsOpt = 2000,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Load probe requests in flight at once.")
     ] = 32,

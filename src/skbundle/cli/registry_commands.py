@@ -19,6 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from skbundle.cli._common import (
+    MaxP99Opt,
+    MaxRmseOpt,
+    MinAccuracyOpt,
+    MinR2Opt,
+    RequestsOpt,
     console,
     err_console,
     errors_to_exit,
@@ -178,26 +183,11 @@ def alias(
     name: Annotated[str, typer.Argument(help="The model.")],
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="e.g. production.")],
     version: Annotated[str, typer.Argument(help="The version the alias should name.")],
-    min_accuracy: Annotated[
-        float | None,
-        typer.Option(
-            "--min-accuracy", min=0.0, max=1.0, help="Required test accuracy (classifiers)."
-        ),
-    ] = None,
-    min_r2: Annotated[
-        float | None, typer.Option("--min-r2", max=1.0, help="Required test R² (regressors).")
-    ] = None,
-    max_rmse: Annotated[
-        float | None,
-        typer.Option("--max-rmse", min=0.0, help="Largest test RMSE allowed (regressors)."),
-    ] = None,
-    max_p99_ms: Annotated[
-        float,
-        typer.Option("--max-p99-ms", min=0.0, help="Single-row p99 latency budget (ms)."),
-    ] = 100.0,
-    requests: Annotated[
-        int, typer.Option("--requests", min=1, help="Requests sent by the load probe.")
-    ] = 2000,
+    min_accuracy: MinAccuracyOpt = None,
+    min_r2: MinR2Opt = None,
+    max_rmse: MaxRmseOpt = None,
+    max_p99_ms: MaxP99Opt = 100.0,
+    requests: RequestsOpt = 2000,
     strict: Annotated[
         bool, typer.Option("--strict", help="Any item that is not a pass blocks the move.")
     ] = False,
