@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from skbundle.core.manifest import FeatureSpec
-from skbundle.core.runtime import qualified_name
+from skbundle.core.runtime import COLUMN_TRANSFORMER, qualified_name
 from skbundle.errors import ExactConversionUnsupported
-from skbundle.formats.onnx_graph._encoders import COLUMN_TRANSFORMER, column_transformer
+from skbundle.formats.onnx_graph._encoders import column_transformer
 from skbundle.formats.onnx_graph._graph import (
     INPUT,
     IR_VERSION,

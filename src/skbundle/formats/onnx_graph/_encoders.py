@@ -16,7 +16,6 @@ from skbundle.formats.onnx_graph._preprocess import PREPROCESSORS, output_width
 
 # -- ColumnTransformer: numeric columns as graph steps, categorical codes by lookup tables ----
 
-COLUMN_TRANSFORMER = "sklearn.compose._column_transformer.ColumnTransformer"
 _FUNCTION_TRANSFORMER = "sklearn.preprocessing._function_transformer.FunctionTransformer"
 _ONE_HOT = "sklearn.preprocessing._encoders.OneHotEncoder"
 _ORDINAL = "sklearn.preprocessing._encoders.OrdinalEncoder"
